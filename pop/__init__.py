@@ -1,0 +1,1 @@
+"""POP evidence pipeline: shared plumbing (settings, database engine, paths) and the command line."""
