@@ -1,0 +1,148 @@
+"""The source registry (config/sources.yaml): every stakeholder source, how its files arrive and how to read them.
+A registry that is itself wrong is refused with a message that says which entry and what to fix."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.spec import GROUPS, MULTI_KINDS, load_schema
+
+FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "half-yearly", "yearly", "ad-hoc")
+
+
+class RegistryError(ValueError):
+    """The registry file cannot be used; the message says what to fix."""
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = None
+    url: str | None = None
+    citation: str | None = None
+    published: str | None = None
+
+
+class Source(BaseModel):
+    """One stakeholder source: who sends it, where its files arrive and how to map them to our schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    group: Literal[GROUPS]  # type: ignore[valid-type]
+    schema_name: str = Field(alias="schema")
+    organisation: str
+    format: Literal["csv", "xlsx", "json"]
+    files: str
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    sheet: str | None = None
+    header_row: int = Field(default=1, ge=1)
+    records_path: str | None = None
+    columns: dict[str, str]
+    ignore_columns: list[str] = []
+    values: dict[str, dict[str, str]] = {}
+    multi_select_delimiter: str = ";"
+    multi_select_columns: dict[str, dict[str, str]] = {}
+    defaults: dict[str, Any] = {}
+    licence: str
+    consent: str | None = None
+    contact: str
+    update_frequency: Literal[FREQUENCIES]  # type: ignore[valid-type]
+    provenance: Provenance = Provenance()
+
+    @field_validator("files")
+    @classmethod
+    def _glob_is_sound(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("files is empty: give a folder glob such as 'helplines/ke/*.csv'")
+        if value.startswith("/") or ".." in Path(value).parts:
+            raise ValueError(f"files {value!r} must be a glob inside the inbox folder (no absolute path, no '..')")
+        if value.count("[") != value.count("]"):
+            raise ValueError(f"files {value!r} is not a valid glob: unbalanced '[' ']'")
+        try:
+            re.compile(fnmatch.translate(value))
+        except re.error as exc:
+            raise ValueError(f"files {value!r} is not a valid glob: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _mapping_fits_schema(self) -> "Source":
+        try:
+            schema = load_schema(self.schema_name)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        if schema.group != self.group:
+            raise ValueError(f"schema {self.schema_name!r} belongs to group {schema.group!r}, not {self.group!r}")
+        onehot = {name for name in self.multi_select_columns}
+        for sender, ours in self.columns.items():
+            if ours not in schema.fields:
+                raise ValueError(f"column {sender!r} maps to {ours!r}, which is not a field of schema "
+                                 f"{schema.group}; fields: {', '.join(schema.fields)}")
+        for ours in [*self.values, *onehot, *self.defaults]:
+            if ours not in schema.fields:
+                raise ValueError(f"{ours!r} is not a field of schema {schema.group}")
+        for ours in onehot:
+            if schema.fields[ours].kind not in MULTI_KINDS:
+                raise ValueError(f"multi_select_columns: {ours!r} is not a multi-select field")
+        if self.format == "xlsx" and not self.sheet:
+            raise ValueError("an xlsx source needs 'sheet': the name of the sheet that holds the data")
+        return self
+
+    @property
+    def schema(self):  # noqa: D401 - the loaded schema object
+        return load_schema(self.schema_name)
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[Source]
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "Registry":
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.id in seen:
+                raise ValueError(f"duplicate source id {source.id!r}: every source needs its own id")
+            seen.add(source.id)
+        return self
+
+    def get(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise RegistryError(f"no source {source_id!r} in the registry; known: {', '.join(s.id for s in self.sources)}")
+
+
+def _describe(error: ValidationError, doc: dict[str, Any]) -> str:
+    lines = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        where = "registry"
+        if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+            entry = (doc.get("sources") or [])[loc[1]]
+            sid = entry.get("id", f"#{loc[1] + 1}") if isinstance(entry, dict) else f"#{loc[1] + 1}"
+            where = f"source {sid!r}" + (f", field {'.'.join(map(str, loc[2:]))}" if loc[2:] else "")
+        lines.append(f"- {where}: {item['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
+def load_registry(path: Path) -> Registry:
+    """Read and check the registry; raise RegistryError naming each wrong entry and what to fix."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"registry file {path} not found") from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"registry file {path} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):
+        raise RegistryError(f"registry file {path} must hold a 'sources:' list")
+    try:
+        return Registry.model_validate(doc)
+    except ValidationError as exc:
+        raise RegistryError(f"registry file {path} is wrong:\n{_describe(exc, doc)}") from None

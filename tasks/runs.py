@@ -1,0 +1,67 @@
+"""Run records and the warehouse's readiness: schema migrated, dimensions and sources in line with config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select, update
+
+from pop.db import get_engine, redact, upgrade
+from pop.models import IngestRun
+from tasks.batches import utcnow
+from tasks.dimensions import sync_dimensions
+from tasks.registry import Registry
+
+RUNS = IngestRun.__table__
+
+
+@task(name="prepare-warehouse", cache_policy=NO_CACHE)
+def prepare_warehouse(database_url: str, registry: Registry) -> None:
+    """Migrate the warehouse to the newest schema and sync dimensions and sources (idempotent)."""
+    upgrade(database_url)
+    with get_engine(database_url).begin() as conn:
+        sync_dimensions(conn, registry)
+
+
+def start_run(database_url: str, run_id: str, flow_run_name: str | None) -> dict[str, Any]:
+    started = utcnow()
+    with get_engine(database_url).begin() as conn:
+        conn.execute(RUNS.insert().values(run_id=run_id, flow_run_name=flow_run_name, started_at=started,
+                                          status="running"))
+    return {"run_id": run_id, "flow_run_name": flow_run_name, "started_at": started.isoformat(),
+            "database": redact(database_url), "sources": []}
+
+
+def finish_run(database_url: str, run: dict[str, Any]) -> dict[str, Any]:
+    """Add totals and the final status to the run, and store it."""
+    batches = [b for s in run["sources"] for b in s["batches"]]
+    failed = [s for s in run["sources"] if s["status"] == "failed"]
+    run["totals"] = {
+        "files_seen": sum(s.get("files_seen", 0) for s in run["sources"]),
+        "batches_new": len(batches),
+        "rows_in": sum(b["rows_in"] for b in batches),
+        "rows_loaded": sum(b["rows_loaded"] for b in batches),
+        "rows_quarantined": sum(b["rows_quarantined"] for b in batches),
+        "failed_batches": sum(b["status"] == "failed" for b in batches),
+    }
+    run["status"] = "failed" if failed else "completed"
+    run["message"] = ("Failed sources: " + "; ".join(f"{s['source_id']}: {s['message']}" for s in failed)) \
+        if failed else None
+    run["finished_at"] = utcnow().isoformat()
+    with get_engine(database_url).begin() as conn:
+        conn.execute(update(RUNS).where(RUNS.c.run_id == run["run_id"]).values(
+            finished_at=dt.datetime.fromisoformat(run["finished_at"]), status=run["status"],
+            message=run["message"], summary_json=json.dumps(run, default=str)))
+    return run
+
+
+def all_runs(database_url: str) -> list[dict[str, Any]]:
+    """Every run, newest first, as stored."""
+    with get_engine(database_url).connect() as conn:
+        rows = conn.execute(select(RUNS.c.summary_json).where(RUNS.c.summary_json.is_not(None))
+                            .order_by(RUNS.c.started_at.desc())).scalars().all()
+    return [json.loads(r) for r in rows]

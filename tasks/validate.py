@@ -1,0 +1,85 @@
+"""Validate the harmonised frame with the group's pandera model (lazy: every failure collected), and refuse
+rows that repeat a natural key already seen in the same file."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from pandera.errors import SchemaErrors
+
+from schemas.spec import SourceSchema, pandera_schema
+from schemas.vocabulary import vocabulary
+from tasks.issues import RowIssues, hint
+
+CHECK_NAMES = [
+    (re.compile(r"^not_nullable$"), "missing_value"),
+    (re.compile(r"^greater_than_or_equal_to\((.*)\)$"), "below_minimum"),
+    (re.compile(r"^greater_than\((.*)\)$"), "not_positive"),
+    (re.compile(r"^less_than_or_equal_to\((.*)\)$"), "above_maximum"),
+    (re.compile(r"^isin\("), "unknown_code"),
+]
+
+
+def _field_of(schema: SourceSchema, column: str) -> str:
+    for name, spec in schema.fields.items():
+        if spec.checked_column == column or column in spec.output_columns():
+            return name
+    return column
+
+
+def _our_check(check: str) -> tuple[str, str | None]:
+    for pattern, ours in CHECK_NAMES:
+        if match := pattern.match(check):
+            return ours, (match.group(1) if match.groups() else None)
+    return check, None
+
+
+def validate_frame(frame: pd.DataFrame, mapped: pd.DataFrame, schema: SourceSchema, issues: RowIssues) -> None:
+    """Run the pandera model lazily and record each failing (row, field, check) with the sender's value."""
+    model = pandera_schema(schema.group)
+    try:
+        model.validate(frame, lazy=True)
+        return
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+    cases = cases[cases["index"].notna()]
+    row_checks = {c.name: c for c in schema.row_checks}
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+        rows = pd.Index(group["index"].astype(int).unique())
+        if check in row_checks:
+            rule = row_checks[check]
+            values = mapped.loc[rows, list(rule.columns)].astype(str).apply(
+                lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+            issues.add(rows, rule.columns[0], check, values, rule.hint)
+            continue
+        field_name = _field_of(schema, str(column))
+        ours, param = _our_check(str(check))
+        spec = schema.fields.get(field_name)
+        bound = {"min": param} if ours in ("below_minimum", "not_positive") else {"max": param}
+        allowed = ""
+        if ours == "unknown_code" and spec is not None and spec.vocab:
+            allowed = ", ".join(vocabulary(spec.vocab).codes)
+        values = mapped.loc[rows, field_name] if field_name in mapped.columns else None
+        issues.add(rows, field_name, ours, values, hint(ours, field_name, allowed=allowed, **bound))
+
+
+def key_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A 64-bit hash of each row's natural key."""
+    return pd.util.hash_pandas_object(frame[columns].astype("string"), index=False).to_numpy()
+
+
+def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues,
+                        seen: np.ndarray) -> np.ndarray:
+    """Flag rows whose natural key was already seen in this file; return the updated set of seen keys."""
+    candidates = frame.drop(index=issues.failed_rows(), errors="ignore")
+    if candidates.empty:
+        return seen
+    hashes = key_hashes(candidates, schema.natural_key_columns)
+    repeated = pd.Series(hashes, index=candidates.index).duplicated(keep="first").to_numpy() | np.isin(hashes, seen)
+    rows = candidates.index[repeated]
+    issues.add(rows, "natural_key", "duplicate_key", [None] * len(rows),
+               hint("duplicate_key", ", ".join(schema.natural_key)))
+    return np.union1d(seen, hashes[~repeated])
+
