@@ -89,12 +89,15 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
                   console=console, transient=True) as progress:
         bar = progress.add_task("starting Prefect…", total=total)
         handler = _ProgressHandler(progress, bar)
-        logging.getLogger("tasks.ingest").addHandler(handler)
-        logging.getLogger("tasks.ingest").setLevel(logging.INFO)
+        pipeline_log = logging.getLogger("tasks.ingest")
+        pipeline_log.addHandler(handler)
+        pipeline_log.setLevel(logging.INFO)
+        pipeline_log.propagate = False  # progress goes to the bar, not to the console as log lines
         try:
             state = ingest(source=source, inbox=str(inbox_dir), return_state=True)
         finally:
-            logging.getLogger("tasks.ingest").removeHandler(handler)
+            pipeline_log.removeHandler(handler)
+            pipeline_log.propagate = True
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, dict):
         console.print(f"[bold red]The ingest flow crashed:[/] {summary}")

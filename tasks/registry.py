@@ -71,12 +71,18 @@ class Source(BaseModel):
             raise ValueError(f"files {value!r} is not a valid glob: {exc}") from None
         return value
 
-    @model_validator(mode="after")
-    def _mapping_fits_schema(self) -> "Source":
+    @field_validator("schema_name")
+    @classmethod
+    def _schema_is_known(cls, value: str) -> str:
         try:
-            schema = load_schema(self.schema_name)
+            load_schema(value)
         except KeyError as exc:
             raise ValueError(str(exc.args[0])) from None
+        return value
+
+    @model_validator(mode="after")
+    def _mapping_fits_schema(self) -> "Source":
+        schema = load_schema(self.schema_name)
         if schema.group != self.group:
             raise ValueError(f"schema {self.schema_name!r} belongs to group {schema.group!r}, not {self.group!r}")
         onehot = {name for name in self.multi_select_columns}

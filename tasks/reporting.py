@@ -10,7 +10,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from sqlalchemy import func, select
+
 from pop.db import get_engine
+from pop.models import QuarantineRow
 from tasks.batches import all_batches
 from tasks.report import markdown_summary, table_rows, write_batch_report, write_index, write_run_report
 from tasks.runs import all_runs
@@ -24,7 +27,9 @@ def write_report_files(run: dict[str, Any], database_url: str, reports_dir: Path
     paths = write_run_report(run, reports_dir)
     with get_engine(database_url).connect() as conn:
         batches = all_batches(conn)
-    index = write_index(batches, all_runs(database_url), reports_dir)
+        open_rows = conn.execute(select(func.count()).select_from(QuarantineRow.__table__)
+                                 .where(QuarantineRow.status == "open")).scalar_one()
+    index = write_index(batches, all_runs(database_url), reports_dir, open_quarantine=open_rows)
     return {"index": index, "run_html": paths["html"], "run_json": paths["json"]}
 
 

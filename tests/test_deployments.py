@@ -1,0 +1,32 @@
+"""Every deployment in prefect.yaml points at a flow that imports, and its parameters validate against it."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from prefect.flows import Flow, load_flow_from_entrypoint
+
+from pop.settings import PROJECT_ROOT
+
+DEPLOYMENTS = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
+def test_entrypoint_imports_and_parameters_validate(deployment: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)
+    flow = load_flow_from_entrypoint(deployment["entrypoint"])
+    assert isinstance(flow, Flow)
+    flow.validate_parameters(deployment.get("parameters") or {})
+    assert deployment["work_pool"]["name"] == "pop-process"
+
+
+def test_ingest_runs_daily_on_a_cron_schedule_with_a_timezone() -> None:
+    [daily] = [d for d in DEPLOYMENTS if d["name"] == "ingest-daily"]
+    [schedule] = daily["schedules"]
+    assert schedule["cron"].split()[2:] == ["*", "*", "*"] and schedule["timezone"]
+
+
+def test_unknown_parameter_is_refused() -> None:
+    flow = load_flow_from_entrypoint(str(PROJECT_ROOT / "flows" / "ingest.py") + ":ingest")
+    with pytest.raises(Exception, match="nonsense"):
+        flow.validate_parameters({"nonsense": 1})
