@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.ingest_bench
+	$(BIN)/python -m bench.ingest_bench main
 
 clean-outputs:
 	rm -rf outputs

@@ -58,6 +58,14 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
                            f"ask the POP team to map them in the source registry (columns or ignore_columns).")
 
 
+def clean_text(column: pd.Series) -> pd.Series:
+    """Strip spaces and treat blank cells as missing, working once per distinct value."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    cleaned = pd.Series(uniques, dtype="string").str.strip().replace("", pd.NA)
+    values = cleaned.array.take(codes, allow_fill=True)
+    return pd.Series(values, index=column.index, dtype="string")
+
+
 def _truthy(column: pd.Series) -> pd.Series:
     return column.fillna("").astype(str).str.strip().str.lower().isin(TRUE_WORDS)
 
@@ -68,7 +76,7 @@ def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
     mapped = pd.DataFrame(index=raw.index)
     for sender, ours in source.columns.items():
         if sender in raw.columns:
-            mapped[ours] = raw[sender].astype("string").str.strip().replace("", pd.NA)
+            mapped[ours] = clean_text(raw[sender])
     for ours, options in source.multi_select_columns.items():
         chosen = pd.DataFrame({code: _truthy(raw[col]) for col, code in options.items()}, index=raw.index)
         mapped[ours] = chosen.apply(lambda row: source.multi_select_delimiter.join(row.index[row]), axis=1) \
@@ -97,11 +105,15 @@ def _unique_map(column: pd.Series, parse) -> pd.Series:  # type: ignore[no-untyp
 
 
 def _to_number(column: pd.Series) -> pd.Series:
-    text = column.astype("string").str.strip()
-    grouped = text.str.fullmatch(THOUSANDS.pattern).fillna(False).astype(bool)
-    if grouped.any():
-        text = text.where(~grouped, text.str.replace(r"[,\u00a0' ]", "", regex=True))
-    return pd.to_numeric(text, errors="coerce")
+    """Numbers from text; thousands separators (1,200 or 16 200 000) are accepted where plain parsing fails."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    retry = column.notna() & numbers.isna()
+    if retry.any():
+        text = column[retry].astype("string").str.strip()
+        grouped = text.str.fullmatch(THOUSANDS.pattern).fillna(False).astype(bool)
+        numbers[text.index[grouped]] = pd.to_numeric(
+            text[grouped].str.replace(r"[,\u00a0' ]", "", regex=True), errors="coerce")
+    return numbers
 
 
 def convert_int(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:

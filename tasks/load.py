@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pandas as pd
 from sqlalchemy import Connection, Table
@@ -14,11 +15,13 @@ def _db_ready(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     out = frame[columns].copy()
     for name in columns:
         if pd.api.types.is_datetime64_any_dtype(out[name]):
-            out[name] = out[name].dt.strftime("%Y-%m-%d")
+            codes, uniques = pd.factorize(out[name])
+            text = pd.Series(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype="string")
+            out[name] = pd.Series(text.array.take(codes, allow_fill=True), index=out.index)
     return out
 
 
-def _sqlite_rows(frame: pd.DataFrame) -> list[tuple]:
+def _sqlite_rows(frame: pd.DataFrame) -> Iterator[tuple]:
     columns = []
     for name in frame.columns:
         col = frame[name]
@@ -27,7 +30,7 @@ def _sqlite_rows(frame: pd.DataFrame) -> list[tuple]:
         values = col.astype(object).to_numpy(copy=True)
         values[col.isna().to_numpy()] = None
         columns.append(values.tolist())
-    return list(zip(*columns))
+    return zip(*columns)
 
 
 def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:

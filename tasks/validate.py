@@ -45,15 +45,17 @@ def validate_frame(frame: pd.DataFrame, mapped: pd.DataFrame, schema: SourceSche
     except SchemaErrors as errors:
         cases = errors.failure_cases
     cases = cases[cases["index"].notna()]
-    row_checks = {c.name: c for c in schema.row_checks}
-    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+    # a row rule's failure is reported once per column of the frame, under the rule's error text
+    row_checks = {key: c for c in schema.row_checks for key in (c.name, c.hint)}
+    rule_cases = cases["check"].isin(row_checks)
+    for check, group in cases[rule_cases].groupby("check", sort=True):
+        rule = row_checks[check]
         rows = pd.Index(group["index"].astype(int).unique())
-        if check in row_checks:
-            rule = row_checks[check]
-            values = mapped.loc[rows, list(rule.columns)].astype(str).apply(
-                lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
-            issues.add(rows, rule.columns[0], check, values, rule.hint)
-            continue
+        values = mapped.loc[rows, list(rule.columns)].astype(str).apply(
+            lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+        issues.add(rows, rule.columns[0], rule.name, values, rule.hint)
+    for (column, check), group in cases[~rule_cases].groupby(["column", "check"], dropna=False, sort=True):
+        rows = pd.Index(group["index"].astype(int).unique())
         field_name = _field_of(schema, str(column))
         ours, param = _our_check(str(check))
         spec = schema.fields.get(field_name)

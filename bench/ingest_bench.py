@@ -1,0 +1,143 @@
+"""Ingestion benchmark: a generated helpline-style file of N rows, ingested by the pipeline, next to a raw floor
+(pandas read + pandera validation + bulk insert, no orchestration) on the same database, in the same run.
+Each measurement runs in its own process so its peak RSS is its own. Prints seconds, ratios and peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+from pop.settings import PROJECT_ROOT
+
+app = typer.Typer(add_completion=False)
+BENCH_DIR = PROJECT_ROOT / "outputs" / "bench"
+FLOOR_TABLE = "bench_floor_raw"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generated_file(rows: int) -> Path:
+    """The benchmark input (made once per size with the seeded generator, then reused)."""
+    path = BENCH_DIR / "inbox" / "bench" / f"helplines_{rows}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "demo.generate", "helpline", "--rows", str(rows), "--out", str(path)],
+                       check=True, cwd=PROJECT_ROOT)
+    return path
+
+
+def measure_floor(path: Path, url: str) -> dict:
+    """Raw floor: read the whole CSV, validate it with a pandera schema, bulk insert it in one transaction."""
+    import pandas as pd
+    import pandera.pandas as pa
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    from pop.db import get_engine
+    from tasks.load import bulk_insert
+
+    start = time.perf_counter()
+    frame = pd.read_csv(path)
+    schema = pa.DataFrameSchema({
+        "period": pa.Column(str), "country": pa.Column(str), "contact_type": pa.Column(str),
+        "channel": pa.Column(str), "reason": pa.Column(str), "age_band": pa.Column(str), "gender": pa.Column(str),
+        "contacts": pa.Column(int, pa.Check.ge(0))})
+    schema.validate(frame, lazy=True)
+    table = Table(FLOOR_TABLE, MetaData(), *[Column(c, String(60)) for c in frame.columns[:-1]],
+                  Column("contacts", Integer))
+    engine = get_engine(url)
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    with engine.begin() as conn:
+        bulk_insert(conn, table, frame)
+    seconds = time.perf_counter() - start
+    table.drop(engine)
+    return {"seconds": seconds, "rows": len(frame), "peak_rss_mb": peak_rss_mb()}
+
+
+def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
+    """The pipeline's ingest task for one file: land, read in chunks, convert, harmonise, validate, load."""
+    from pop.db import get_engine, upgrade
+    from tasks.dimensions import sync_dimensions
+    from tasks.extract import IncomingFile, sha256_of
+    from tasks.ingest import ingest_one
+    from tasks.registry import load_registry
+
+    registry = load_registry(PROJECT_ROOT / "config" / "sources.yaml")
+    source = registry.get("helpline_bench")
+    upgrade(url)
+    with get_engine(url).begin() as conn:
+        sync_dimensions(conn, registry)
+    start = time.perf_counter()
+    incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
+    with tempfile.TemporaryDirectory() as landing:
+        batch = ingest_one(source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=chunk_rows,
+                           run_id=None)
+    seconds = time.perf_counter() - start
+    assert batch and batch["status"] == "loaded", batch
+    return {"seconds": seconds, "rows": batch["rows_loaded"], "quarantined": batch["rows_quarantined"],
+            "peak_rss_mb": peak_rss_mb()}
+
+
+@app.command()
+def one(kind: str, path: Path, url: str, chunk_rows: int = 200_000) -> None:
+    """Run one measurement in this process and print it as JSON (used by `main`)."""
+    result = measure_floor(path, url) if kind == "floor" else measure_pipeline(path, url, chunk_rows)
+    print(json.dumps(result))
+
+
+def _in_subprocess(kind: str, path: Path, url: str, chunk_rows: int) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.ingest_bench", "one", kind, str(path), url,
+                          "--chunk-rows", str(chunk_rows)], check=True, capture_output=True, text=True,
+                         cwd=PROJECT_ROOT, env={**os.environ, "PREFECT_LOGGING_LEVEL": "ERROR"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fresh_sqlite() -> str:
+    folder = Path(tempfile.mkdtemp(prefix="pop-bench-"))
+    return f"sqlite:///{folder / 'bench.sqlite'}"
+
+
+def _fresh_postgres(server: str) -> str:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"pop_bench_{uuid.uuid4().hex[:8]}"
+    with create_engine(server, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+@app.command()
+def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
+         chunk_rows: int = typer.Option(200_000, "--chunk-rows"),
+         postgres: str | None = typer.Option(os.environ.get("POP_TEST_POSTGRES_URL"), "--postgres")) -> None:
+    """Floor vs pipeline for each size, on SQLite and (when a server URL is given) PostgreSQL."""
+    backends = {"sqlite": _fresh_sqlite}
+    if postgres:
+        backends["postgresql"] = lambda: _fresh_postgres(postgres)
+    print(f"{'backend':<11} {'rows':>10} {'floor s':>8} {'pipeline s':>10} {'ratio':>6} {'floor MB':>9} "
+          f"{'pipeline MB':>11}")
+    for n in rows:
+        path = generated_file(n)
+        for name, fresh in backends.items():
+            floor = _in_subprocess("floor", path, fresh(), chunk_rows)
+            pipeline = _in_subprocess("pipeline", path, fresh(), chunk_rows)
+            ratio = pipeline["seconds"] / floor["seconds"]
+            print(f"{name:<11} {n:>10,} {floor['seconds']:>8.2f} {pipeline['seconds']:>10.2f} {ratio:>5.2f}x "
+                  f"{floor['peak_rss_mb']:>9.0f} {pipeline['peak_rss_mb']:>11.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    app()
