@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -77,6 +77,26 @@ class DimAgeBand(Base):
     label: Mapped[str] = mapped_column(String(60))
     age_min: Mapped[int | None] = mapped_column(Integer)
     age_max: Mapped[int | None] = mapped_column(Integer)
+
+
+class DimPeriod(Base):
+    """Reporting periods by their canonical label (2023, 2023-H1, 2023-Q2, 2023-05), filled as batches load."""
+
+    __tablename__ = "dim_period"
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    granularity: Mapped[str] = mapped_column(String(10))
+
+
+class DimSourceAgeBand(Base):
+    """Age bands as sources report them (canonical text), with their ages and the POP band that holds them."""
+
+    __tablename__ = "dim_source_age_band"
+    age_band: Mapped[str] = mapped_column(String(20), primary_key=True)
+    age_min: Mapped[int | None] = mapped_column(Integer)
+    age_max: Mapped[int | None] = mapped_column(Integer)
+    pop_age_band: Mapped[str] = mapped_column(String(20))
 
 
 # --- sources, runs, batches, quarantine --------------------------------------------------------------------
@@ -151,28 +171,22 @@ class QuarantineRow(Base):
 class _FactRow:
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
     row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    source_id: Mapped[str] = mapped_column(String(80))
 
 
 class _Period:
-    period: Mapped[str] = mapped_column(String(20))
-    period_start: Mapped[dt.date] = mapped_column(Date)
-    period_end: Mapped[dt.date] = mapped_column(Date)
-    period_granularity: Mapped[str] = mapped_column(String(10))
+    """The canonical period label; its dates are in dim_period (kept narrow: fact rows load by the million)."""
+
+    period: Mapped[str] = mapped_column(String(10))
 
 
 class FactHelplineContacts(_FactRow, _Period, Base):
     __tablename__ = "fact_helpline_contacts"
-    __table_args__ = (Index("ix_fact_helpline_contacts_country_period", "country_iso3", "period_start"),)
     record_id: Mapped[str | None] = mapped_column(String(80))
     country_iso3: Mapped[str] = mapped_column(String(3))
     contact_type: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(60))
-    age_band: Mapped[str] = mapped_column(String(20))
-    age_min: Mapped[int | None] = mapped_column(Integer)
-    age_max: Mapped[int | None] = mapped_column(Integer)
-    pop_age_band: Mapped[str] = mapped_column(String(20))
+    age_band: Mapped[str] = mapped_column(String(20))  # see dim_source_age_band
     gender: Mapped[str] = mapped_column(String(20))
     contacts: Mapped[int] = mapped_column(BigInteger)
     value_quality: Mapped[str] = mapped_column(String(20))

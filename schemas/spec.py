@@ -90,7 +90,7 @@ class SourceSchema:
         cols: list[str] = []
         for name in self.natural_key:
             spec = self.fields[name]
-            cols += {"period": ["period_start", "period_end"]}.get(spec.kind, [spec.checked_column])
+            cols += [spec.name if spec.kind in ("period", "age_band") else spec.checked_column]
         return cols
 
 

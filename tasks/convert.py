@@ -173,13 +173,27 @@ def parse_period(value: str) -> tuple[pd.Timestamp, pd.Timestamp, str] | None:
     return None
 
 
+def period_label(start: pd.Timestamp, granularity: str) -> str:
+    """The canonical label of a period: 2023, 2023-H1, 2023-Q2 or 2023-05."""
+    if granularity == "year":
+        return f"{start.year}"
+    if granularity == "half":
+        return f"{start.year}-H{(start.month - 1) // 6 + 1}"
+    if granularity == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
 def convert_period(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.DataFrame:
+    """The canonical period label with its start, end and granularity; unparseable periods are row issues."""
     parsed = _unique_map(column, parse_period)
     bad = parsed.isna().reindex(column.index, fill_value=False) & column.notna()
     issues.add(column.index[bad], spec.name, "bad_period", column[bad], hint("bad_period", spec.name))
     ok = parsed.dropna()
     frame = pd.DataFrame(index=column.index)
-    frame["period"] = column.where(~bad).astype("string")
+    frame["period"] = pd.Series(pd.NA, index=column.index, dtype="string")
+    if len(ok):
+        frame.loc[ok.index, "period"] = [period_label(p[0], p[2]) for p in ok]
     frame["period_start"] = pd.Series(pd.NaT, index=column.index, dtype="datetime64[us]")
     frame["period_end"] = pd.Series(pd.NaT, index=column.index, dtype="datetime64[us]")
     frame["period_granularity"] = pd.Series(pd.NA, index=column.index, dtype="string")

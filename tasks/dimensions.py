@@ -8,8 +8,10 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from pop.models import (DimAgeBand, DimAlias, DimAudience, DimChannel, DimCompany, DimCountry, DimHarmType,
-                        DimPlatform, SourceRecord)
+import pandas as pd
+
+from pop.models import (DimAgeBand, DimAlias, DimAudience, DimChannel, DimCompany, DimCountry, DimHarmType, DimPeriod,
+                        DimPlatform, DimSourceAgeBand, SourceRecord)
 from schemas.vocabulary import vocabulary
 from tasks.countries import countries
 from tasks.registry import Registry
@@ -61,3 +63,18 @@ def sync_dimensions(conn: Connection, registry: Registry) -> None:
         for s in registry.sources])
 
 
+
+
+def add_period_and_age_bands(conn: Connection, frame: pd.DataFrame) -> None:
+    """Record the periods and source age bands that rows about to load refer to (idempotent)."""
+    if "period" in frame.columns and len(frame):
+        periods = frame[["period", "period_start", "period_end", "period_granularity"]].drop_duplicates("period")
+        upsert(conn, DimPeriod.__table__, [
+            {"period": r.period, "period_start": r.period_start.date(), "period_end": r.period_end.date(),
+             "granularity": r.period_granularity} for r in periods.itertuples(index=False)])
+    if "pop_age_band" in frame.columns and len(frame):
+        bands = frame[["age_band", "age_min", "age_max", "pop_age_band"]].drop_duplicates("age_band")
+        upsert(conn, DimSourceAgeBand.__table__, [
+            {"age_band": r.age_band, "age_min": None if pd.isna(r.age_min) else int(r.age_min),
+             "age_max": None if pd.isna(r.age_max) else int(r.age_max), "pop_age_band": r.pop_age_band}
+            for r in bands.itertuples(index=False)])

@@ -43,6 +43,15 @@ def parse_age_band(value: str) -> tuple[int | None, int | None] | None:
     return None
 
 
+def age_band_label(age_min: int | None, age_max: int | None) -> str:
+    """The canonical text of a band: 13-15, 25+, 14 or unknown."""
+    if age_min is None:
+        return "unknown"
+    if age_max is None:
+        return f"{age_min}+"
+    return f"{age_min}" if age_min == age_max else f"{age_min}-{age_max}"
+
+
 def pop_age_band(age_min: int | None, age_max: int | None) -> str:
     """The POP band holding the whole source band: 'unknown' without ages, 'mixed' when it spans several."""
     if age_min is None:
@@ -112,7 +121,7 @@ def harmonise_age_band(column: pd.Series, spec: FieldSpec, issues: RowIssues) ->
     issues.add(column.index[bad], spec.name, "bad_age_band", column[bad], hint("bad_age_band", spec.name))
     ok = parsed.dropna()
     frame = pd.DataFrame(index=column.index)
-    frame["age_band"] = column.where(~bad).astype("string")
+    frame["age_band"] = ok.map(lambda p: age_band_label(*p)).reindex(column.index).astype("string")
     frame["age_min"] = pd.Series(pd.array([p[0] for p in ok], dtype="Int64"), index=ok.index).reindex(column.index)
     frame["age_max"] = pd.Series(pd.array([p[1] for p in ok], dtype="Int64"), index=ok.index).reindex(column.index)
     bands = {p: pop_age_band(*p) for p in set(ok)}

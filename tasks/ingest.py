@@ -20,6 +20,7 @@ from pop.models import FACT_TABLES, FactChoice, QuarantineRow
 from schemas.spec import SourceSchema
 from tasks import batches
 from tasks.convert import BadFileError, check_header, convert_types, map_columns, sender_names
+from tasks.dimensions import add_period_and_age_bands
 from tasks.extract import IncomingFile, land, read_chunks
 from tasks.harmonise import harmonise
 from tasks.issues import RowIssues, merge_summaries, summarise
@@ -87,9 +88,9 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
     schema = source.schema
     for frame in (result.clean, result.choices, result.quarantine):
         frame.insert(0, "batch_id", batch_id)
-    result.clean.insert(1, "source_id", source.id)
     result.quarantine.insert(1, "source_id", source.id)
     result.quarantine["status"] = "open"
+    add_period_and_age_bands(conn, result.clean)
     bulk_insert(conn, FACT_TABLES[schema.fact_table], result.clean)
     bulk_insert(conn, FactChoice.__table__, result.choices)
     bulk_insert(conn, QuarantineRow.__table__, result.quarantine)

@@ -137,9 +137,18 @@ def test_harmonised_values(demo: dict) -> None:
     assert len({reported for reported, _ in aliases}) > len(companies)  # several spellings → one company
     channels = {r[0] for r in rows(url, "SELECT DISTINCT channel FROM fact_helpline_contacts")}
     assert channels <= {c for (c,) in rows(url, "SELECT code FROM dim_channel")}
-    bands = rows(url, "SELECT DISTINCT age_band, age_min, age_max, pop_age_band FROM fact_helpline_contacts "
-                      "WHERE age_band = '13-15'")
-    assert bands == [("13-15", 13, 15, "13-15")]
+    bands = rows(url, "SELECT DISTINCT f.age_band, a.age_min, a.age_max, a.pop_age_band FROM fact_helpline_contacts f "
+                      "JOIN dim_source_age_band a ON a.age_band = f.age_band ORDER BY a.age_min")
+    assert ("13-15", 13, 15, "13-15") in bands and ("unknown", None, None, "unknown") in bands
+    assert {b[3] for b in bands} <= {"0-9", "10-12", "13-15", "16-17", "18-24", "25+", "mixed", "unknown"}
+    periods = rows(url, "SELECT DISTINCT f.period, p.period_start, p.period_end, p.granularity "
+                        "FROM fact_helpline_contacts f JOIN dim_period p ON p.period = f.period "
+                        "WHERE f.period = '2023-Q2'")
+    assert [(p[0], str(p[1])[:10], str(p[2])[:10], p[3]) for p in periods] == [
+        ("2023-Q2", "2023-04-01", "2023-06-30", "quarter")]
+    [(orphans,)] = rows(url, "SELECT COUNT(*) FROM fact_helpline_contacts f LEFT JOIN dim_period p "
+                             "ON p.period = f.period WHERE p.period IS NULL")
+    assert orphans == 0
     regions = rows(url, "SELECT DISTINCT d.region FROM fact_helpline_contacts f JOIN dim_country d "
                         "ON d.iso3 = f.country_iso3 ORDER BY 1")
     assert [r[0] for r in regions] == ["Africa", "Americas", "Asia", "Europe"]

@@ -44,16 +44,18 @@ def test_clean_rows_load_harmonised(tmp_path: Path, database_url: str) -> None:
     [batch] = run_ingest(tmp_path, database_url, source)
     assert (batch["status"], batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == ("loaded", 3, 3, 0)
     with get_engine(database_url).connect() as conn:
-        rows = conn.execute(text("SELECT row_number, country_iso3, channel, reason, age_min, age_max, pop_age_band, "
-                                 "contacts, period_start, period_end, period_granularity "
-                                 "FROM fact_helpline_contacts ORDER BY row_number")).all()
+        rows = conn.execute(text("SELECT f.row_number, f.country_iso3, f.channel, f.reason, a.age_min, a.age_max, "
+                                 "a.pop_age_band, f.contacts, p.period_start, p.period_end, p.granularity "
+                                 "FROM fact_helpline_contacts f JOIN dim_period p ON p.period = f.period "
+                                 "JOIN dim_source_age_band a ON a.age_band = f.age_band "
+                                 "ORDER BY f.row_number")).all()
     assert [tuple(r[:8]) for r in rows] == [
         (2, "KEN", "phone", "violence.bullying", 13, 15, "13-15", 1200),
         (3, "KEN", "web_chat", "online.cyberbullying", 13, 15, "13-15", 40),
         (4, "KEN", "messaging_app", "online.sextortion", 16, 17, "16-17", 7),
     ]
     assert str(rows[0].period_start)[:10] == "2023-01-01" and str(rows[0].period_end)[:10] == "2023-03-31"
-    assert rows[0].period_granularity == "quarter"
+    assert rows[0].granularity == "quarter"
     landed = Path(batch["landed_path"])
     assert landed.exists() and landed.name == f"{batch['sha256']}.csv"
 

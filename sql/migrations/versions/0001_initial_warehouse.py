@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 07:06:57.974463
+Create Date: 2026-11-29
 
 """
 from typing import Sequence, Union
@@ -64,6 +64,20 @@ def upgrade() -> None:
     sa.Column('parent', sa.String(length=60), nullable=True),
     sa.Column('online_related', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_dim_harm_type'))
+    )
+    op.create_table('dim_period',
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.Column('period_start', sa.Date(), nullable=False),
+    sa.Column('period_end', sa.Date(), nullable=False),
+    sa.Column('granularity', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('period', name=op.f('pk_dim_period'))
+    )
+    op.create_table('dim_source_age_band',
+    sa.Column('age_band', sa.String(length=20), nullable=False),
+    sa.Column('age_min', sa.Integer(), nullable=True),
+    sa.Column('age_max', sa.Integer(), nullable=True),
+    sa.Column('pop_age_band', sa.String(length=20), nullable=False),
+    sa.PrimaryKeyConstraint('age_band', name=op.f('pk_dim_source_age_band'))
     )
     op.create_table('ingest_runs',
     sa.Column('run_id', sa.String(length=64), nullable=False),
@@ -140,25 +154,15 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=40), nullable=False),
     sa.Column('reason', sa.String(length=60), nullable=False),
     sa.Column('age_band', sa.String(length=20), nullable=False),
-    sa.Column('age_min', sa.Integer(), nullable=True),
-    sa.Column('age_max', sa.Integer(), nullable=True),
-    sa.Column('pop_age_band', sa.String(length=20), nullable=False),
     sa.Column('gender', sa.String(length=20), nullable=False),
     sa.Column('contacts', sa.BigInteger(), nullable=False),
     sa.Column('value_quality', sa.String(length=20), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('source_id', sa.String(length=80), nullable=False),
-    sa.Column('period', sa.String(length=20), nullable=False),
-    sa.Column('period_start', sa.Date(), nullable=False),
-    sa.Column('period_end', sa.Date(), nullable=False),
-    sa.Column('period_granularity', sa.String(length=10), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_helpline_contacts_batch_id_batches')),
     sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_helpline_contacts'))
     )
-    with op.batch_alter_table('fact_helpline_contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_fact_helpline_contacts_country_period', ['country_iso3', 'period_start'], unique=False)
-
     op.create_table('fact_protection_submissions',
     sa.Column('submission_id', sa.String(length=80), nullable=False),
     sa.Column('submitter_org', sa.String(length=200), nullable=False),
@@ -173,7 +177,6 @@ def upgrade() -> None:
     sa.Column('submitted_on', sa.Date(), nullable=True),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('source_id', sa.String(length=80), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_protection_submissions_batch_id_batches')),
     sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_protection_submissions'))
     )
@@ -193,11 +196,7 @@ def upgrade() -> None:
     sa.Column('value_quality', sa.String(length=20), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('source_id', sa.String(length=80), nullable=False),
-    sa.Column('period', sa.String(length=20), nullable=False),
-    sa.Column('period_start', sa.Date(), nullable=False),
-    sa.Column('period_end', sa.Date(), nullable=False),
-    sa.Column('period_granularity', sa.String(length=10), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_service_provider_reports_batch_id_batches')),
     sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_service_provider_reports'))
     )
@@ -217,11 +216,7 @@ def upgrade() -> None:
     sa.Column('value_quality', sa.String(length=20), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('source_id', sa.String(length=80), nullable=False),
-    sa.Column('period', sa.String(length=20), nullable=False),
-    sa.Column('period_start', sa.Date(), nullable=False),
-    sa.Column('period_end', sa.Date(), nullable=False),
-    sa.Column('period_granularity', sa.String(length=10), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_tech_metrics_batch_id_batches')),
     sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_tech_metrics'))
     )
@@ -238,11 +233,7 @@ def upgrade() -> None:
     sa.Column('weight', sa.Float(), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('source_id', sa.String(length=80), nullable=False),
-    sa.Column('period', sa.String(length=20), nullable=False),
-    sa.Column('period_start', sa.Date(), nullable=False),
-    sa.Column('period_end', sa.Date(), nullable=False),
-    sa.Column('period_granularity', sa.String(length=10), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_youth_responses_batch_id_batches')),
     sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_youth_responses'))
     )
@@ -276,9 +267,6 @@ def downgrade() -> None:
     op.drop_table('fact_tech_metrics')
     op.drop_table('fact_service_provider_reports')
     op.drop_table('fact_protection_submissions')
-    with op.batch_alter_table('fact_helpline_contacts', schema=None) as batch_op:
-        batch_op.drop_index('ix_fact_helpline_contacts_country_period')
-
     op.drop_table('fact_helpline_contacts')
     with op.batch_alter_table('fact_choices', schema=None) as batch_op:
         batch_op.drop_index('ix_fact_choices_field_code')
@@ -292,6 +280,8 @@ def downgrade() -> None:
     op.drop_table('batches')
     op.drop_table('sources')
     op.drop_table('ingest_runs')
+    op.drop_table('dim_source_age_band')
+    op.drop_table('dim_period')
     op.drop_table('dim_harm_type')
     op.drop_table('dim_country')
     op.drop_table('dim_company')
