@@ -3,12 +3,14 @@ becomes a row issue (and so goes to quarantine), never a silent null."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pandas as pd
 
 from schemas.spec import MULTI_KINDS, FieldSpec, SourceSchema
 from schemas.vocabulary import normalise_text
+from tasks.distinct import map_distinct, parse_distinct
 from tasks.issues import RowIssues, hint
 from tasks.registry import Source
 
@@ -59,11 +61,8 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
 
 
 def clean_text(column: pd.Series) -> pd.Series:
-    """Strip spaces and treat blank cells as missing, working once per distinct value."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    cleaned = pd.Series(uniques, dtype="string").str.strip().replace("", pd.NA)
-    values = cleaned.array.take(codes, allow_fill=True)
-    return pd.Series(values, index=column.index, dtype="string")
+    """Strip spaces and treat blank cells as missing (once per distinct value); categorical, as text repeats."""
+    return map_distinct(column, lambda value: str(value).strip() or None)
 
 
 def _truthy(column: pd.Series) -> pd.Series:
@@ -81,70 +80,64 @@ def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
         chosen = pd.DataFrame({code: _truthy(raw[col]) for col, code in options.items()}, index=raw.index)
         mapped[ours] = chosen.apply(lambda row: source.multi_select_delimiter.join(row.index[row]), axis=1) \
             if len(chosen) else pd.Series(dtype="string")
-        mapped[ours] = mapped[ours].astype("string").replace("", pd.NA)
+        mapped[ours] = clean_text(mapped[ours].astype("string"))
     for ours, codes in source.values.items():
         if ours in mapped.columns:
             lookup = {normalise_text(k): v for k, v in codes.items()}
-            mapped[ours] = _unique_map(mapped[ours], lambda v: lookup.get(normalise_text(v), v)) \
-                .reindex(mapped.index).astype("string")
+            mapped[ours] = map_distinct(mapped[ours], lambda v: lookup.get(normalise_text(v), v))
     for name, spec in schema.fields.items():
         default = source.defaults.get(name, spec.default)
         if name not in mapped.columns:
-            mapped[name] = pd.Series(pd.NA if default is None else str(default), index=raw.index, dtype="string")
-        elif default is not None:
-            mapped[name] = mapped[name].fillna(str(default))
+            mapped[name] = pd.Series(pd.NA if default is None else str(default), index=raw.index, dtype="category")
+        elif default is not None and mapped[name].isna().any():
+            mapped[name] = clean_text(mapped[name].astype("string").fillna(str(default)))
     return mapped
 
 
-def _unique_map(column: pd.Series, parse) -> pd.Series:  # type: ignore[no-untyped-def]
-    """Apply `parse` once per distinct value (fast on columns with few distinct values)."""
-    present = column.dropna()
-    uniques = present.unique()
-    table = {value: parse(value) for value in uniques}
-    return present.map(table)
+def parse_number(value: str) -> float | None:
+    """A number from a sender's text: 1200, 1,200, 16 200 000, 0.75; None when it is not one."""
+    text = str(value).strip()
+    if THOUSANDS.match(text):
+        text = re.sub(r"[,\u00a0' ]", "", text)
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
 
 
-def _to_number(column: pd.Series) -> pd.Series:
-    """Numbers from text; thousands separators (1,200 or 16 200 000) are accepted where plain parsing fails."""
-    numbers = pd.to_numeric(column, errors="coerce")
-    retry = column.notna() & numbers.isna()
-    if retry.any():
-        text = column[retry].astype("string").str.strip()
-        grouped = text.str.fullmatch(THOUSANDS.pattern).fillna(False).astype(bool)
-        numbers[text.index[grouped]] = pd.to_numeric(
-            text[grouped].str.replace(r"[,\u00a0' ]", "", regex=True), errors="coerce")
-    return numbers
+def parse_whole_number(value: str) -> int | None:
+    number = parse_number(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
-def convert_int(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    numbers = _to_number(column)
-    bad = column.notna() & (numbers.isna() | (numbers.notna() & (numbers % 1 != 0)))
-    issues.add(column.index[bad], spec.name, "not_a_whole_number", column[bad], hint("not_a_whole_number", spec.name))
-    return numbers.where(~bad).astype("Int64")
+def parse_yes_no(value: str) -> bool | None:
+    word = str(value).strip().lower()
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
 
 
-def convert_number(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    numbers = _to_number(column).astype("Float64")
-    bad = column.notna() & numbers.isna()
-    issues.add(column.index[bad], spec.name, "not_a_number", column[bad], hint("not_a_number", spec.name))
-    return numbers
+def parse_date(value: str) -> pd.Timestamp | None:
+    try:
+        return pd.Timestamp(dt.datetime.strptime(str(value).strip(), "%Y-%m-%d"))
+    except ValueError:
+        return None
 
 
-def convert_bool(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    words = column.astype("string").str.strip().str.lower()
-    result = pd.Series(pd.NA, index=column.index, dtype="boolean")
-    result[words.isin(TRUE_WORDS).fillna(False).astype(bool)] = True
-    result[words.isin(FALSE_WORDS).fillna(False).astype(bool)] = False
-    bad = column.notna() & result.isna()
-    issues.add(column.index[bad], spec.name, "not_yes_no", column[bad], hint("not_yes_no", spec.name))
-    return result
+SIMPLE_KINDS = {  # kind → (parser, dtype, check when a value does not parse)
+    "int": (parse_whole_number, "Int64", "not_a_whole_number"),
+    "number": (parse_number, "Float64", "not_a_number"),
+    "bool": (parse_yes_no, "boolean", "not_yes_no"),
+    "date": (parse_date, "datetime64[us]", "not_a_date"),
+}
 
 
-def convert_date(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    dates = pd.to_datetime(column, format="%Y-%m-%d", errors="coerce").astype("datetime64[us]")
-    bad = column.notna() & dates.isna()
-    issues.add(column.index[bad], spec.name, "not_a_date", column[bad], hint("not_a_date", spec.name))
-    return dates
+def convert_simple(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
+    """Convert a number, yes/no or date column; what does not convert is a row issue, with the value sent."""
+    parse, dtype, check = SIMPLE_KINDS[spec.kind]
+    frame, failed = parse_distinct(column, lambda value: (parsed,) if (parsed := parse(value)) is not None else None,
+                                   {spec.name: dtype})
+    issues.add(column.index[failed], spec.name, check, column[failed], hint(check, spec.name))
+    return frame[spec.name]
 
 
 def parse_period(value: str) -> tuple[pd.Timestamp, pd.Timestamp, str] | None:
@@ -186,25 +179,14 @@ def period_label(start: pd.Timestamp, granularity: str) -> str:
 
 def convert_period(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.DataFrame:
     """The canonical period label with its start, end and granularity; unparseable periods are row issues."""
-    parsed = _unique_map(column, parse_period)
-    bad = parsed.isna().reindex(column.index, fill_value=False) & column.notna()
-    issues.add(column.index[bad], spec.name, "bad_period", column[bad], hint("bad_period", spec.name))
-    ok = parsed.dropna()
-    frame = pd.DataFrame(index=column.index)
-    frame["period"] = pd.Series(pd.NA, index=column.index, dtype="string")
-    if len(ok):
-        frame.loc[ok.index, "period"] = [period_label(p[0], p[2]) for p in ok]
-    frame["period_start"] = pd.Series(pd.NaT, index=column.index, dtype="datetime64[us]")
-    frame["period_end"] = pd.Series(pd.NaT, index=column.index, dtype="datetime64[us]")
-    frame["period_granularity"] = pd.Series(pd.NA, index=column.index, dtype="string")
-    if len(ok):
-        frame.loc[ok.index, "period_start"] = [p[0] for p in ok]
-        frame.loc[ok.index, "period_end"] = [p[1] for p in ok]
-        frame.loc[ok.index, "period_granularity"] = [p[2] for p in ok]
+    def parse(value: str) -> tuple[str, pd.Timestamp, pd.Timestamp, str] | None:
+        parsed = parse_period(value)
+        return None if parsed is None else (period_label(parsed[0], parsed[2]), *parsed)
+
+    frame, failed = parse_distinct(column, parse, {"period": "category", "period_start": "datetime64[us]",
+                                                   "period_end": "datetime64[us]", "period_granularity": "category"})
+    issues.add(column.index[failed], spec.name, "bad_period", column[failed], hint("bad_period", spec.name))
     return frame
-
-
-CONVERTERS = {"int": convert_int, "number": convert_number, "bool": convert_bool, "date": convert_date}
 
 
 def convert_types(mapped: pd.DataFrame, schema: SourceSchema, issues: RowIssues) -> pd.DataFrame:
@@ -212,13 +194,13 @@ def convert_types(mapped: pd.DataFrame, schema: SourceSchema, issues: RowIssues)
     typed = pd.DataFrame(index=mapped.index)
     for name, spec in schema.fields.items():
         column = mapped[name]
-        if spec.kind in CONVERTERS:
-            typed[name] = CONVERTERS[spec.kind](column, spec, issues)
+        if spec.kind in SIMPLE_KINDS:
+            typed[name] = convert_simple(column, spec, issues)
         elif spec.kind == "period":
             typed = pd.concat([typed, convert_period(column, spec, issues)], axis=1)
         elif spec.kind in MULTI_KINDS:
             typed[name] = column
         else:
-            typed[name] = column.astype("string")
+            typed[name] = column
     return typed
 

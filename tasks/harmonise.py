@@ -4,12 +4,14 @@ vocabulary codes, age bands with POP bands). What cannot be harmonised becomes a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pandas as pd
 
 from schemas.spec import FieldSpec, SourceSchema
 from schemas.vocabulary import vocabulary
 from tasks.countries import resolve_country
+from tasks.distinct import map_distinct, parse_distinct
 from tasks.issues import RowIssues, hint
 
 AGE_RANGE = re.compile(r"^(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})$")
@@ -65,32 +67,18 @@ def pop_age_band(age_min: int | None, age_max: int | None) -> str:
     return "mixed"
 
 
-def _resolve_unique(column: pd.Series, resolve) -> pd.Series:  # type: ignore[no-untyped-def]
-    present = column.dropna()
-    table = {value: resolve(value) for value in present.unique()}
-    return present.map(table).reindex(column.index)
+def harmonise_lookup(column: pd.Series, spec: FieldSpec, issues: RowIssues, resolve: Callable[[str], str | None],
+                     check: str, **params: str) -> pd.Series:
+    """Each distinct value resolved to our code once; a value that resolves to nothing is a row issue."""
+    codes = map_distinct(column, resolve)
+    bad = column.notna() & codes.isna()
+    issues.add(column.index[bad], spec.name, check, column[bad], hint(check, spec.name, **params))
+    return codes
 
 
 def harmonise_vocab(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    codes = _resolve_unique(column, vocabulary(spec.vocab).resolve)
-    bad = column.notna() & codes.isna()
-    issues.add(column.index[bad], spec.name, "unknown_code", column[bad],
-               hint("unknown_code", spec.name, allowed=_allowed(spec.vocab)))
-    return codes.astype("string")
-
-
-def harmonise_country(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    codes = _resolve_unique(column, resolve_country)
-    bad = column.notna() & codes.isna()
-    issues.add(column.index[bad], spec.name, "unknown_country", column[bad], hint("unknown_country", spec.name))
-    return codes.astype("string")
-
-
-def harmonise_named(column: pd.Series, spec: FieldSpec, issues: RowIssues, vocab: str, check: str) -> pd.Series:
-    codes = _resolve_unique(column, vocabulary(vocab).resolve)
-    bad = column.notna() & codes.isna()
-    issues.add(column.index[bad], spec.name, check, column[bad], hint(check, spec.name))
-    return codes.astype("string")
+    return harmonise_lookup(column, spec, issues, vocabulary(spec.vocab).resolve, "unknown_code",
+                            allowed=_allowed(spec.vocab))
 
 
 def _split(cell: str, delimiter: str) -> list[str]:
@@ -101,31 +89,29 @@ def harmonise_multi(column: pd.Series, spec: FieldSpec, issues: RowIssues, delim
     """Each cell → a list of codes; a cell with any unknown option is a row issue naming the unknown options."""
     resolve = resolve_country if spec.kind == "countries" else vocabulary(spec.vocab).resolve
 
-    def parse(cell: str) -> tuple[list[str], list[str]]:
+    def parse(cell: str) -> tuple[list[str], str | None]:
         tokens = _split(cell, delimiter)
         codes = [resolve(token) for token in tokens]
-        return list(dict.fromkeys(c for c in codes if c)), [t for t, c in zip(tokens, codes) if not c]
+        unknown = [t for t, c in zip(tokens, codes) if not c]
+        return list(dict.fromkeys(c for c in codes if c)), "; ".join(unknown) or None
 
-    parsed = _resolve_unique(column, parse)
-    unknown = parsed.dropna().map(lambda p: p[1])
-    bad_index = unknown.index[unknown.map(len) > 0]
+    frame, _ = parse_distinct(column, parse, {"codes": "object", "unknown": "object"})
+    bad = frame["unknown"].notna()
     check = "unknown_country" if spec.kind == "countries" else "unknown_code"
     params = {} if spec.kind == "countries" else {"allowed": _allowed(spec.vocab)}
-    issues.add(bad_index, spec.name, check, unknown.loc[bad_index].map("; ".join), hint(check, spec.name, **params))
-    return parsed.map(lambda p: p[0] if isinstance(p, tuple) else [])
+    issues.add(column.index[bad], spec.name, check, frame["unknown"][bad], hint(check, spec.name, **params))
+    return frame["codes"].map(lambda codes: codes if isinstance(codes, list) else [])
 
 
 def harmonise_age_band(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.DataFrame:
-    parsed = _resolve_unique(column, parse_age_band)
-    bad = column.notna() & parsed.isna()
-    issues.add(column.index[bad], spec.name, "bad_age_band", column[bad], hint("bad_age_band", spec.name))
-    ok = parsed.dropna()
-    frame = pd.DataFrame(index=column.index)
-    frame["age_band"] = ok.map(lambda p: age_band_label(*p)).reindex(column.index).astype("string")
-    frame["age_min"] = pd.Series(pd.array([p[0] for p in ok], dtype="Int64"), index=ok.index).reindex(column.index)
-    frame["age_max"] = pd.Series(pd.array([p[1] for p in ok], dtype="Int64"), index=ok.index).reindex(column.index)
-    bands = {p: pop_age_band(*p) for p in set(ok)}
-    frame["pop_age_band"] = ok.map(bands).reindex(column.index).astype("string")
+    """Canonical band text, its ages and its POP band; what is not a band is a row issue."""
+    def parse(value: str) -> tuple[str, int | None, int | None, str] | None:
+        ages = parse_age_band(value)
+        return None if ages is None else (age_band_label(*ages), *ages, pop_age_band(*ages))
+
+    frame, failed = parse_distinct(column, parse, {"age_band": "category", "age_min": "Int64", "age_max": "Int64",
+                                                   "pop_age_band": "category"})
+    issues.add(column.index[failed], spec.name, "bad_age_band", column[failed], hint("bad_age_band", spec.name))
     return frame
 
 
@@ -137,7 +123,7 @@ def harmonise(typed: pd.DataFrame, schema: SourceSchema, issues: RowIssues, deli
             for col in ("period", "period_start", "period_end", "period_granularity"):
                 out[col] = typed[col]
         elif spec.kind == "country":
-            out["country_iso3"] = harmonise_country(typed[name], spec, issues)
+            out["country_iso3"] = harmonise_lookup(typed[name], spec, issues, resolve_country, "unknown_country")
         elif spec.kind == "vocab":
             out[name] = harmonise_vocab(typed[name], spec, issues)
         elif spec.kind in ("multi", "countries"):
@@ -145,10 +131,12 @@ def harmonise(typed: pd.DataFrame, schema: SourceSchema, issues: RowIssues, deli
         elif spec.kind == "age_band":
             out = pd.concat([out, harmonise_age_band(typed[name], spec, issues)], axis=1)
         elif spec.kind == "company":
-            out["company_code"] = harmonise_named(typed[name], spec, issues, "company", "unknown_company")
+            out["company_code"] = harmonise_lookup(typed[name], spec, issues, vocabulary("company").resolve,
+                                                   "unknown_company")
             out["company_reported"] = typed[name]
         elif spec.kind == "platform":
-            out[f"{name}_code"] = harmonise_named(typed[name], spec, issues, "platform", "unknown_platform")
+            out[f"{name}_code"] = harmonise_lookup(typed[name], spec, issues, vocabulary("platform").resolve,
+                                                   "unknown_platform")
             out[f"{name}_reported"] = typed[name]
         else:
             out[name] = typed[name]

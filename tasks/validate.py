@@ -79,9 +79,12 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
     if candidates.empty:
         return seen
     hashes = key_hashes(candidates, schema.natural_key_columns)
-    repeated = pd.Series(hashes, index=candidates.index).duplicated(keep="first").to_numpy() | np.isin(hashes, seen)
+    position = np.searchsorted(seen, hashes)
+    in_seen = (position < len(seen)) & (seen[np.minimum(position, max(len(seen) - 1, 0))] == hashes) \
+        if len(seen) else np.zeros(len(hashes), dtype=bool)
+    repeated = pd.Series(hashes, index=candidates.index).duplicated(keep="first").to_numpy() | in_seen
     rows = candidates.index[repeated]
     issues.add(rows, "natural_key", "duplicate_key", [None] * len(rows),
                hint("duplicate_key", ", ".join(schema.natural_key)))
-    return np.union1d(seen, hashes[~repeated])
+    return np.sort(np.concatenate([seen, hashes[~repeated]]))  # kept sorted for searchsorted
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.spec import load_schema
-from tasks.convert import convert_int, convert_number, parse_period
+from tasks.convert import convert_simple, parse_period
 from tasks.countries import countries, resolve_country
 from tasks.harmonise import harmonise_multi, harmonise_vocab, parse_age_band, pop_age_band
 from tasks.issues import RowIssues
@@ -44,14 +44,14 @@ def test_every_month_is_one_calendar_month(year: int, month: int) -> None:
 def test_counts_with_thousands_separators_round_trip(value: int) -> None:
     issues = RowIssues()
     column = pd.Series([f"{value:,}", str(value)], dtype="string")
-    converted = convert_int(column, HELPLINE.fields["contacts"], issues)
+    converted = convert_simple(column, HELPLINE.fields["contacts"], issues)
     assert converted.tolist() == [value, value] and not issues.parts
 
 
 def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
     issues = RowIssues()
     column = pd.Series(["12", "twelve", "1.5", None, "16,200,000"], dtype="string", index=[2, 3, 4, 5, 6])
-    converted = convert_int(column, HELPLINE.fields["contacts"], issues)
+    converted = convert_simple(column, HELPLINE.fields["contacts"], issues)
     assert converted.tolist() == [12, pd.NA, pd.NA, pd.NA, 16_200_000]
     found = issues.frame()
     assert found[["row", "check", "value"]].values.tolist() == [[3, "not_a_whole_number", "twelve"],
@@ -61,7 +61,7 @@ def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
 def test_decimal_numbers() -> None:
     issues = RowIssues()
     column = pd.Series(["1.04", "0,9x", "16,200,000.5"], dtype="string")
-    converted = convert_number(column, SURVEY.fields["weight"], issues)
+    converted = convert_simple(column, SURVEY.fields["weight"], issues)
     assert converted.tolist()[0] == 1.04 and converted.tolist()[2] == 16_200_000.5
     assert issues.frame()["value"].tolist() == ["0,9x"]
 
