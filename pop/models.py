@@ -169,7 +169,9 @@ class QuarantineRow(Base):
 # --- facts: one table per stakeholder group; (batch_id, row_number) says where each row came from ------------
 
 class _FactRow:
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    # no foreign key to batches: PostgreSQL checks one per row with a trigger, which triples bulk-load time;
+    # every fact row is written in its batch's own transaction, and the steward checks reconcile the two
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
@@ -260,7 +262,7 @@ class FactChoice(Base):
 
     __tablename__ = "fact_choices"
     __table_args__ = (Index("ix_fact_choices_field_code", "field", "code"),)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     field: Mapped[str] = mapped_column(String(40), primary_key=True)
     code: Mapped[str] = mapped_column(String(60), primary_key=True)

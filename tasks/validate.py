@@ -69,7 +69,7 @@ def validate_frame(frame: pd.DataFrame, mapped: pd.DataFrame, schema: SourceSche
 
 def key_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """A 64-bit hash of each row's natural key."""
-    return pd.util.hash_pandas_object(frame[columns].astype("string"), index=False).to_numpy()
+    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
 
 
 def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues,

@@ -60,7 +60,9 @@ def test_clean_rows_load_harmonised(tmp_path: Path, database_url: str) -> None:
     assert landed.exists() and landed.name == f"{batch['sha256']}.csv"
 
 
-def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url: str) -> None:
+@pytest.mark.parametrize("chunk_rows", [1000, 2], ids=["one-chunk", "chunks-of-2"])
+def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url: str, chunk_rows: int) -> None:
+    """The same verdicts whether the file is read whole or in chunks (row 8 repeats a key from another chunk)."""
     source = helpline_source(tmp_path)
     write_file(tmp_path, "q1.csv", "\n".join([
         HEADER, *GOOD_ROWS,
@@ -69,7 +71,7 @@ def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url
         "2023-Q9,Kenya,counselling,chat,grooming,10-12,boy,twelve",   # row 7: bad period + not a number
         "2023-Q1,KEN,counselling,chat,cyberbullying,13-15,girl,41",   # row 8: repeats row 3's key
     ]) + "\n")
-    [batch] = run_ingest(tmp_path, database_url, source)
+    [batch] = run_ingest(tmp_path, database_url, source, chunk_rows=chunk_rows)
     assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (7, 3, 4)
     with get_engine(database_url).connect() as conn:
         quarantined = {r.row_number: (r.fields, json.loads(r.reasons_json), json.loads(r.original_json))

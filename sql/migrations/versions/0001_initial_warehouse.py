@@ -79,6 +79,101 @@ def upgrade() -> None:
     sa.Column('pop_age_band', sa.String(length=20), nullable=False),
     sa.PrimaryKeyConstraint('age_band', name=op.f('pk_dim_source_age_band'))
     )
+    op.create_table('fact_choices',
+    sa.Column('batch_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('row_number', sa.BigInteger(), nullable=False),
+    sa.Column('field', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=60), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row_number', 'field', 'code', name=op.f('pk_fact_choices'))
+    )
+    with op.batch_alter_table('fact_choices', schema=None) as batch_op:
+        batch_op.create_index('ix_fact_choices_field_code', ['field', 'code'], unique=False)
+
+    op.create_table('fact_helpline_contacts',
+    sa.Column('record_id', sa.String(length=80), nullable=True),
+    sa.Column('country_iso3', sa.String(length=3), nullable=False),
+    sa.Column('contact_type', sa.String(length=20), nullable=False),
+    sa.Column('channel', sa.String(length=40), nullable=False),
+    sa.Column('reason', sa.String(length=60), nullable=False),
+    sa.Column('age_band', sa.String(length=20), nullable=False),
+    sa.Column('gender', sa.String(length=20), nullable=False),
+    sa.Column('contacts', sa.BigInteger(), nullable=False),
+    sa.Column('value_quality', sa.String(length=20), nullable=False),
+    sa.Column('batch_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('row_number', sa.BigInteger(), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_helpline_contacts'))
+    )
+    op.create_table('fact_protection_submissions',
+    sa.Column('submission_id', sa.String(length=80), nullable=False),
+    sa.Column('submitter_org', sa.String(length=200), nullable=False),
+    sa.Column('org_type', sa.String(length=40), nullable=False),
+    sa.Column('evidence_type', sa.String(length=40), nullable=False),
+    sa.Column('intervention_type', sa.String(length=40), nullable=False),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('consent', sa.Boolean(), nullable=False),
+    sa.Column('licence', sa.String(length=200), nullable=True),
+    sa.Column('link', sa.Text(), nullable=True),
+    sa.Column('submitted_on', sa.Date(), nullable=True),
+    sa.Column('batch_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('row_number', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_protection_submissions'))
+    )
+    op.create_table('fact_service_provider_reports',
+    sa.Column('record_id', sa.String(length=80), nullable=True),
+    sa.Column('org_name', sa.String(length=200), nullable=False),
+    sa.Column('org_type', sa.String(length=40), nullable=False),
+    sa.Column('country_iso3', sa.String(length=3), nullable=False),
+    sa.Column('contacts_total', sa.BigInteger(), nullable=False),
+    sa.Column('contacts_online', sa.BigInteger(), nullable=True),
+    sa.Column('referrals_in', sa.BigInteger(), nullable=True),
+    sa.Column('referrals_out', sa.BigInteger(), nullable=True),
+    sa.Column('age_served_min', sa.Integer(), nullable=True),
+    sa.Column('age_served_max', sa.Integer(), nullable=True),
+    sa.Column('challenges', sa.Text(), nullable=True),
+    sa.Column('good_practice', sa.Text(), nullable=True),
+    sa.Column('value_quality', sa.String(length=20), nullable=False),
+    sa.Column('batch_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('row_number', sa.BigInteger(), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_service_provider_reports'))
+    )
+    op.create_table('fact_tech_metrics',
+    sa.Column('company_code', sa.String(length=40), nullable=False),
+    sa.Column('company_reported', sa.String(length=200), nullable=False),
+    sa.Column('product_code', sa.String(length=40), nullable=False),
+    sa.Column('product_reported', sa.String(length=200), nullable=False),
+    sa.Column('reporter', sa.String(length=20), nullable=False),
+    sa.Column('metric', sa.String(length=40), nullable=False),
+    sa.Column('policy_area', sa.String(length=200), nullable=False),
+    sa.Column('dsa_category', sa.String(length=120), nullable=True),
+    sa.Column('unit', sa.String(length=20), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('country_iso3', sa.String(length=3), nullable=False),
+    sa.Column('is_total_row', sa.Boolean(), nullable=False),
+    sa.Column('value_quality', sa.String(length=20), nullable=False),
+    sa.Column('batch_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('row_number', sa.BigInteger(), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_tech_metrics'))
+    )
+    op.create_table('fact_youth_responses',
+    sa.Column('survey_id', sa.String(length=80), nullable=False),
+    sa.Column('response_id', sa.String(length=80), nullable=False),
+    sa.Column('country_iso3', sa.String(length=3), nullable=False),
+    sa.Column('age', sa.Integer(), nullable=False),
+    sa.Column('gender', sa.String(length=20), nullable=False),
+    sa.Column('felt_unsafe_context', sa.String(length=20), nullable=False),
+    sa.Column('sought_help', sa.Boolean(), nullable=True),
+    sa.Column('used_online_help', sa.Boolean(), nullable=False),
+    sa.Column('help_outcome', sa.String(length=20), nullable=True),
+    sa.Column('weight', sa.Float(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('row_number', sa.BigInteger(), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_youth_responses'))
+    )
     op.create_table('ingest_runs',
     sa.Column('run_id', sa.String(length=64), nullable=False),
     sa.Column('flow_run_name', sa.String(length=120), nullable=True),
@@ -136,107 +231,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['company_code'], ['dim_company.code'], name=op.f('fk_dim_platform_company_code_dim_company')),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_dim_platform'))
     )
-    op.create_table('fact_choices',
-    sa.Column('batch_id', sa.Integer(), nullable=False),
-    sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('field', sa.String(length=40), nullable=False),
-    sa.Column('code', sa.String(length=60), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_choices_batch_id_batches')),
-    sa.PrimaryKeyConstraint('batch_id', 'row_number', 'field', 'code', name=op.f('pk_fact_choices'))
-    )
-    with op.batch_alter_table('fact_choices', schema=None) as batch_op:
-        batch_op.create_index('ix_fact_choices_field_code', ['field', 'code'], unique=False)
-
-    op.create_table('fact_helpline_contacts',
-    sa.Column('record_id', sa.String(length=80), nullable=True),
-    sa.Column('country_iso3', sa.String(length=3), nullable=False),
-    sa.Column('contact_type', sa.String(length=20), nullable=False),
-    sa.Column('channel', sa.String(length=40), nullable=False),
-    sa.Column('reason', sa.String(length=60), nullable=False),
-    sa.Column('age_band', sa.String(length=20), nullable=False),
-    sa.Column('gender', sa.String(length=20), nullable=False),
-    sa.Column('contacts', sa.BigInteger(), nullable=False),
-    sa.Column('value_quality', sa.String(length=20), nullable=False),
-    sa.Column('batch_id', sa.Integer(), nullable=False),
-    sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('period', sa.String(length=10), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_helpline_contacts_batch_id_batches')),
-    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_helpline_contacts'))
-    )
-    op.create_table('fact_protection_submissions',
-    sa.Column('submission_id', sa.String(length=80), nullable=False),
-    sa.Column('submitter_org', sa.String(length=200), nullable=False),
-    sa.Column('org_type', sa.String(length=40), nullable=False),
-    sa.Column('evidence_type', sa.String(length=40), nullable=False),
-    sa.Column('intervention_type', sa.String(length=40), nullable=False),
-    sa.Column('title', sa.Text(), nullable=False),
-    sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('consent', sa.Boolean(), nullable=False),
-    sa.Column('licence', sa.String(length=200), nullable=True),
-    sa.Column('link', sa.Text(), nullable=True),
-    sa.Column('submitted_on', sa.Date(), nullable=True),
-    sa.Column('batch_id', sa.Integer(), nullable=False),
-    sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_protection_submissions_batch_id_batches')),
-    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_protection_submissions'))
-    )
-    op.create_table('fact_service_provider_reports',
-    sa.Column('record_id', sa.String(length=80), nullable=True),
-    sa.Column('org_name', sa.String(length=200), nullable=False),
-    sa.Column('org_type', sa.String(length=40), nullable=False),
-    sa.Column('country_iso3', sa.String(length=3), nullable=False),
-    sa.Column('contacts_total', sa.BigInteger(), nullable=False),
-    sa.Column('contacts_online', sa.BigInteger(), nullable=True),
-    sa.Column('referrals_in', sa.BigInteger(), nullable=True),
-    sa.Column('referrals_out', sa.BigInteger(), nullable=True),
-    sa.Column('age_served_min', sa.Integer(), nullable=True),
-    sa.Column('age_served_max', sa.Integer(), nullable=True),
-    sa.Column('challenges', sa.Text(), nullable=True),
-    sa.Column('good_practice', sa.Text(), nullable=True),
-    sa.Column('value_quality', sa.String(length=20), nullable=False),
-    sa.Column('batch_id', sa.Integer(), nullable=False),
-    sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('period', sa.String(length=10), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_service_provider_reports_batch_id_batches')),
-    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_service_provider_reports'))
-    )
-    op.create_table('fact_tech_metrics',
-    sa.Column('company_code', sa.String(length=40), nullable=False),
-    sa.Column('company_reported', sa.String(length=200), nullable=False),
-    sa.Column('product_code', sa.String(length=40), nullable=False),
-    sa.Column('product_reported', sa.String(length=200), nullable=False),
-    sa.Column('reporter', sa.String(length=20), nullable=False),
-    sa.Column('metric', sa.String(length=40), nullable=False),
-    sa.Column('policy_area', sa.String(length=200), nullable=False),
-    sa.Column('dsa_category', sa.String(length=120), nullable=True),
-    sa.Column('unit', sa.String(length=20), nullable=False),
-    sa.Column('value', sa.Float(), nullable=False),
-    sa.Column('country_iso3', sa.String(length=3), nullable=False),
-    sa.Column('is_total_row', sa.Boolean(), nullable=False),
-    sa.Column('value_quality', sa.String(length=20), nullable=False),
-    sa.Column('batch_id', sa.Integer(), nullable=False),
-    sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('period', sa.String(length=10), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_tech_metrics_batch_id_batches')),
-    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_tech_metrics'))
-    )
-    op.create_table('fact_youth_responses',
-    sa.Column('survey_id', sa.String(length=80), nullable=False),
-    sa.Column('response_id', sa.String(length=80), nullable=False),
-    sa.Column('country_iso3', sa.String(length=3), nullable=False),
-    sa.Column('age', sa.Integer(), nullable=False),
-    sa.Column('gender', sa.String(length=20), nullable=False),
-    sa.Column('felt_unsafe_context', sa.String(length=20), nullable=False),
-    sa.Column('sought_help', sa.Boolean(), nullable=True),
-    sa.Column('used_online_help', sa.Boolean(), nullable=False),
-    sa.Column('help_outcome', sa.String(length=20), nullable=True),
-    sa.Column('weight', sa.Float(), nullable=False),
-    sa.Column('batch_id', sa.Integer(), nullable=False),
-    sa.Column('row_number', sa.BigInteger(), nullable=False),
-    sa.Column('period', sa.String(length=10), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.batch_id'], name=op.f('fk_fact_youth_responses_batch_id_batches')),
-    sa.PrimaryKeyConstraint('batch_id', 'row_number', name=op.f('pk_fact_youth_responses'))
-    )
     op.create_table('quarantine',
     sa.Column('quarantine_id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
@@ -263,6 +257,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_quarantine_batch_id'))
 
     op.drop_table('quarantine')
+    op.drop_table('dim_platform')
+    with op.batch_alter_table('batches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_batches_source_id'))
+        batch_op.drop_index(batch_op.f('ix_batches_sha256'))
+
+    op.drop_table('batches')
+    op.drop_table('sources')
+    op.drop_table('ingest_runs')
     op.drop_table('fact_youth_responses')
     op.drop_table('fact_tech_metrics')
     op.drop_table('fact_service_provider_reports')
@@ -272,14 +274,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_fact_choices_field_code')
 
     op.drop_table('fact_choices')
-    op.drop_table('dim_platform')
-    with op.batch_alter_table('batches', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_batches_source_id'))
-        batch_op.drop_index(batch_op.f('ix_batches_sha256'))
-
-    op.drop_table('batches')
-    op.drop_table('sources')
-    op.drop_table('ingest_runs')
     op.drop_table('dim_source_age_band')
     op.drop_table('dim_period')
     op.drop_table('dim_harm_type')
