@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,21 +99,27 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
 
 def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id: int,
               chunk_rows: int) -> tuple[int, int, int, list[dict]]:
-    """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures)."""
+    """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures).
+    One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
     rows_in = loaded = quarantined = 0
     summaries: list[list[dict]] = []
     seen = np.array([], dtype=np.uint64)
-    for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):
-        if number == 0:
-            check_header(list(raw.columns), source, name)
-        result, seen = process_chunk(raw, source, seen)
-        _load_chunk(conn, result, source, batch_id)
-        rows_in += len(raw)
-        loaded += len(result.clean)
-        quarantined += len(result.quarantine)
-        summaries.append(result.summary)
-        log.info("%s: %s rows read", name, rows_in, extra={"pop_progress": {"event": "chunk", "file": name,
-                                                                             "rows": rows_in}})
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pop-writer") as writer:
+        pending: Future | None = None
+        for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):
+            if number == 0:
+                check_header(list(raw.columns), source, name)
+            result, seen = process_chunk(raw, source, seen)
+            if pending is not None:
+                pending.result()  # the previous chunk is in; a failure there stops the file here
+            pending = writer.submit(_load_chunk, conn, result, source, batch_id)
+            rows_in, loaded, quarantined = (rows_in + len(raw), loaded + len(result.clean),
+                                            quarantined + len(result.quarantine))
+            summaries.append(result.summary)
+            log.info("%s: %s rows read", name, rows_in, extra={"pop_progress": {"event": "chunk", "file": name,
+                                                                                 "rows": rows_in}})
+        if pending is not None:
+            pending.result()
     if rows_in == 0:
         raise BadFileError(f"{name}: the file has a header but no data rows. Send the file with its data.")
     if rows_in != loaded + quarantined:  # the invariant every batch keeps; never expected to fire
