@@ -55,7 +55,8 @@ def _count_files(source: str | None, inbox: Path, registry: Path) -> int:
 def _print_run(summary: dict[str, Any]) -> None:
     table = Table(title=f"Ingest run {summary['run_id'][:8]}", show_lines=False)
     for column in ("source", "file", "status", "rows in", "loaded", "quarantined"):
-        table.add_column(column, justify="right" if column in ("rows in", "loaded", "quarantined") else "left")
+        table.add_column(column, justify="right" if column in ("rows in", "loaded", "quarantined") else "left",
+                         overflow="fold")
     for source in summary["sources"]:
         if not source["batches"]:
             style = STATUS_STYLE.get(source["status"], "")

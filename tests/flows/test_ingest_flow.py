@@ -170,3 +170,19 @@ def test_steward_report(demo: dict) -> None:
         ("country", "unknown_country"), ("natural_key", "duplicate_key"), ("contacts", "not_a_whole_number")}
     runs = list((reports / "runs").glob("*.json"))
     assert len(runs) == 2
+
+
+def test_the_summary_shows_in_prefect_as_a_table_and_a_markdown_artifact(demo: dict) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    flow_run_id = demo["first"].state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    by_key = {a.key: a for a in artifacts}
+    assert by_key["ingest-batches"].type == "table" and by_key["ingest-report"].type == "markdown"
+    table = by_key["ingest-batches"].data
+    table = json.loads(table) if isinstance(table, str) else table
+    assert len(table) == 15 and {"source", "file", "status", "rows_in", "rows_loaded"} <= set(table[0])
+    assert "kontakte_2021.csv" in by_key["ingest-report"].data
