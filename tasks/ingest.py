@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -27,7 +26,7 @@ from tasks.harmonise import harmonise
 from tasks.issues import RowIssues, merge_summaries, summarise
 from tasks.load import bulk_insert
 from tasks.registry import Source
-from tasks.validate import flag_duplicate_keys, validate_frame
+from tasks.validate import SeenKeys, flag_duplicate_keys, validate_frame
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: np.ndarray) -> tuple[ChunkResult, np.ndarray]:
+def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: SeenKeys) -> tuple[ChunkResult, SeenKeys]:
     """Map, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
     schema = source.schema
     issues = RowIssues()
@@ -103,7 +102,7 @@ def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id:
     One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
     rows_in = loaded = quarantined = 0
     summaries: list[list[dict]] = []
-    seen = np.array([], dtype=np.uint64)
+    seen = SeenKeys()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pop-writer") as writer:
         pending: Future | None = None
         for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):

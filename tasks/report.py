@@ -196,7 +196,7 @@ def batch_note(batch: dict) -> str:
     failures = sorted_failures(batch)
     if failures:
         top = failures[0]
-        return (f"{format_count(batch.get('rows_quarantined'))} rows quarantined; most often: "
+        return (f"{counted(batch.get('rows_quarantined'), 'row')} quarantined; most often: "
                 f"{top['sender_column'] or top['column']} ({check_label(top['check']).lower()}).")
     return ""
 

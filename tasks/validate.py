@@ -4,6 +4,7 @@ rows that repeat a natural key already seen in the same file."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -72,19 +73,28 @@ def key_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
 
 
-def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues,
-                        seen: np.ndarray) -> np.ndarray:
-    """Flag rows whose natural key was already seen in this file; return the updated set of seen keys."""
+@dataclass(frozen=True)
+class SeenKeys:
+    """Natural-key hashes already seen in a file (sorted) and the row number where each was first seen."""
+
+    hashes: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.uint64))
+    rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+
+
+def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues, seen: SeenKeys) -> SeenKeys:
+    """Flag rows whose natural key was already seen in this file, naming the row that had it first."""
     candidates = frame.drop(index=issues.failed_rows(), errors="ignore")
     if candidates.empty:
         return seen
     hashes = key_hashes(candidates, schema.natural_key_columns)
-    position = np.searchsorted(seen, hashes)
-    in_seen = (position < len(seen)) & (seen[np.minimum(position, max(len(seen) - 1, 0))] == hashes) \
-        if len(seen) else np.zeros(len(hashes), dtype=bool)
-    repeated = pd.Series(hashes, index=candidates.index).duplicated(keep="first").to_numpy() | in_seen
-    rows = candidates.index[repeated]
-    issues.add(rows, "natural_key", "duplicate_key", [None] * len(rows),
-               hint("duplicate_key", ", ".join(schema.natural_key)))
-    return np.sort(np.concatenate([seen, hashes[~repeated]]))  # kept sorted for searchsorted
-
+    rows = candidates.index.to_numpy(dtype=np.int64)
+    position = np.minimum(np.searchsorted(seen.hashes, hashes), max(len(seen.hashes) - 1, 0))
+    in_seen = (seen.hashes[position] == hashes) if len(seen.hashes) else np.zeros(len(hashes), dtype=bool)
+    first_here = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
+    first = np.where(in_seen, seen.rows[position] if len(seen.rows) else 0, first_here)
+    repeated = in_seen | (first_here != rows)
+    issues.add(candidates.index[repeated], "natural_key", "duplicate_key",
+               [f"same key as row {n}" for n in first[repeated]], hint("duplicate_key", ", ".join(schema.natural_key)))
+    new = ~repeated
+    order = np.argsort(np.concatenate([seen.hashes, hashes[new]]), kind="stable")
+    return SeenKeys(np.concatenate([seen.hashes, hashes[new]])[order], np.concatenate([seen.rows, rows[new]])[order])

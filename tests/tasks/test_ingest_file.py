@@ -79,6 +79,7 @@ def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url
     assert {n: q[0] for n, q in quarantined.items()} == {
         5: "country", 6: "channel,contacts", 7: "period,contacts", 8: "natural_key"}
     assert quarantined[5][2]["Country"] == "Narnia"  # the row as sent, in the sender's column names
+    assert quarantined[8][1][0]["value"] == "same key as row 3"  # across chunks too
     checks = {(n, r["check"]) for n, q in quarantined.items() for r in q[1]}
     assert checks == {(5, "unknown_country"), (6, "unknown_code"), (6, "below_minimum"), (7, "bad_period"),
                       (7, "not_a_whole_number"), (8, "duplicate_key")}
