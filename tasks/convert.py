@@ -90,7 +90,7 @@ def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
         if name not in mapped.columns:
             mapped[name] = pd.Series(pd.NA if default is None else str(default), index=raw.index, dtype="category")
         elif default is not None and mapped[name].isna().any():
-            mapped[name] = clean_text(mapped[name].astype("string").fillna(str(default)))
+            mapped[name] = mapped[name].astype("string").fillna(str(default)).astype("category")
     return mapped
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from pop.db import get_engine
-from pop.models import FACT_TABLES, FactChoice, QuarantineRow
+from pop.models import FACT_TABLES, Batch, FactChoice, QuarantineRow
 from schemas.spec import SourceSchema
 from tasks import batches
 from tasks.convert import BadFileError, check_header, convert_types, map_columns, sender_names
@@ -96,13 +96,25 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
     bulk_insert(conn, QuarantineRow.__table__, result.quarantine)
 
 
+def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
+    """The natural keys of the rows this source already has in the warehouse (a re-sent row is not loaded twice)."""
+    schema = source.schema
+    fact = FACT_TABLES[schema.fact_table]
+    batch = Batch.__table__
+    query = (select(fact.c.batch_id, fact.c.row_number, *[fact.c[c] for c in schema.natural_key_columns])
+             .join(batch, batch.c.batch_id == fact.c.batch_id).where(batch.c.source_id == source.id))
+    existing = pd.DataFrame(conn.execute(query).all(), columns=["batch_id", "row_number",
+                                                                *schema.natural_key_columns])
+    return SeenKeys.loaded(existing, schema.natural_key_columns)
+
+
 def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id: int,
               chunk_rows: int) -> tuple[int, int, int, list[dict]]:
     """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures).
     One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
     rows_in = loaded = quarantined = 0
     summaries: list[list[dict]] = []
-    seen = SeenKeys()
+    seen = keys_already_loaded(conn, source)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pop-writer") as writer:
         pending: Future | None = None
         for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):

@@ -9,6 +9,9 @@ import pandas as pd
 from sqlalchemy import Connection, Table
 
 
+NULL_MARK = "\\N"
+
+
 def _db_ready(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """The frame with the table's columns, dates as ISO text, in the table's column order."""
     columns = [c.name for c in table.columns if c.name in frame.columns]
@@ -37,11 +40,12 @@ def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
-        with cursor.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv)') as copy:
+        # an explicit NULL marker, so that an empty text value stays an empty string
+        with cursor.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARK}\')') as copy:
             step = 100_000
             for start in range(0, len(frame), step):
                 buffer = io.StringIO()
-                frame.iloc[start:start + step].to_csv(buffer, header=False, index=False)
+                frame.iloc[start:start + step].to_csv(buffer, header=False, index=False, na_rep=NULL_MARK)
                 copy.write(buffer.getvalue())
 
 

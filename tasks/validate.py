@@ -79,6 +79,19 @@ class SeenKeys:
 
     hashes: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.uint64))
     rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    batches: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))  # 0: this file
+
+    @classmethod
+    def loaded(cls, existing: pd.DataFrame, columns: list[str]) -> "SeenKeys":
+        """The keys already in the warehouse (frame with batch_id, row_number and the key columns)."""
+        hashes = key_hashes(existing, columns) if len(existing) else np.array([], dtype=np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        return cls(hashes[order], existing["row_number"].to_numpy(dtype=np.int64)[order],
+                   existing["batch_id"].to_numpy(dtype=np.int64)[order])
+
+    def describe(self, position: int) -> str:
+        row, batch = self.rows[position], self.batches[position]
+        return f"same key as row {row}" if batch == 0 else f"already loaded from batch {batch}, row {row}"
 
 
 def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues, seen: SeenKeys) -> SeenKeys:
@@ -91,10 +104,21 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
     position = np.minimum(np.searchsorted(seen.hashes, hashes), max(len(seen.hashes) - 1, 0))
     in_seen = (seen.hashes[position] == hashes) if len(seen.hashes) else np.zeros(len(hashes), dtype=bool)
     first_here = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
-    first = np.where(in_seen, seen.rows[position] if len(seen.rows) else 0, first_here)
-    repeated = in_seen | (first_here != rows)
-    issues.add(candidates.index[repeated], "natural_key", "duplicate_key",
-               [f"same key as row {n}" for n in first[repeated]], hint("duplicate_key", ", ".join(schema.natural_key)))
-    new = ~repeated
-    order = np.argsort(np.concatenate([seen.hashes, hashes[new]]), kind="stable")
-    return SeenKeys(np.concatenate([seen.hashes, hashes[new]])[order], np.concatenate([seen.rows, rows[new]])[order])
+    repeated_here = ~in_seen & (first_here != rows)
+    if in_seen.any():
+        where = candidates.index[in_seen]
+        loaded_before = seen.batches[position[in_seen]] != 0
+        issues.add(where[~loaded_before], "natural_key", "duplicate_key",
+                   [seen.describe(p) for p in position[in_seen][~loaded_before]],
+                   hint("duplicate_key", ", ".join(schema.natural_key)))
+        issues.add(where[loaded_before], "natural_key", "already_loaded",
+                   [seen.describe(p) for p in position[in_seen][loaded_before]],
+                   hint("already_loaded", ", ".join(schema.natural_key)))
+    issues.add(candidates.index[repeated_here], "natural_key", "duplicate_key",
+               [f"same key as row {n}" for n in first_here[repeated_here]],
+               hint("duplicate_key", ", ".join(schema.natural_key)))
+    new = ~(in_seen | repeated_here)
+    merged = np.concatenate([seen.hashes, hashes[new]])
+    order = np.argsort(merged, kind="stable")
+    return SeenKeys(merged[order], np.concatenate([seen.rows, rows[new]])[order],
+                    np.concatenate([seen.batches, np.zeros(int(new.sum()), dtype=np.int64)])[order])

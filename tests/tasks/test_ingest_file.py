@@ -209,3 +209,33 @@ def test_every_batch_reconciles(tmp_path: Path, database_url: str) -> None:
             held = conn.execute(select(func.count()).select_from(QuarantineRow.__table__)
                                 .where(QuarantineRow.batch_id == b["batch_id"])).scalar_one()
             assert (loaded, held) == (b["rows_loaded"], b["rows_quarantined"])
+
+
+def test_a_new_file_repeating_loaded_rows_does_not_double_count(tmp_path: Path, database_url: str) -> None:
+    """A re-sent cell in a different file (new checksum) is held back, naming the batch that has it."""
+    source = helpline_source(tmp_path)
+    write_file(tmp_path, "a.csv", "\n".join([HEADER, *GOOD_ROWS]) + "\n")
+    [first] = run_ingest(tmp_path, database_url, source)
+    write_file(tmp_path, "b.csv", "\n".join([HEADER, GOOD_ROWS[1].replace(",40", ",45"),
+                                             "2023-Q2,Kenya,counselling,chat,grooming,13-15,girl,4"]) + "\n")
+    second = [b for b in run_ingest(tmp_path, database_url, source) if b][0]
+    assert (second["rows_loaded"], second["rows_quarantined"]) == (1, 1)
+    [failure] = second["failures"]
+    assert failure["check"] == "already_loaded" and failure["row_numbers"] == [2]
+    assert failure["examples"] == [f"already loaded from batch {first['batch_id']}, row 3"]
+    assert count(database_url, FactHelplineContacts.__table__) == 4
+
+
+def test_blank_optional_text_takes_the_schema_default(tmp_path: Path, database_url: str) -> None:
+    columns = {"Company": "company", "Product": "product", "Reporter": "reporter", "Metric": "metric",
+               "Area": "policy_area", "Unit": "unit", "Value": "value", "Period": "period"}
+    source = helpline_source(tmp_path, id="tech", group="tech_companies", schema="tech_companies", columns=columns,
+                             values={}, files="hl/*.csv")
+    write_file(tmp_path, "t.csv", "Company,Product,Reporter,Metric,Area,Unit,Value,Period\n"
+                                  "Meta Platforms Inc.,Instagram,company,content_actioned,,count,\"16,200,000\",2023-Q4\n")
+    [batch] = run_ingest(tmp_path, database_url, source)
+    assert (batch["status"], batch["rows_loaded"]) == ("loaded", 1), batch
+    with get_engine(database_url).connect() as conn:
+        row = conn.execute(text("SELECT company_code, product_code, policy_area, value, country_iso3, is_total_row "
+                                "FROM fact_tech_metrics")).one()
+    assert tuple(row) == ("meta", "instagram", "", 16_200_000.0, "WLD", False)
