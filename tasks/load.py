@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table
-
 
 NULL_MARK = "\\N"
 
@@ -36,6 +35,24 @@ def _sqlite_rows(frame: pd.DataFrame) -> Iterator[tuple]:
     return zip(*columns)
 
 
+def _quoted(value: object) -> str:
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def _csv_cells(column: pd.Series) -> np.ndarray:
+    """The column as CSV cells for COPY: text quoted (so '' stays an empty string), missing → the NULL marker.
+    Categorical text is quoted once per category."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cells = np.array([_quoted(c) for c in column.cat.categories] + [NULL_MARK], dtype=object)
+        return cells[column.cat.codes.to_numpy()]  # code -1 (missing) picks the marker
+    missing = column.isna().to_numpy()
+    values = column.astype(object).to_numpy(copy=True)
+    text = pd.api.types.is_string_dtype(column) or column.dtype == object
+    cells = np.array([_quoted(v) for v in values], dtype=object) if text else values.astype(str).astype(object)
+    cells[missing] = NULL_MARK
+    return cells
+
+
 def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     raw = conn.connection.driver_connection
@@ -44,9 +61,8 @@ def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         with cursor.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARK}\')') as copy:
             step = 100_000
             for start in range(0, len(frame), step):
-                buffer = io.StringIO()
-                frame.iloc[start:start + step].to_csv(buffer, header=False, index=False, na_rep=NULL_MARK)
-                copy.write(buffer.getvalue())
+                cells = [_csv_cells(frame[name].iloc[start:start + step]) for name in frame.columns]
+                copy.write("\n".join(map(",".join, zip(*cells))) + "\n")
 
 
 def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
@@ -57,11 +73,41 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         _copy_postgres(conn, table, ready)
     else:
-        placeholders = ", ".join("?" for _ in ready.columns)
-        cols = ", ".join(f'"{c}"' for c in ready.columns)
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({placeholders})', _sqlite_rows(ready))
-        finally:
-            cursor.close()
+        _executemany_sqlite(conn, table, ready)
     return len(ready)
+
+
+def _sqlite_literal(value: object) -> str | None:
+    """A value written into the statement itself, or None when it is safer to bind it."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def _constant(column: pd.Series) -> str | None:
+    """The SQL literal of a column that holds one value in every row (batch id, a default), else None."""
+    if column.nunique(dropna=False) != 1:
+        return None
+    value = column.iloc[0]
+    return _sqlite_literal(value.item() if hasattr(value, "item") else value)
+
+
+def _executemany_sqlite(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """executemany in the open transaction; a column with one value for all rows is written once, as a literal
+    in the statement, instead of being bound a million times."""
+    constants = {name: literal for name in frame.columns if (literal := _constant(frame[name])) is not None}
+    bound = [name for name in frame.columns if name not in constants]
+    cols = ", ".join(f'"{c}"' for c in [*bound, *constants])
+    values = ", ".join(["?"] * len(bound) + list(constants.values()))
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        rows = _sqlite_rows(frame[bound]) if bound else iter([()] * len(frame))
+        cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({values})', rows)
+    finally:
+        cursor.close()

@@ -103,8 +103,10 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
     rows = candidates.index.to_numpy(dtype=np.int64)
     position = np.minimum(np.searchsorted(seen.hashes, hashes), max(len(seen.hashes) - 1, 0))
     in_seen = (seen.hashes[position] == hashes) if len(seen.hashes) else np.zeros(len(hashes), dtype=bool)
-    first_here = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
-    repeated_here = ~in_seen & (first_here != rows)
+    repeated_here = ~in_seen & pd.Series(hashes).duplicated(keep="first").to_numpy()
+    first_here = rows
+    if repeated_here.any():  # name the row that had the key first (rare: worth a group-by only then)
+        first_here = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
     if in_seen.any():
         where = candidates.index[in_seen]
         loaded_before = seen.batches[position[in_seen]] != 0
