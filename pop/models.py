@@ -149,6 +149,9 @@ class Batch(Base):
     message: Mapped[str | None] = mapped_column(Text)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))
     failures_json: Mapped[str | None] = mapped_column(Text)
+    # steward review: only approved batches feed snapshots and releases
+    review_status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    corrects_batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))
 
 
 class QuarantineRow(Base):
@@ -163,7 +166,63 @@ class QuarantineRow(Base):
     fields: Mapped[str] = mapped_column(Text)  # comma-separated field names that failed
     reasons_json: Mapped[str] = mapped_column(Text)
     original_json: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | resolved | resubmitted | dismissed
+    resolved_by_batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    corrects_quarantine_id: Mapped[int | None] = mapped_column(ForeignKey("quarantine.quarantine_id"))
+
+
+class StewardAction(Base):
+    """The audit trail: every steward action (and every automatic one), who, when, what and why."""
+
+    __tablename__ = "steward_actions"
+    action_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    quarantine_id: Mapped[int | None] = mapped_column(ForeignKey("quarantine.quarantine_id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details_json: Mapped[str | None] = mapped_column(Text)
+
+
+class ErratumApplication(Base):
+    """Which declared erratum (config/errata.yaml) touched which row, and how."""
+
+    __tablename__ = "errata_applications"
+    erratum_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.batch_id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    action: Mapped[str] = mapped_column(String(20))  # drop | override | flag
+
+
+class QualityResult(Base):
+    """One expectation's outcome in one warehouse check (Great Expectations checkpoint)."""
+
+    __tablename__ = "quality_results"
+    result_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    suite: Mapped[str] = mapped_column(String(120))
+    expectation: Mapped[str] = mapped_column(String(120))
+    column: Mapped[str | None] = mapped_column(String(120))
+    success: Mapped[bool] = mapped_column(Boolean)
+    details_json: Mapped[str | None] = mapped_column(Text)
+
+
+class ConsistencyFinding(Base):
+    """A discrepancy only a multi-source warehouse can see: a finding for stewards to review, not a load failure."""
+
+    __tablename__ = "consistency_findings"
+    __table_args__ = (UniqueConstraint("check_id", "subject", name="uq_consistency_findings_subject"),)
+    finding_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(400))  # what the numbers are about, e.g. "x_corp 2023"
+    details_json: Mapped[str] = mapped_column(Text)  # the numbers side by side
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | reviewed | resolved
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 # --- facts: one table per stakeholder group; (batch_id, row_number) says where each row came from ------------
