@@ -10,12 +10,13 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
-from pop.settings import get_settings
+from pop.settings import Settings, get_settings
+from tasks.errata import Erratum, load_errata
 from tasks.extract import IncomingFile, discover
 from tasks.ingest import ingest_file
 from tasks.registry import Registry, Source, load_registry
 from tasks.reporting import write_reports
-from tasks.runs import finish_run, prepare_warehouse, start_run
+from tasks.runs import finish_run, flag_stale_errata, prepare_warehouse, start_run
 
 
 @task(name="discover-files", cache_policy=NO_CACHE, task_run_name="discover-{source.id}")
@@ -23,8 +24,8 @@ def discover_files(source: Source, inbox: Path) -> list[IncomingFile]:
     return discover(source, inbox)
 
 
-def _source_result(source: Source, inbox: Path, database_url: str, landing: Path, chunk_rows: int,
-                   run_id: str) -> dict[str, Any]:
+def _source_result(source: Source, inbox: Path, database_url: str, settings: Settings, run_id: str,
+                   errata: list[Erratum]) -> dict[str, Any]:
     """Ingest one source's new files; any error is this source's failure only."""
     result: dict[str, Any] = {"source_id": source.id, "group": source.group, "status": "ok", "message": None,
                               "batches": [], "files_seen": 0}
@@ -32,7 +33,8 @@ def _source_result(source: Source, inbox: Path, database_url: str, landing: Path
         files = discover_files(source, inbox)
         result["files_seen"] = len(files)
         for incoming in files:
-            batch = ingest_file(source, incoming, database_url, landing, chunk_rows, run_id)
+            batch = ingest_file(source, incoming, database_url, settings.landing_dir, settings.chunk_rows, run_id,
+                                errata=errata, auto_approve=settings.auto_approve_clean)
             if batch is not None:
                 result["batches"].append(batch)
     except Exception as exc:  # noqa: BLE001 - one source's failure never stops the others
@@ -52,6 +54,7 @@ def ingest(source: str | None = None, inbox: str | None = None, registry: str | 
     settings = get_settings()
     logger = get_run_logger()
     reg: Registry = load_registry(Path(registry) if registry else settings.registry_path)
+    errata = load_errata(settings.errata_path, reg)
     chosen = [reg.get(source)] if source else reg.sources
     inbox_dir = Path(inbox) if inbox else settings.inbox_dir
     url = settings.warehouse_url
@@ -59,7 +62,8 @@ def ingest(source: str | None = None, inbox: str | None = None, registry: str | 
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     run = start_run(url, run_id, runtime.flow_run.name)
     for src in chosen:
-        run["sources"].append(_source_result(src, inbox_dir, url, settings.landing_dir, settings.chunk_rows, run_id))
+        run["sources"].append(_source_result(src, inbox_dir, url, settings, run_id, errata))
+    flag_stale_errata(url, run, errata)
     run = finish_run(url, run)
     paths = write_reports(run, url, settings.reports_dir)
     totals = run["totals"]

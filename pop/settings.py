@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +24,9 @@ class Settings(BaseSettings):
     inbox_dir: Path = PROJECT_ROOT / "demo" / "inbox"
     database_url: str | None = None
     chunk_rows: int = 200_000
+    errata_path: Path = PROJECT_ROOT / "config" / "errata.yaml"
+    auto_approve_clean: bool = True  # a batch with no quarantined row is approved without a steward
+    steward: str = Field(default_factory=lambda: os.environ.get("USER") or getpass.getuser() or "steward")
 
     @property
     def warehouse_url(self) -> str:

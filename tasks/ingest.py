@@ -16,16 +16,19 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Connection, select
 
 from pop.db import get_engine
-from pop.models import FACT_TABLES, Batch, FactChoice, QuarantineRow
+from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, QuarantineRow
 from schemas.spec import SourceSchema
 from tasks import batches
+from tasks.corrections import CORRECTION_COLUMNS, open_originals, settle_originals, split_links
 from tasks.convert import BadFileError, check_header, convert_types, map_columns, sender_names
 from tasks.dimensions import add_period_and_age_bands
+from tasks.errata import Erratum, apply_errata
 from tasks.extract import IncomingFile, land, read_chunks
 from tasks.harmonise import harmonise
 from tasks.issues import RowIssues, merge_summaries, summarise
 from tasks.load import bulk_insert
 from tasks.registry import Source
+from tasks.review import auto_approve_if_clean
 from tasks.validate import SeenKeys, flag_duplicate_keys, validate_frame
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,16 @@ class ChunkResult:
     choices: pd.DataFrame
     quarantine: pd.DataFrame
     summary: list[dict] = field(default_factory=list)
+    links: pd.Series | None = None  # correction rows → the original row each corrects
+    applications: list[dict] = field(default_factory=list)  # errata applied to this chunk
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What applies to one file beyond its source: the errata that touch it, and the batch it corrects."""
+
+    errata: tuple[Erratum, ...] = ()
+    corrects: int | None = None
 
 
 def _choices(frame: pd.DataFrame, schema: SourceSchema) -> pd.DataFrame:
@@ -54,8 +67,10 @@ def _choices(frame: pd.DataFrame, schema: SourceSchema) -> pd.DataFrame:
 
 
 def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
+    """One record per row held back, with the row as sent and every reason; rows dropped by an erratum are
+    recorded as dismissed (held back on purpose), the others are open until corrected."""
     if issues.empty:
-        return pd.DataFrame(columns=["row_number", "fields", "reasons_json", "original_json"])
+        return pd.DataFrame(columns=["row_number", "fields", "reasons_json", "original_json", "status"])
     records = []
     originals = raw.loc[issues["row"].unique()].astype(object)
     originals = originals.where(originals.notna(), None)
@@ -64,15 +79,21 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
                     "message": r.message} for r in group.itertuples(index=False)]
         records.append({"row_number": int(row), "fields": ",".join(dict.fromkeys(group["field"])),
                         "reasons_json": json.dumps(reasons, ensure_ascii=False),
-                        "original_json": json.dumps(originals.loc[row].to_dict(), ensure_ascii=False, default=str)})
+                        "original_json": json.dumps(originals.loc[row].to_dict(), ensure_ascii=False, default=str),
+                        "status": "dismissed" if "erratum_drop" in set(group["check"]) else "open"})
     return pd.DataFrame(records)
 
 
-def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: SeenKeys) -> tuple[ChunkResult, SeenKeys]:
-    """Map, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
+def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: SeenKeys,
+                  context: FileContext = FileContext()) -> tuple[ChunkResult, SeenKeys]:
+    """Map, apply errata, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
     schema = source.schema
     issues = RowIssues()
+    links = None
+    if context.corrects is not None:
+        raw, links = split_links(raw)
     mapped = map_columns(raw, source)
+    applications = apply_errata(mapped, list(context.errata), issues)
     typed = convert_types(mapped, schema, issues)
     harmonised = harmonise(typed, schema, issues, source.multi_select_delimiter)
     validate_frame(harmonised, mapped, schema, issues)
@@ -81,19 +102,31 @@ def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: SeenKeys) -> tup
     clean = harmonised.drop(index=found["row"].unique())
     clean.insert(0, "row_number", clean.index.to_numpy())
     summary = summarise(found, pd.Series(raw.index, index=raw.index), sender_names(source))
-    return ChunkResult(clean, _choices(clean, schema), _quarantine_rows(raw, found), summary), seen_keys
+    result = ChunkResult(clean, _choices(clean, schema), _quarantine_rows(raw, found), summary, links, applications)
+    return result, seen_keys
 
 
-def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id: int) -> None:
+def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id: int,
+                context: FileContext = FileContext()) -> None:
     schema = source.schema
     for frame in (result.clean, result.choices, result.quarantine):
         frame.insert(0, "batch_id", batch_id)
     result.quarantine.insert(1, "source_id", source.id)
-    result.quarantine["status"] = "open"
+    originals: dict[int, int] = {}
+    if context.corrects is not None and result.links is not None:
+        originals = open_originals(conn, context.corrects, [int(n) for n in result.links.dropna().unique()])
+        link_of = result.quarantine["row_number"].map(result.links)
+        result.quarantine["corrects_quarantine_id"] = link_of.map(originals).astype("Int64")
     add_period_and_age_bands(conn, result.clean)
     bulk_insert(conn, FACT_TABLES[schema.fact_table], result.clean)
     bulk_insert(conn, FactChoice.__table__, result.choices)
     bulk_insert(conn, QuarantineRow.__table__, result.quarantine)
+    if result.applications:
+        bulk_insert(conn, ErratumApplication.__table__, pd.DataFrame(result.applications).assign(batch_id=batch_id))
+    if originals:
+        loaded = result.links.loc[result.clean["row_number"]].dropna()
+        settle_originals(conn, batch_id, resolved=[originals[int(n)] for n in loaded if int(n) in originals],
+                         resubmitted=result.quarantine["corrects_quarantine_id"].dropna().astype(int).tolist())
 
 
 def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
@@ -109,7 +142,7 @@ def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
 
 
 def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id: int,
-              chunk_rows: int) -> tuple[int, int, int, list[dict]]:
+              chunk_rows: int, context: FileContext = FileContext()) -> tuple[int, int, int, list[dict]]:
     """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures).
     One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
     rows_in = loaded = quarantined = 0
@@ -119,11 +152,12 @@ def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id:
         pending: Future | None = None
         for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):
             if number == 0:
-                check_header(list(raw.columns), source, name)
-            result, seen = process_chunk(raw, source, seen)
+                extra = CORRECTION_COLUMNS if context.corrects is not None else ()
+                check_header([c for c in raw.columns if c not in extra], source, name)
+            result, seen = process_chunk(raw, source, seen, context)
             if pending is not None:
                 pending.result()  # the previous chunk is in; a failure there stops the file here
-            pending = writer.submit(_load_chunk, conn, result, source, batch_id)
+            pending = writer.submit(_load_chunk, conn, result, source, batch_id, context)
             rows_in, loaded, quarantined = (rows_in + len(raw), loaded + len(result.clean),
                                             quarantined + len(result.quarantine))
             summaries.append(result.summary)
@@ -139,9 +173,12 @@ def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id:
 
 
 def ingest_one(source: Source, incoming: IncomingFile, *, database_url: str, landing_dir: Path,
-               chunk_rows: int, run_id: str | None) -> dict[str, Any] | None:
-    """Ingest one incoming file; None when this very file was ingested before (nothing changes)."""
+               chunk_rows: int, run_id: str | None, errata: list[Erratum] | tuple[Erratum, ...] = (),
+               auto_approve: bool = True, corrects: int | None = None) -> dict[str, Any] | None:
+    """Ingest one incoming file (a correction of batch `corrects` when given); None when this very file was
+    ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
     engine = get_engine(database_url)
+    context = FileContext(tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)), corrects)
     with engine.begin() as conn:
         seen = batches.find_seen(conn, source, incoming)
         if seen and seen["status"] != "processing":
@@ -159,13 +196,15 @@ def ingest_one(source: Source, incoming: IncomingFile, *, database_url: str, lan
                                     message=f"{incoming.path.name}: same content as {same['original_name']} "
                                             f"(batch {same['batch_id']}); nothing loaded again.", failures=[])
                 return batches.batch_summary(conn, batch_id)
-            batch_id = batches.open_batch(conn, source, incoming, landed, run_id)
+            batch_id = batches.open_batch(conn, source, incoming, landed, run_id, corrects_batch_id=corrects)
     try:
         with engine.begin() as conn:
             rows_in, loaded, quarantined, failures = load_file(conn, Path(landed), source, incoming.path.name,
-                                                               batch_id, chunk_rows)
+                                                               batch_id, chunk_rows, context)
             batches.close_batch(conn, batch_id, status="loaded", rows_in=rows_in, rows_loaded=loaded,
                                 rows_quarantined=quarantined, message=None, failures=failures)
+            if auto_approve:
+                auto_approve_if_clean(conn, batch_id)
     except Exception as exc:  # noqa: BLE001 - any failure fails this batch only, never the other files
         message = str(exc) if isinstance(exc, BadFileError) else \
             f"{incoming.path.name}: could not be ingested ({exc.__class__.__name__}: {exc}). Nothing was loaded."
@@ -179,9 +218,11 @@ def ingest_one(source: Source, incoming: IncomingFile, *, database_url: str, lan
 
 @task(name="ingest-file", cache_policy=NO_CACHE, task_run_name="ingest-{source.id}-{incoming.path.name}")
 def ingest_file(source: Source, incoming: IncomingFile, database_url: str, landing_dir: Path, chunk_rows: int,
-                run_id: str | None = None) -> dict[str, Any] | None:
+                run_id: str | None = None, errata: list[Erratum] | None = None, auto_approve: bool = True,
+                corrects: int | None = None) -> dict[str, Any] | None:
     """Prefect task: ingest one file of one source (see ingest_one)."""
     summary = ingest_one(source, incoming, database_url=database_url, landing_dir=landing_dir,
-                         chunk_rows=chunk_rows, run_id=run_id)
+                         chunk_rows=chunk_rows, run_id=run_id, errata=errata or (), auto_approve=auto_approve,
+                         corrects=corrects)
     log.info("%s: done", incoming.path.name, extra={"pop_progress": {"event": "file", "file": incoming.path.name}})
     return summary

@@ -14,6 +14,7 @@ from pop.db import get_engine, redact, upgrade
 from pop.models import IngestRun
 from tasks.batches import utcnow
 from tasks.dimensions import sync_dimensions
+from tasks.errata import Erratum, stale_errata
 from tasks.registry import Registry
 
 RUNS = IngestRun.__table__
@@ -65,3 +66,14 @@ def all_runs(database_url: str) -> list[dict[str, Any]]:
         rows = conn.execute(select(RUNS.c.summary_json).where(RUNS.c.summary_json.is_not(None))
                             .order_by(RUNS.c.started_at.desc())).scalars().all()
     return [json.loads(r) for r in rows]
+
+
+def flag_stale_errata(database_url: str, run: dict[str, Any], errata: list[Erratum]) -> None:
+    """An erratum that no longer matches anything fails its source in this run, loudly, so it gets retired."""
+    with get_engine(database_url).connect() as conn:
+        stale = stale_errata(conn, errata)
+    for erratum, problem in stale:
+        for source in run["sources"]:
+            if source["source_id"] == erratum.source:
+                source["status"] = "failed"
+                source["message"] = "; ".join(filter(None, [source["message"], problem]))

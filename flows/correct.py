@@ -1,0 +1,44 @@
+"""The correction flow: a corrected file comes back for a batch with quarantined rows; its rows load or return to
+quarantine with new reasons, and the steward reports show where every original row is now."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from prefect import flow, runtime
+from prefect.states import Completed, Failed, State
+
+from pop.settings import get_settings
+from tasks.errata import load_errata
+from tasks.registry import load_registry
+from tasks.reporting import write_reports
+from tasks.runs import finish_run, prepare_warehouse, start_run
+from tasks.steward import submit_correction
+
+
+@flow(name="correct", description="Take a corrected file back as a correction of a batch; report the outcome.")
+def correct(batch_id: int, file: str, steward: str | None = None) -> State:
+    """Ingest `file` as the correction of batch `batch_id` on behalf of `steward`."""
+    settings = get_settings()
+    registry = load_registry(settings.registry_path)
+    url = settings.warehouse_url
+    prepare_warehouse(url, registry)
+    run_id = str(runtime.flow_run.id or uuid.uuid4())
+    run = start_run(url, run_id, runtime.flow_run.name)
+    outcome = submit_correction(url, registry, batch_id, Path(file), landing_dir=settings.landing_dir,
+                                chunk_rows=settings.chunk_rows, actor=steward or settings.steward, run_id=run_id,
+                                errata=load_errata(settings.errata_path, registry),
+                                auto_approve=settings.auto_approve_clean)
+    correction = outcome["correction"]
+    batches = [correction] if correction else []
+    failed = bool(correction) and correction["status"] == "failed"
+    run["sources"].append({"source_id": correction["source_id"] if correction else "", "group": "",
+                           "status": "failed" if failed else "ok" if correction else "no_new_files",
+                           "message": correction["message"] if failed else None, "batches": batches})
+    run = finish_run(url, run)
+    paths = write_reports(run, url, settings.reports_dir)
+    summary = {**outcome, "reports": {k: str(v) for k, v in paths.items()}}
+    if failed:
+        return Failed(message=correction["message"], data=summary)
+    return Completed(message=f"correction of batch {batch_id} ingested", data=summary)
