@@ -17,14 +17,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "report"
 BATCH_KEYS = ("batch_id", "source_id", "group", "organisation", "original_name", "sha256", "landed_path",
               "received_at", "started_at", "finished_at", "duration_s", "status", "rows_in", "rows_loaded",
-              "rows_quarantined", "message", "duplicate_of", "contact")
+              "rows_quarantined", "message", "duplicate_of", "contact", "review_status", "corrects_batch_id")
 RUN_KEYS = ("run_id", "flow_run_name", "started_at", "finished_at", "status", "message", "database")
 TOTAL_KEYS = ("files_seen", "batches_new", "rows_in", "rows_loaded", "rows_quarantined", "failed_batches")
 STATUS_ORDER = ("loaded", "failed", "duplicate")
 # status -> (tone, symbol, label): every status is shown as a word and a symbol, never by colour alone
 STATUS_BADGES = {"loaded": ("good", "✓", "Loaded"), "completed": ("good", "✓", "Completed"), "ok": ("good", "✓", "OK"),
                  "failed": ("bad", "✗", "Failed"), "duplicate": ("neutral", "=", "Duplicate"),
-                 "no_new_files": ("neutral", "–", "No new files"), "processing": ("neutral", "…", "Processing")}
+                 "no_new_files": ("neutral", "–", "No new files"), "processing": ("neutral", "…", "Processing"),
+                 "approved": ("good", "✓", "Approved"), "rejected": ("bad", "✗", "Rejected"),
+                 "pending": ("neutral", "…", "Awaiting review")}
 TOP_CHECKS = 10
 EXAMPLE_CHARS = 80
 
@@ -37,7 +39,8 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(num=format_count, when=format_time, duration=format_duration, check_label=check_label,
-                       md=markdown_cell, value=format_value, status_label=status_label, counted=counted)
+                       md=markdown_cell, value=format_value, status_label=status_label, counted=counted,
+                       batch_href=batch_href)
     env.globals["status_badge"] = status_badge
     return env
 
@@ -313,21 +316,36 @@ def ensure_run_reports(runs: list[dict], reports_dir: Path) -> None:
 
 
 def write_index(batches: list[dict], runs: list[dict], reports_dir: Path,
-                open_quarantine: int | None = None) -> Path:
+                open_quarantine: int | None = None, steward: dict[str, Any] | None = None) -> Path:
     """Write index.html and index.json: every batch ever ingested, newest first, and every run.
 
     open_quarantine is the number of quarantined rows not yet resolved (from the warehouse); without it every
-    quarantined row counts as open."""
+    quarantined row counts as open. steward may hold the warehouse checks ("quality": {"success", "failed",
+    "data_docs"}), the cross-source "findings" and the audit trail ("actions"), each shown in its own section."""
     ensure_batch_reports(batches, reports_dir)
     ensure_run_reports(runs, reports_dir)
     ordered_batches = newest_first(batches, "received_at", "batch_id")
     ordered_runs = newest_first(runs, "started_at", "run_id")
     summary = index_summary(batches, open_quarantine)
+    steward = steward_view(steward or {}, reports_dir)
     html = render("index.html", summary=summary, batches=[batch_view(b) for b in ordered_batches],
-                  runs=[run_view(r) for r in ordered_runs])
+                  runs=[run_view(r) for r in ordered_runs], steward=steward)
     write_text(reports_dir / "index.json", to_json({"batches": ordered_batches, "runs": ordered_runs,
-                                                    "summary": summary}))
+                                                    "summary": summary, "steward": steward}))
     return write_text(reports_dir / "index.html", html)
+
+
+def steward_view(steward: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
+    """Quality, findings and actions for the index, with the Data Docs link made relative to the index."""
+    quality = dict(steward.get("quality") or {})
+    docs = quality.get("data_docs")
+    if docs:
+        try:
+            quality["data_docs_href"] = Path(docs).resolve().relative_to(Path(reports_dir).resolve()).as_posix()
+        except ValueError:
+            quality["data_docs_href"] = Path(docs).resolve().as_uri()
+    return {"quality": quality or None, "findings": steward.get("findings") or [],
+            "actions": steward.get("actions") or []}
 
 
 def markdown_summary(run: dict) -> str:
