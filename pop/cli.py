@@ -318,6 +318,23 @@ def quarantine_dismiss(quarantine_id: int, reason: str = typer.Option(..., help=
 
 
 @app.command()
+def template(source: str = typer.Argument(..., help="The source id (see pop sources)."),
+             out: Path | None = typer.Option(None, help="The .xlsx file to write.")) -> None:
+    """Write an xlsx submission template for a source: its columns, dropdowns and a README sheet."""
+    from tasks.registry import RegistryError, load_registry
+    from tasks.submission_template import write_template
+
+    settings = get_settings()
+    try:
+        registered = load_registry(settings.registry_path).get(source)
+    except RegistryError as exc:
+        _fail(str(exc))
+    target = out or settings.outputs_dir / "templates" / f"{source}.xlsx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"Wrote {write_template(registered, target)}")
+
+
+@app.command()
 def audit(limit: int = typer.Option(50, help="How many actions, newest first.")) -> None:
     """The steward audit trail: who did what, when and why."""
     from pop.db import get_engine

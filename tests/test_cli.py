@@ -57,3 +57,10 @@ def test_wrong_requests_say_what_is_wrong(pop_env: Path) -> None:
 def test_sources_lists_the_registry(pop_env: Path) -> None:
     out = pop("sources")
     assert "helpline_ke" in out and "youth_survey" in out and "tech_transparency" in out
+
+
+def test_template_for_a_source(pop_env: Path) -> None:
+    out = pop("template", "helpline_ph")
+    assert (pop_env / "templates" / "helpline_ph.xlsx").exists() and "helpline_ph.xlsx" in out
+    result = runner.invoke(app, ["template", "nobody"])
+    assert result.exit_code == 2 and "no source 'nobody'" in result.output
