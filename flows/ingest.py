@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from pop.settings import Settings, get_settings
+from tasks.consistency import check_consistency
 from tasks.errata import Erratum, load_errata
 from tasks.extract import IncomingFile, discover
 from tasks.ingest import ingest_file
@@ -65,7 +66,8 @@ def ingest(source: str | None = None, inbox: str | None = None, registry: str | 
         run["sources"].append(_source_result(src, inbox_dir, url, settings, run_id, errata))
     flag_stale_errata(url, run, errata)
     run = finish_run(url, run)
-    paths = write_reports(run, url, settings.reports_dir)
+    findings = check_consistency(url, run_id)
+    paths = write_reports(run, url, settings.reports_dir, steward={"findings": findings})
     totals = run["totals"]
     logger.info("Ingested %s new file(s): %s rows in, %s loaded, %s quarantined. Steward report: %s",
                 totals["batches_new"], totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"],
