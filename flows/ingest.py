@@ -12,12 +12,13 @@ from prefect.states import Completed, Failed, State
 
 from pop.settings import Settings, get_settings
 from tasks.consistency import check_consistency
+from tasks.quality import check_warehouse
 from tasks.errata import Erratum, load_errata
 from tasks.extract import IncomingFile, discover
 from tasks.ingest import ingest_file
 from tasks.registry import Registry, Source, load_registry
 from tasks.reporting import write_reports
-from tasks.runs import finish_run, flag_stale_errata, prepare_warehouse, start_run
+from tasks.runs import finish_run, flag_stale_errata, prepare_warehouse, quality_view, start_run
 
 
 @task(name="discover-files", cache_policy=NO_CACHE, task_run_name="discover-{source.id}")
@@ -65,9 +66,11 @@ def ingest(source: str | None = None, inbox: str | None = None, registry: str | 
     for src in chosen:
         run["sources"].append(_source_result(src, inbox_dir, url, settings, run_id, errata))
     flag_stale_errata(url, run, errata)
-    run = finish_run(url, run)
     findings = check_consistency(url, run_id)
-    paths = write_reports(run, url, settings.reports_dir, steward={"findings": findings})
+    quality = check_warehouse(url, settings.outputs_dir, run_id, settings.as_of)
+    run.update(quality=quality_view(quality), findings=len(findings))
+    run = finish_run(url, run, quality)
+    paths = write_reports(run, url, settings.reports_dir, steward={"findings": findings, "quality": run["quality"]})
     totals = run["totals"]
     logger.info("Ingested %s new file(s): %s rows in, %s loaded, %s quarantined. Steward report: %s",
                 totals["batches_new"], totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"],

@@ -73,6 +73,13 @@ def _print_run(summary: dict[str, Any]) -> None:
     for source in summary["sources"]:
         if source["status"] == "failed":
             console.print(f"[bold red]✗ {source['source_id']}[/]: {source['message']}")
+    quality = summary.get("quality")
+    if quality:
+        console.print("[green]✓ Warehouse checks: every expectation holds.[/]" if quality["success"] else
+                      f"[bold red]✗ Warehouse checks: {quality['failed']} expectation(s) failed[/]: "
+                      + "; ".join(quality["failed_expectations"][:5]) + f" (Data Docs: {quality['data_docs']})")
+    if summary.get("findings"):
+        console.print(f"[yellow]⚠ {summary['findings']} cross-source finding(s) to review[/] (see the steward index)")
 
 
 def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:

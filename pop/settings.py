@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 from functools import lru_cache
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     chunk_rows: int = 200_000
     errata_path: Path = PROJECT_ROOT / "config" / "errata.yaml"
+    as_of: dt.date | None = None  # the date freshness is judged against (default: today)
     auto_approve_clean: bool = True  # a batch with no quarantined row is approved without a steward
     steward: str = Field(default_factory=lambda: os.environ.get("USER") or getpass.getuser() or "steward")
 

@@ -37,8 +37,9 @@ def start_run(database_url: str, run_id: str, flow_run_name: str | None) -> dict
             "database": redact(database_url), "sources": []}
 
 
-def finish_run(database_url: str, run: dict[str, Any]) -> dict[str, Any]:
-    """Add totals and the final status to the run, and store it."""
+def finish_run(database_url: str, run: dict[str, Any], quality: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Add totals and the final status to the run (failed when a source or a warehouse expectation failed), and
+    store it."""
     batches = [b for s in run["sources"] for b in s["batches"]]
     failed = [s for s in run["sources"] if s["status"] == "failed"]
     run["totals"] = {
@@ -49,9 +50,10 @@ def finish_run(database_url: str, run: dict[str, Any]) -> dict[str, Any]:
         "rows_quarantined": sum(b["rows_quarantined"] for b in batches),
         "failed_batches": sum(b["status"] == "failed" for b in batches),
     }
-    run["status"] = "failed" if failed else "completed"
-    run["message"] = ("Failed sources: " + "; ".join(f"{s['source_id']}: {s['message']}" for s in failed)) \
-        if failed else None
+    problems = [("Failed sources: " + "; ".join(f"{s['source_id']}: {s['message']}" for s in failed))
+                if failed else None, quality_failure(quality) if quality else None]
+    run["status"] = "failed" if any(problems) else "completed"
+    run["message"] = "; ".join(p for p in problems if p) or None
     run["finished_at"] = utcnow().isoformat()
     with get_engine(database_url).begin() as conn:
         conn.execute(update(RUNS).where(RUNS.c.run_id == run["run_id"]).values(
@@ -77,3 +79,20 @@ def flag_stale_errata(database_url: str, run: dict[str, Any], errata: list[Errat
             if source["source_id"] == erratum.source:
                 source["status"] = "failed"
                 source["message"] = "; ".join(filter(None, [source["message"], problem]))
+
+
+def quality_view(quality: dict[str, Any]) -> dict[str, Any]:
+    """What the steward index shows of the warehouse checks."""
+    failed = [f"{s['suite']}: {f['expectation']}" + (f" ({f['column']})" if f.get("column") else "")
+              for s in quality["suites"] for f in s["failed"]]
+    return {"success": quality["success"], "failed": len(failed), "failed_expectations": failed,
+            "data_docs": quality["data_docs"]}
+
+
+def quality_failure(quality: dict[str, Any]) -> str | None:
+    """A failing expectation never passes silently: the run's message names the failed expectations."""
+    view = quality_view(quality)
+    if view["success"]:
+        return None
+    shown = "; ".join(view["failed_expectations"][:5]) + ("; …" if view["failed"] > 5 else "")
+    return f"warehouse checks: {view['failed']} expectation(s) failed ({shown}); see {view['data_docs']}"
