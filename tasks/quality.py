@@ -8,10 +8,10 @@ are ${VARIABLES} in gx/great_expectations.yml, set from the call's arguments whi
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
-import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -49,7 +49,6 @@ FRESHNESS_DAYS: dict[str, int | None] = {"daily": 2, "weekly": 8, "monthly": 35,
                                          "half-yearly": 190, "yearly": 400, "ad-hoc": None}
 VOCAB_OF_KIND = {"company": "company", "platform": "platform"}  # harmonised kinds that resolve through a vocabulary
 EXAMPLES = 10  # unexpected values kept per failed expectation
-_LOCK = threading.Lock()  # the ${VARIABLES} live in os.environ: one check at a time per process
 
 
 # --- suites, derived from the schemas -------------------------------------------------------------------------
@@ -239,6 +238,17 @@ def setup_project() -> None:
 
 
 @contextmanager
+def _one_check_at_a_time() -> Iterator[None]:
+    """Hold the project's lock: a check rewrites gx/ files that another process must not read half-written, and sets
+    the ${VARIABLES} in os.environ, which another thread must not change meanwhile."""
+    lock = PROJECT_ROOT / "gx" / "uncommitted" / "check.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
 def _variables(values: dict[str, str]) -> Iterator[None]:
     """The project's ${VARIABLES} for the duration of a check."""
     saved = {name: os.environ.get(name) for name in values}
@@ -382,7 +392,7 @@ def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, paramete
     reports = outputs_dir / "reports"
     values = {ENV_URL: database_url, ENV_RESULTS: str(reports / "gx_validations"),
               ENV_DOCS: str(reports / "data_docs")}
-    with _LOCK, _variables(values):
+    with _one_check_at_a_time(), _variables(values):
         setup_project()
         context = project_context()  # loaded afresh: its stores are built from the substituted configuration
         tables, fresh = (context.checkpoints.get(name) for name in (TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT))
