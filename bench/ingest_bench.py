@@ -121,6 +121,28 @@ def _in_subprocess(kind: str, path: Path, url: str, chunk_rows: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _measure(kind: str, path: Path, fresh, chunk_rows: int) -> dict:  # type: ignore[no-untyped-def]
+    """One measurement on a new, empty database, which is dropped afterwards."""
+    url = fresh()
+    try:
+        return _in_subprocess(kind, path, url, chunk_rows)
+    finally:
+        _drop(url)
+
+
+def _drop(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database).unlink(missing_ok=True)
+        return
+    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
+    with create_engine(admin, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+
+
 def _best(runs: list[dict]) -> dict:
     """The fastest run (timing noise on a shared machine only ever adds time), with the highest peak RSS seen."""
     best = min(runs, key=lambda r: r["seconds"])
@@ -159,8 +181,8 @@ def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
     for n in rows:
         path = generated_file(n)
         for name, fresh in backends.items():
-            floor = _best([_in_subprocess("floor", path, fresh(), chunk_rows) for _ in range(repeat)])
-            pipeline = _best([_in_subprocess("pipeline", path, fresh(), chunk_rows) for _ in range(repeat)])
+            floor = _best([_measure("floor", path, fresh, chunk_rows) for _ in range(repeat)])
+            pipeline = _best([_measure("pipeline", path, fresh, chunk_rows) for _ in range(repeat)])
             ratio = pipeline["seconds"] / floor["seconds"]
             print(f"{name:<11} {n:>10,} {floor['seconds']:>8.2f} {pipeline['seconds']:>10.2f} {ratio:>5.2f}x "
                   f"{floor['peak_rss_mb']:>9.0f} {pipeline['peak_rss_mb']:>11.0f}", flush=True)

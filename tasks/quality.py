@@ -387,12 +387,12 @@ def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteVal
 def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, parameters: dict[str, Any],
                      freshness: pd.DataFrame) -> list[ExpectationSuiteValidationResult]:
     """Set up the project, run both checkpoints and build the Data Docs, with the ${VARIABLES} of this call."""
-    from great_expectations.core.run_identifier import RunIdentifier
-
     reports = outputs_dir / "reports"
     values = {ENV_URL: database_url, ENV_RESULTS: str(reports / "gx_validations"),
               ENV_DOCS: str(reports / "data_docs")}
     with _one_check_at_a_time(), _variables(values):
+        from great_expectations.core.run_identifier import RunIdentifier  # imported under the lock: not thread-safe
+
         setup_project()
         context = project_context()  # loaded afresh: its stores are built from the substituted configuration
         tables, fresh = (context.checkpoints.get(name) for name in (TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT))
