@@ -41,13 +41,13 @@ def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
     return True
 
 
-def _reviewable(conn: Connection, batch_id: int) -> Any:
+def loaded_batch(conn: Connection, batch_id: int, purpose: str = "only loaded batches are reviewed") -> Any:
+    """The batch, which must exist and be loaded; otherwise a ReviewError ending with `purpose`."""
     batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
     if batch is None:
         raise ReviewError(f"there is no batch {batch_id}")
     if batch["status"] != "loaded":
-        raise ReviewError(f"batch {batch_id} ({batch['original_name']}) is {batch['status']}: only loaded batches "
-                          f"are reviewed")
+        raise ReviewError(f"batch {batch_id} ({batch['original_name']}) is {batch['status']}: {purpose}")
     return batch
 
 
@@ -57,7 +57,7 @@ def review_batch(conn: Connection, batch_id: int, decision: str, actor: str, rea
         raise ReviewError(f"unknown decision {decision!r}: approved or rejected")
     if decision == "rejected" and not (reason or "").strip():
         raise ReviewError("a rejection needs a reason, so the sender and other stewards know why")
-    batch = _reviewable(conn, batch_id)
+    batch = loaded_batch(conn, batch_id)
     conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=decision))
     record_action(conn, actor, "approve" if decision == "approved" else "reject", batch_id=batch_id, reason=reason,
                   details={"was": batch["review_status"]})

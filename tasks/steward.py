@@ -19,7 +19,7 @@ from tasks.errata import Erratum
 from tasks.extract import IncomingFile, sha256_of
 from tasks.ingest import ingest_one
 from tasks.registry import Registry
-from tasks.review import ReviewError, record_action
+from tasks.review import ReviewError, loaded_batch, record_action
 
 BATCH = Batch.__table__
 QUARANTINE = QuarantineRow.__table__
@@ -63,13 +63,8 @@ def export_batch(database_url: str, registry: Registry, batch_id: int, path: Pat
 
 def _original_batch(database_url: str, batch_id: int) -> dict[str, Any]:
     with get_engine(database_url).connect() as conn:
-        batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
-    if batch is None:
-        raise ReviewError(f"there is no batch {batch_id} to correct")
-    if batch["status"] != "loaded":
-        raise ReviewError(f"batch {batch_id} is {batch['status']}: only a loaded batch with quarantined rows can be "
-                          f"corrected (a failed file is sent again as a new file)")
-    return dict(batch)
+        return dict(loaded_batch(conn, batch_id, "only a loaded batch with quarantined rows can be corrected "
+                                                 "(a failed file is sent again as a new file)"))
 
 
 @task(name="submit-correction", cache_policy=NO_CACHE)
