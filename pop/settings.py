@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     errata_path: Path = PROJECT_ROOT / "config" / "errata.yaml"
     as_of: dt.date | None = None  # the date freshness is judged against (default: today)
     auto_approve_clean: bool = True  # a batch with no quarantined row is approved without a steward
+    gx_keep_results: int = Field(default=30, ge=1)  # GX validation results (and their Data Docs pages) kept per suite
     steward: str = Field(default_factory=lambda: os.environ.get("USER") or getpass.getuser() or "steward")
 
     @property
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.outputs_dir / "reports"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.outputs_dir / "snapshots"
 
 
 @lru_cache(maxsize=1)

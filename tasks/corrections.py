@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def quarantined_rows(conn: Connection, batch_id: int) -> pd.DataFrame:
                         .order_by(QUARANTINE.c.row_number)).all()
     records = [{ROW_LINK: r.row_number, **json.loads(r.original_json), PROBLEMS: _problems(r.reasons_json)}
                for r in rows]
-    return pd.DataFrame(records)
+    return pd.DataFrame(records, dtype=object)  # each cell as sent: a count next to an empty cell stays 1, not 1.0
 
 
 def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Path) -> Path:
@@ -46,12 +47,15 @@ def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Pa
         raise ValueError(f"batch {batch_id} has no open quarantined row to correct")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # the sender's cells came in the sender's encoding; our words may not fit it (… in latin-1): spell them so they do
+    frame[PROBLEMS] = frame[PROBLEMS].map(lambda words: unicodedata.normalize("NFKC", words))
     if source.format == "csv":
-        frame.to_csv(path, index=False, sep=source.delimiter, encoding=source.encoding, quoting=csv.QUOTE_MINIMAL)
+        frame.to_csv(path, index=False, sep=source.delimiter, encoding=source.encoding, quoting=csv.QUOTE_MINIMAL,
+                     errors="replace")
     elif source.format == "json":
         records = [{k: v for k, v in r.items() if v is not None and v == v} for r in frame.to_dict("records")]
         document: Any = {source.records_path: records} if source.records_path else records
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding=source.encoding)
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding=source.encoding, errors="replace")
     else:
         book = Workbook()
         sheet = book.active

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, func, select
 
 from pop.db import get_engine
 from pop.models import FACT_TABLES, Batch, DimCountry, DimPeriod, QualityResult, SourceRecord
-from pop.settings import PROJECT_ROOT
+from pop.settings import PROJECT_ROOT, get_settings
 from schemas.spec import GROUPS, MULTI_KINDS, FieldSpec, SourceSchema, load_schema
 from schemas.vocabulary import vocabulary
 
@@ -126,7 +126,8 @@ def table_suite(schema: SourceSchema) -> ExpectationSuite:
 
 
 def freshness_suite() -> ExpectationSuite:
-    """Each source's newest period ends no longer ago than its update frequency allows."""
+    """Each source's newest date (its newest period's end, or for submissions the newest submitted_on) is no older
+    than its update frequency allows."""
     return _suite(FRESHNESS, [_gx().expectations.ExpectColumnValuesToBeBetween(
         column="days_overdue", max_value=0, meta={"limits_in_days": FRESHNESS_DAYS})])
 
@@ -284,31 +285,48 @@ def suite_parameters(conn: Connection) -> dict[str, Any]:
     return {**counts, COUNTRY_CODES: list(conn.execute(select(DimCountry.iso3).order_by(DimCountry.iso3)).scalars())}
 
 
-def _newest_period_ends(conn: Connection, schema: SourceSchema) -> list[tuple[str, Any]]:
-    """(source id, newest period end) of each source with rows in scope in the group's fact table."""
+PERIOD_END = "period_end"  # what a group with periods is dated by: the end of its newest period
+
+
+def dated_by(schema: SourceSchema) -> str | None:
+    """What a group's freshness is judged by: the end of its newest period, else its first date field (e.g. the
+    submissions' submitted_on); None when it has neither."""
+    if any(spec.kind == "period" for spec in schema.fields.values()):
+        return PERIOD_END
+    return next((fact_column(spec) for spec in schema.fields.values() if spec.kind == "date"), None)
+
+
+def _newest_dates(conn: Connection, schema: SourceSchema, dated: str) -> list[tuple[str, Any]]:
+    """(source id, newest date) of each source with rows in scope in the group's fact table, dated by `dated`."""
     fact, period = FACT_TABLES[schema.fact_table], DimPeriod.__table__
-    return conn.execute(select(BATCH.c.source_id, func.max(period.c.period_end))
-                        .select_from(fact.join(BATCH, BATCH.c.batch_id == fact.c.batch_id)
-                                     .join(period, period.c.period == fact.c.period))
-                        .where(IN_SCOPE).group_by(BATCH.c.source_id)).all()
+    rows = fact.join(BATCH, BATCH.c.batch_id == fact.c.batch_id)
+    if dated == PERIOD_END:
+        newest, rows = func.max(period.c.period_end), rows.join(period, period.c.period == fact.c.period)
+    else:
+        newest = func.max(fact.c[dated])
+    return conn.execute(select(BATCH.c.source_id, newest).select_from(rows).where(IN_SCOPE)
+                        .group_by(BATCH.c.source_id)).all()
 
 
 def freshness_frame(conn: Connection, as_of: dt.date) -> pd.DataFrame:
-    """Per source with loaded rows of a group that has periods: its newest period end, age at `as_of`, allowed age
-    and days overdue (NaN when its update frequency sets no limit), indexed by source id."""
+    """Per source with loaded rows of a group that is dated (see dated_by): what it is dated by, its newest date,
+    age at `as_of`, allowed age and days overdue (NaN when its update frequency sets no limit), indexed by source id.
+    A source none of whose rows carries a date is left out: there is nothing to judge."""
     frequency = dict(conn.execute(select(SourceRecord.id, SourceRecord.update_frequency)).all())
     records = []
     for schema in map(load_schema, GROUPS):
-        if "period" not in {spec.kind for spec in schema.fields.values()}:
-            continue
-        for source_id, newest in _newest_period_ends(conn, schema):
+        dated = dated_by(schema)
+        for source_id, newest in _newest_dates(conn, schema, dated) if dated else []:
+            if newest is None:
+                continue
             end = dt.date.fromisoformat(str(newest)[:10])
             allowed = FRESHNESS_DAYS.get(frequency.get(source_id, ""))
             age = (as_of - end).days
-            records.append({"source_id": source_id, "update_frequency": frequency.get(source_id),
-                            "newest_period_end": end.isoformat(), "age_days": age, "allowed_days": allowed,
+            records.append({"source_id": source_id, "update_frequency": frequency.get(source_id), "dated_by": dated,
+                            "newest_date": end.isoformat(), "age_days": age, "allowed_days": allowed,
                             "days_overdue": float("nan") if allowed is None else float(age - allowed)})
-    columns = ["source_id", "update_frequency", "newest_period_end", "age_days", "allowed_days", "days_overdue"]
+    columns = ["source_id", "update_frequency", "dated_by", "newest_date", "age_days", "allowed_days",
+               "days_overdue"]
     frame = pd.DataFrame(records, columns=columns).astype({"days_overdue": "float64"})
     return frame.set_index("source_id").sort_index()
 
@@ -349,8 +367,8 @@ def outcome(result: ExpectationValidationResult) -> dict[str, Any]:
 
 
 def with_sources(outcomes: list[dict[str, Any]], freshness: pd.DataFrame) -> list[dict[str, Any]]:
-    """Freshness outcomes naming the overdue sources: days overdue by source, and each one's newest period end,
-    update frequency and age in the details."""
+    """Freshness outcomes naming the overdue sources: days overdue by source, and each one's newest date (and what
+    it is dated by), update frequency and age in the details."""
     for found in outcomes:
         rows = _plain([{"source_id": r["source_id"], **freshness.loc[r["source_id"]].to_dict()}
                        for r in found["details"].get("unexpected_rows", [])])
@@ -378,6 +396,20 @@ def store_outcomes(conn: Connection, run_id: str, outcomes: dict[str, list[dict[
         conn.execute(QualityResult.__table__.insert(), rows)
 
 
+def prune_results(context: FileDataContext, keep: int) -> int:
+    """Delete all but the newest `keep` validation results of each suite (one per checkpoint run); how many went.
+    Their Data Docs pages go when the docs are next built (GX drops pages whose result is gone)."""
+    store = context.validation_results_store
+    by_suite: dict[str, list[Any]] = {}
+    for key in store.list_keys():
+        by_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
+    old = [key for keys in by_suite.values()
+           for key in sorted(keys, key=lambda k: k.run_id.run_time, reverse=True)[keep:]]
+    for key in old:
+        store.remove_key(key)
+    return len(old)
+
+
 def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteValidationResult]) -> None:
     """Data Docs pages of these results and their suites, and the index: built once for both checkpoints."""
     suites = [key.expectation_suite_identifier for key in results]
@@ -385,8 +417,9 @@ def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteVal
 
 
 def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, parameters: dict[str, Any],
-                     freshness: pd.DataFrame) -> list[ExpectationSuiteValidationResult]:
-    """Set up the project, run both checkpoints and build the Data Docs, with the ${VARIABLES} of this call."""
+                     freshness: pd.DataFrame, keep: int) -> list[ExpectationSuiteValidationResult]:
+    """Set up the project, run both checkpoints, keep the newest `keep` results per suite and build the Data Docs,
+    with the ${VARIABLES} of this call."""
     reports = outputs_dir / "reports"
     values = {ENV_URL: database_url, ENV_RESULTS: str(reports / "gx_validations"),
               ENV_DOCS: str(reports / "data_docs")}
@@ -400,6 +433,7 @@ def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, paramete
         try:
             results = {**tables.run(run_id=run, expectation_parameters=parameters).run_results,
                        **fresh.run(run_id=run, batch_parameters={"dataframe": freshness}).run_results}
+            prune_results(context, keep)
             _build_docs(context, results)
             return list(results.values())
         finally:
@@ -408,13 +442,15 @@ def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, paramete
 
 def run_warehouse_checks(database_url: str, outputs_dir: Path, run_id: str,
                          as_of: dt.date | None = None) -> dict[str, Any]:
-    """Run every suite on the warehouse; store each outcome in quality_results and refresh the Data Docs.
+    """Run every suite on the warehouse; store each outcome in quality_results and refresh the Data Docs, keeping the
+    newest POP_GX_KEEP_RESULTS validation results per suite.
     Returns {"success", "suites": [{"suite", "success", "evaluated", "failed": [...]}], "data_docs"}."""
     engine = get_engine(database_url)
     with engine.connect() as conn:
         parameters = suite_parameters(conn)
         freshness = freshness_frame(conn, as_of or dt.date.today())
-    validations = _run_checkpoints(database_url, outputs_dir, run_id, parameters, freshness)
+    keep = get_settings().gx_keep_results
+    validations = _run_checkpoints(database_url, outputs_dir, run_id, parameters, freshness, keep)
     outcomes = {v.suite_name: [outcome(r) for r in v.results] for v in validations}
     outcomes[FRESHNESS] = with_sources(outcomes[FRESHNESS], freshness)
     with engine.begin() as conn:

@@ -96,14 +96,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@contextmanager
+def demo_settings(outputs: Path, database_url: str, **more: str) -> Iterator[Path]:
+    """Settings pointing at `outputs`, the demo registry and inbox, and the warehouse (plus POP_<NAME> = value for
+    each of `more`) while inside; usable by fixtures of any scope."""
+    values = {"OUTPUTS_DIR": str(outputs), "DATABASE_URL": database_url, "REGISTRY_PATH": str(DEMO_REGISTRY),
+              "INBOX_DIR": str(DEMO_INBOX), **{name.upper(): value for name, value in more.items()}}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in values.items():
+            patch.setenv(f"POP_{name}", value)
+        reset_settings()
+        try:
+            yield outputs
+        finally:
+            reset_settings()
+
+
 @pytest.fixture
-def pop_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+def pop_env(tmp_path: Path, database_url: str) -> Iterator[Path]:
     """Settings pointing at a temporary outputs folder, the demo registry and inbox, and the test warehouse."""
-    outputs = tmp_path / "outputs"
-    monkeypatch.setenv("POP_OUTPUTS_DIR", str(outputs))
-    monkeypatch.setenv("POP_DATABASE_URL", database_url)
-    monkeypatch.setenv("POP_REGISTRY_PATH", str(DEMO_REGISTRY))
-    monkeypatch.setenv("POP_INBOX_DIR", str(DEMO_INBOX))
-    reset_settings()
-    yield outputs
-    reset_settings()
+    with demo_settings(tmp_path / "outputs", database_url) as outputs:
+        yield outputs

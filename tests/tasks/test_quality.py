@@ -23,6 +23,7 @@ from tasks.extract import discover
 from tasks.ingest import ingest_file
 from tasks.quality import check_warehouse, fact_column, run_warehouse_checks, table_suite
 from tasks.registry import Registry
+from tests.conftest import demo_settings
 from tests.helpers import HEADER, helpline_source, write_file
 
 Q1_ROWS = [
@@ -37,6 +38,7 @@ Q2_ROWS = [
 AS_OF = dt.date(2023, 8, 1)  # a month after 2023-Q2 ends
 HELPLINE = "fact_helpline_contacts"
 COLUMNS = ", ".join(c.name for c in FACT_TABLES[HELPLINE].columns)
+SUITES = [load_schema(g).fact_table for g in GROUPS] + ["source_freshness"]  # in the order they run
 
 
 def ingest(tmp_path: Path, database_url: str, files: dict[str, list[str]]) -> list[int]:
@@ -92,7 +94,7 @@ def test_clean_warehouse_passes_stores_outcomes_and_writes_data_docs(tmp_path: P
     ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
     result = check(tmp_path, database_url)
     assert result["success"] and not failures(result)
-    assert [s["suite"] for s in result["suites"]] == [load_schema(g).fact_table for g in GROUPS] + ["source_freshness"]
+    assert [s["suite"] for s in result["suites"]] == SUITES
     assert all(s["evaluated"] > 0 for s in result["suites"])
     assert Path(result["data_docs"]) == tmp_path / "outputs" / "reports" / "data_docs" / "index.html"
     assert Path(result["data_docs"]).exists()
@@ -178,9 +180,58 @@ def test_freshness_follows_the_update_frequency(tmp_path: Path, database_url: st
         assert failure["observed"] == {"unexpected_count": 1,
                                        "days_overdue": {"test_helpline": (as_of - dt.date(2023, 3, 31)).days - 100}}
         [row] = failure["details"]["unexpected_rows"]
-        assert row == {"source_id": "test_helpline", "update_frequency": "quarterly",
-                       "newest_period_end": "2023-03-31", "age_days": (as_of - dt.date(2023, 3, 31)).days,
+        assert row == {"source_id": "test_helpline", "update_frequency": "quarterly", "dated_by": "period_end",
+                       "newest_date": "2023-03-31", "age_days": (as_of - dt.date(2023, 3, 31)).days,
                        "allowed_days": 100, "days_overdue": (as_of - dt.date(2023, 3, 31)).days - 100}
+
+
+SUBMISSION_FIELDS = ["submission_id", "submitter_org", "org_type", "countries", "evidence_type", "intervention_type",
+                     "title", "summary", "consent", "submitted_on"]
+
+
+def ingest_submissions(tmp_path: Path, database_url: str, submitted_on: list[str]) -> None:
+    """One protection-community file (a quarterly test source, our own column names), a submission per date."""
+    source = helpline_source(tmp_path, id="test_submissions", group="protection_community",
+                             schema="protection_community", files="pc/*.csv", values={},
+                             columns={name: name for name in SUBMISSION_FIELDS})
+    with get_engine(database_url).begin() as conn:
+        sync_dimensions(conn, Registry(sources=[source]))
+    rows = [f"PC-{n},Youth Voices,youth_led,Kenya,case_study,peer_support,Peer chat,What we learnt,yes,{day}"
+            for n, day in enumerate(submitted_on)]
+    write_file(tmp_path, "round1.csv", "\n".join([",".join(SUBMISSION_FIELDS), *rows]) + "\n", folder="pc")
+    [incoming] = discover(source, tmp_path / "inbox")
+    assert ingest_file.fn(source, incoming, database_url, tmp_path / "landing", 1000, None)["rows_loaded"] == \
+        len(submitted_on)
+
+
+@pytest.mark.parametrize(("as_of", "fresh"), [(dt.date(2024, 1, 9), True), (dt.date(2024, 1, 10), False)],
+                         ids=["100-days", "101-days"])
+def test_submissions_are_fresh_by_their_newest_submission_date(tmp_path: Path, database_url: str, as_of: dt.date,
+                                                               fresh: bool) -> None:
+    """Submissions have no period: the quarterly source is judged by its newest submitted_on, 2023-10-01."""
+    ingest_submissions(tmp_path, database_url, ["2023-09-14", "2023-10-01", ""])
+    result = check(tmp_path, database_url, as_of=as_of)
+    assert result["success"] is fresh
+    if not fresh:
+        [failure] = [f for s in result["suites"] for f in s["failed"]]
+        assert (failure["expectation"], failure["column"]) == ("expect_column_values_to_be_between", "days_overdue")
+        assert failure["details"]["unexpected_rows"] == [
+            {"source_id": "test_submissions", "update_frequency": "quarterly", "dated_by": "submitted_on",
+             "newest_date": "2023-10-01", "age_days": 101, "allowed_days": 100, "days_overdue": 1}]
+
+
+def test_only_the_newest_validation_results_are_kept(tmp_path: Path, database_url: str) -> None:
+    """POP_GX_KEEP_RESULTS=2: after three runs, each suite keeps the results and Data Docs pages of the last two."""
+    ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS})
+    with demo_settings(tmp_path / "outputs", database_url, gx_keep_results="2"):
+        for run_id in ("first", "second", "third"):
+            check(tmp_path, database_url, run_id=run_id)
+    reports = tmp_path / "outputs" / "reports"
+    for folder, suffix in ((reports / "gx_validations", "json"), (reports / "data_docs" / "validations", "html")):
+        kept = {p.relative_to(folder).parts[:2] for p in folder.glob(f"*/*/*/*.{suffix}")}  # (suite, run)
+        assert kept == {(suite, run) for suite in SUITES for run in ("second", "third")}, folder
+    index = (reports / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "third" in index and "first" not in index
 
 
 def _committed_project() -> dict[str, str]:
@@ -221,8 +272,7 @@ def test_check_warehouse_shows_failures_as_prefect_artifacts(tmp_path: Path, dat
     assert by_key["warehouse-quality"].type == "table" and by_key["warehouse-quality-report"].type == "markdown"
     table = by_key["warehouse-quality"].data
     table = json.loads(table) if isinstance(table, str) else table
-    suites = [load_schema(g).fact_table for g in GROUPS] + ["source_freshness"]
     assert [(row["suite"], row["success"], row["failed"]) for row in table] == [
-        (suite, suite != HELPLINE, int(suite == HELPLINE)) for suite in suites]
+        (suite, suite != HELPLINE, int(suite == HELPLINE)) for suite in SUITES]
     report = by_key["warehouse-quality-report"].data
     assert "FAILED" in report and "expect_column_values_to_be_in_set" in report and "pigeon" in report
