@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pop run
+	$(BIN)/pop run --demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -22,7 +22,8 @@ from pop.settings import get_settings  # noqa: E402
 
 app = typer.Typer(help="POP evidence pipeline: ingest stakeholder evidence into the warehouse and report on it.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
+# a pipe or a CI log has no width of its own: give tables room instead of rich's 80 columns
+console = Console(width=None if os.isatty(1) or os.environ.get("COLUMNS") else 140)
 STATUS_STYLE = {"loaded": "green", "failed": "bold red", "duplicate": "yellow", "ok": "green",
                 "no_new_files": "dim", "completed": "green"}
 
@@ -117,11 +118,62 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
         raise typer.Exit(3)
 
 
+DEMO_STEWARD = "demo (pop run --demo)"
+DEMO_REASON = ("bundled demo data: approved by `pop run --demo` so the snapshot shows the evidence; "
+               "real batches are approved by a steward with `pop batch approve`")
+
+
+def _approve_pending_as_demo() -> int:
+    """Approve every loaded batch awaiting review, as the demo steward (recorded in the audit trail)."""
+    from pop.db import get_engine
+    from tasks.review import pending_loaded_batches, review_batch
+
+    with get_engine(get_settings().warehouse_url).begin() as conn:
+        pending = pending_loaded_batches(conn)
+        for batch_id in pending:
+            review_batch(conn, batch_id, "approved", DEMO_STEWARD, DEMO_REASON)
+    return len(pending)
+
+
+def _run_snapshot(as_of: str | None) -> dict[str, Any]:
+    from flows.snapshot import snapshot  # an entry point may start flows
+
+    with console.status("Putting the evidence together (indicators, disclosure control, findings)…"):
+        state = snapshot(as_of=as_of, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        console.print(f"[bold red]The snapshot flow failed:[/] {summary}")
+        raise typer.Exit(1)
+    table = Table(title=f"Snapshot {summary['id']}")
+    for column in ("finding", "corroboration"):
+        table.add_column(column, overflow="fold")
+    for item in summary["statements"]:
+        table.add_row(item["statement"], item["corroboration"])
+    console.print(table)
+    console.print(f"{summary['indicators']} indicators, {summary['hidden_cells']} cell(s) hidden by disclosure "
+                  f"control; {summary['approved_batches']} approved file(s), {summary['pending_batches']} awaiting "
+                  f"review and not included.\n{summary['changes']}\nSnapshot: {summary['paths']['html']}")
+    return summary
+
+
 @app.command()
 def run(strict: bool = typer.Option(False, help="Exit with code 3 when any source failed (for schedulers)."),
-        inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive.")) -> None:
-    """Run the whole pipeline on every source: ingest, validate, load, report."""
+        inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
+        demo: bool = typer.Option(False, help="Demo only: approve every batch awaiting review before the snapshot "
+                                              "(recorded in the audit trail as the demo steward)."),
+        as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today.")) -> None:
+    """Run the whole pipeline: ingest every source, validate, load, report to stewards, then make a snapshot."""
     _run_ingest(None, inbox, strict)
+    if demo:
+        approved = _approve_pending_as_demo()
+        console.print(f"Demo: approved {approved} batch(es) awaiting review as '{DEMO_STEWARD}' (see `pop audit`).")
+    _run_snapshot(as_of)
+
+
+@app.command("snapshot")
+def snapshot_command(as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today.")) -> None:
+    """Make a snapshot of the approved evidence: indicators, findings, disclosure control, HTML/MD/CSV/JSON."""
+    _run_snapshot(as_of)
 
 
 @app.command()

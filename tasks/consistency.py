@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +25,7 @@ from pop.db import get_engine
 from pop.models import ConsistencyFinding
 from pop.settings import PROJECT_ROOT
 from tasks.batches import utcnow
+from tasks.sql_header import header_list, parse_header
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ CONFIG_PATH = PROJECT_ROOT / "config" / "consistency.yaml"
 FINDINGS = ConsistencyFinding.__table__
 DECLARED_TABLE = "pop_declared"  # temporary table: (declared, item, value) from the config's declared mappings
 HEADER_FIELDS = ("id", "title", "description", "compares", "tolerance", "default")
-HEADER_KEY = re.compile(r"^-- (\w+):\s*(.*)$")
-HEADER_MORE = re.compile(r"^--\s{2,}(\S.*)$")
 
 
 class ConsistencyError(ValueError):
@@ -59,21 +57,6 @@ class Check:
 
 # --- check files and config ---------------------------------------------------------------------------------
 
-def parse_header(sql: str) -> dict[str, str]:
-    """The leading `-- key: value` comment lines of a check file (lines indented further continue a value)."""
-    fields: dict[str, str] = {}
-    key = None
-    for line in sql.splitlines():
-        if not line.startswith("--"):
-            break
-        if match := HEADER_KEY.match(line):
-            key = match[1]
-            fields[key] = match[2].strip()
-        elif (match := HEADER_MORE.match(line)) and key:
-            fields[key] = f"{fields[key]} {match[1].strip()}".strip()
-    return fields
-
-
 def load_check(path: Path) -> Check:
     """A check file with its header checked: every field present and the id equal to the file name."""
     sql = path.read_text(encoding="utf-8")
@@ -83,7 +66,7 @@ def load_check(path: Path) -> Check:
         raise ConsistencyError(f"{path.name}: the header lacks {', '.join(missing)} (comment lines '-- key: value')")
     if fields["id"] != path.stem:
         raise ConsistencyError(f"{path.name}: id {fields['id']!r} must equal the file name {path.stem!r}")
-    declared = tuple(name.strip() for name in fields.get("declared", "").split(",") if name.strip())
+    declared = header_list(fields.get("declared"))
     return Check(id=fields["id"], title=fields["title"], description=fields["description"],
                  compares=fields["compares"], tolerance=fields["tolerance"], default=float(fields["default"]),
                  declared=declared, sql=sql.strip().rstrip(";"), path=path)

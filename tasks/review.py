@@ -86,3 +86,10 @@ def audit_trail(conn: Connection, limit: int | None = None) -> list[dict[str, An
 
 def open_quarantine_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == "open")).scalar_one()
+
+
+def pending_loaded_batches(conn: Connection) -> list[int]:
+    """The ids of loaded batches awaiting review, oldest first."""
+    return list(conn.execute(select(BATCH.c.batch_id).where(BATCH.c.status == "loaded",
+                                                           BATCH.c.review_status == "pending")
+                             .order_by(BATCH.c.batch_id)).scalars())

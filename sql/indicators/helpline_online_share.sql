@@ -1,0 +1,42 @@
+-- id: helpline_online_share
+-- title: Helpline contacts arriving through online channels
+-- description: The share of contacts to child helplines that arrived through an online channel (web chat,
+--   e-mail, messaging apps, social media, mobile apps, forums) rather than by phone, SMS or in person, by
+--   country, UN M49 region and year.
+-- unit: share
+-- numerator: contacts through an online channel (cases)
+-- denominator: contacts through any known channel (base)
+-- dimensions: region, country_iso3, year
+-- margins: region, country_iso3
+-- nested: region
+-- values: value
+-- counts: cases, base
+-- groups: helplines_services
+-- caveats: Helplines report different periods (months, quarters, half-years, years) and their number changes
+--   from year to year, so totals of different years do not compare like for like. Counselling and
+--   non-counselling contacts are both counted. Contacts of unknown channel and cells a helpline sends as totals
+--   ('all') are left out, so nothing counts twice.
+-- chart: bar country_iso3
+SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year,
+       COALESCE(c.region, 'Unknown') AS region, ch.online, f.contacts
+FROM approved_fact_helpline_contacts f
+JOIN dim_channel ch ON ch.code = f.channel
+LEFT JOIN dim_country c ON c.iso3 = f.country_iso3
+WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
+  AND f.age_band <> 'all' AND f.gender <> 'all';
+
+WITH cells AS (
+    SELECT region, country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases,
+           SUM(contacts) AS base
+    FROM basis GROUP BY region, country_iso3, year
+),
+with_totals AS (
+    SELECT region, country_iso3, year, cases, base FROM cells
+    UNION ALL
+    SELECT region, 'all', year, SUM(cases), SUM(base) FROM cells GROUP BY region, year
+    UNION ALL
+    SELECT 'all', 'all', year, SUM(cases), SUM(base) FROM cells GROUP BY year
+)
+SELECT region, country_iso3, year, CAST(cases AS DOUBLE PRECISION) / base AS value, cases, base
+FROM with_totals
+WHERE base > 0

@@ -1,0 +1,32 @@
+-- id: helpline_online_share_trend
+-- title: Change in the online share of helpline contacts
+-- description: For each helpline country with two consecutive years of data, how many percentage points the
+--   share of contacts arriving through online channels moved from one year to the next.
+-- unit: percentage_points
+-- numerator: online share this year minus online share the year before
+-- denominator: —
+-- dimensions: country_iso3, year
+-- values: value, share, previous_share
+-- counts: cases, base, previous_cases, previous_base
+-- groups: helplines_services
+-- caveats: A change can come from how a helpline records channels as much as from how children reach it;
+--   read it next to the helpline's own reports. Same exclusions as helpline_online_share.
+-- chart: bar country_iso3
+SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year, ch.online, f.contacts
+FROM approved_fact_helpline_contacts f
+JOIN dim_channel ch ON ch.code = f.channel
+WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
+  AND f.age_band <> 'all' AND f.gender <> 'all';
+
+WITH yearly AS (
+    SELECT country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases, SUM(contacts) AS base
+    FROM basis GROUP BY country_iso3, year
+)
+SELECT t.country_iso3, t.year,
+       100.0 * (CAST(t.cases AS DOUBLE PRECISION) / t.base - CAST(p.cases AS DOUBLE PRECISION) / p.base) AS value,
+       CAST(t.cases AS DOUBLE PRECISION) / t.base AS share,
+       CAST(p.cases AS DOUBLE PRECISION) / p.base AS previous_share,
+       t.cases, t.base, p.cases AS previous_cases, p.base AS previous_base
+FROM yearly t
+JOIN yearly p ON p.country_iso3 = t.country_iso3 AND CAST(p.year AS INTEGER) = CAST(t.year AS INTEGER) - 1
+WHERE t.base > 0 AND p.base > 0

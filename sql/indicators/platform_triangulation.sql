@@ -1,0 +1,44 @@
+-- id: platform_triangulation
+-- title: Platforms seen from several sides
+-- description: For each platform, how often children and young people who used online help name it as a place
+--   where they sought help, how many contacts helplines recorded as harm that happened there, how many service
+--   provider reports name it as where the harm they saw happened, and how many reports NCMEC's CyberTipline
+--   received about it.
+-- unit: share
+-- numerator: respondents naming the platform (weighted; cases unweighted)
+-- denominator: respondents who used online help (weighted; base unweighted)
+-- dimensions: platform
+-- values: value
+-- counts: cases, base, helpline_contacts
+-- attributes: provider_reports, ncmec_reports, groups_seeing
+-- groups: children_youth, helplines_services, service_providers, tech_companies
+-- caveats: The four numbers answer different questions and cover different countries and years; they show
+--   where the platforms matter to each group, not one rate. NCMEC counts add up every year reported.
+-- chart: bar platform
+SELECT f.source_id, f.country_iso3, f.period, 'children_youth' AS grp, c.code AS platform, f.weight, 1 AS amount
+FROM approved_fact_youth_responses f
+JOIN approved_fact_choices c ON c.batch_id = f.batch_id AND c.row_number = f.row_number
+     AND c.field = 'platforms_named'
+WHERE f.used_online_help
+UNION ALL
+SELECT f.source_id, f.country_iso3, f.period, 'tech_companies', f.product_code, 0, f.value
+FROM approved_fact_tech_metrics f
+WHERE f.reporter = 'ncmec' AND f.metric = 'cybertipline_reports' AND f.product_code NOT IN ('all', 'other');
+
+WITH asked AS (
+    SELECT SUM(weight) AS weight, COUNT(*) AS base FROM approved_fact_youth_responses WHERE used_online_help
+),
+per_platform AS (
+    SELECT platform,
+           SUM(CASE WHEN grp = 'children_youth' THEN weight ELSE 0 END) AS youth_weight,
+           SUM(CASE WHEN grp = 'children_youth' THEN 1 ELSE 0 END) AS cases,
+           SUM(CASE WHEN grp = 'helplines_services' THEN amount ELSE 0 END) AS helpline_contacts,
+           SUM(CASE WHEN grp = 'service_providers' THEN amount ELSE 0 END) AS provider_reports,
+           SUM(CASE WHEN grp = 'tech_companies' THEN amount ELSE 0 END) AS ncmec_reports,
+           COUNT(DISTINCT grp) AS groups_seeing
+    FROM basis GROUP BY platform
+)
+SELECT p.platform, CASE WHEN a.weight > 0 THEN p.youth_weight / a.weight END AS value, p.cases,
+       a.base, p.helpline_contacts, p.provider_reports, p.ncmec_reports, p.groups_seeing
+FROM per_platform p CROSS JOIN asked a
+WHERE p.platform <> 'other'
