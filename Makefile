@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest_bench main
+	$(BIN)/python -m bench.snapshot_bench
 
 clean-outputs:
 	rm -rf outputs

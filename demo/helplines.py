@@ -134,10 +134,30 @@ GERMANY = HelplineSpec(
     cells_per_period=140)
 
 
+# Where the harm behind an online-related contact happened, as helplines and providers name the platforms
+PLATFORMS_SEEN = {"Instagram": 22, "WhatsApp": 18, "TikTok": 16, "Facebook": 14, "Snapchat": 12, "Roblox": 7,
+                  "Discord": 6, "X (Twitter)": 5}
+
+
+def name_platforms(table: Table, column: str, reason_column: str, online_reasons: set[str],
+                   rng: np.random.Generator) -> None:
+    """Add the helpline's platform column: the platform recorded for each cell of an online-related reason (the
+    main one when there were several); other cells leave it empty."""
+    names, weights = list(PLATFORMS_SEEN), _shares(PLATFORMS_SEEN)
+    table.columns.append(column)
+    for row in table.rows:
+        online = row.values[reason_column] in online_reasons
+        row.values[column] = str(rng.choice(names, p=weights)) if online else None
+
+
 def write_kenya(inbox: Path, truth: GroundTruth, rng: np.random.Generator) -> None:
-    """Quarterly CSVs; Q2 is re-sent byte for byte as a '_copy' file."""
+    """Quarterly CSVs with the platform of online-related cells; Q2 is re-sent byte for byte as a '_copy' file."""
     source, folder = "helpline_ke", inbox / "helpline_ke"
     tables = {q: build_table(KENYA, [f"Q{q} 2023"], rng) for q in range(1, 5)}
+    platforms = rng.spawn(1)[0]  # its own stream: the seeded defects stay where they were
+    for table in tables.values():
+        name_platforms(table, "Platform", "Reason", {"Cyberbullying", "Sextortion", "Online grooming",
+                                                     "Online sexual exploitation"}, platforms)
     q1, q3 = tables[1], tables[3]
     spoil(q1, rng, {"Country": "Narnia"}, ["country"])
     spoil(q1, rng, {"Number of contacts": "twelve"}, ["contacts"])
@@ -152,8 +172,12 @@ def write_kenya(inbox: Path, truth: GroundTruth, rng: np.random.Generator) -> No
 
 
 def write_brazil(inbox: Path, truth: GroundTruth, rng: np.random.Generator) -> None:
-    """One monthly CSV in Latin-1 with ';' and Windows line endings, as a Brazilian spreadsheet exports it."""
+    """One monthly CSV in Latin-1 with ';' and Windows line endings, as a Brazilian spreadsheet exports it, naming
+    the platform of online-related cells."""
     table = build_table(BRAZIL, [f"2023-{m:02d}" for m in range(1, 13)], rng)
+    name_platforms(table, "plataforma", "motivo", {"cyberbullying", "extorsão sexual", "aliciamento online",
+                                                   "exposição de imagens íntimas", "conteúdo nocivo"},
+                   rng.spawn(1)[0])
     spoil(table, rng, {"período": "2023-13"}, ["period"])
     spoil(table, rng, {"sexo": None}, ["gender"])
     spoil(table, rng, {"motivo": "outros assuntos"}, ["reason"])

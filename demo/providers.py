@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from demo.common import GroundTruth, Table, csv_bytes, json_bytes, spoil, write
+from demo.helplines import PLATFORMS_SEEN
 
 
 @dataclass(frozen=True)
@@ -96,16 +97,21 @@ NETWORK_COLUMNS = {"record_id": "Report ID", "org_name": "Organisation", "org_ty
                    "period": "Year", "digital_channels": "Digital channels", "contacts_total": "Total contacts",
                    "contacts_online": "Online contacts", "referrals_in": "Referrals received",
                    "referrals_out": "Referrals made", "age_served_min": "Min age", "age_served_max": "Max age",
-                   "harm_types": "Harms seen", "challenges": "Challenges", "good_practice": "Good practice"}
+                   "harm_types": "Harms seen", "platforms_seen": "Platforms seen", "challenges": "Challenges",
+                   "good_practice": "Good practice"}
 
 
 def write_network(inbox: Path, truth: GroundTruth, rng: np.random.Generator) -> None:
     """The network's CSV: each member organisation for 2022 and 2023."""
     table = Table(list(NETWORK_COLUMNS.values()))
+    platforms = rng.spawn(1)[0]  # its own stream: the seeded defects stay where they were
+    names, weights = list(PLATFORMS_SEEN), np.array(list(PLATFORMS_SEEN.values())) / sum(PLATFORMS_SEEN.values())
     for year in (2022, 2023):
         for number, provider in enumerate(NETWORK, start=1):
             report = _report(provider, str(year), 1.0 + 0.12 * (year - 2022), rng)
             report["record_id"] = f"NET-{year}-{number:02d}"
+            seen = platforms.choice(names, size=int(platforms.integers(1, 4)), replace=False, p=weights)
+            report["platforms_seen"] = ";".join(sorted(str(name) for name in seen))
             table.add({NETWORK_COLUMNS[k]: v for k, v in report.items()})
     bad = spoil(table, rng, {}, ["contacts_online"])
     bad.values["Online contacts"] = int(bad.values["Total contacts"]) + 850

@@ -249,6 +249,8 @@ class FactHelplineContacts(_FactRow, _Period, Base):
     reason: Mapped[str] = mapped_column(String(60))
     age_band: Mapped[str] = mapped_column(String(20))  # see dim_source_age_band
     gender: Mapped[str] = mapped_column(String(20))
+    platform_code: Mapped[str | None] = mapped_column(String(40))  # where the harm happened, if recorded
+    platform_reported: Mapped[str | None] = mapped_column(String(200))
     contacts: Mapped[int] = mapped_column(BigInteger)
     value_quality: Mapped[str] = mapped_column(String(20))
 

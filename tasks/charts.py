@@ -17,20 +17,23 @@ class ChartSpec:
     kind: str  # bar | none
     dimension: str | None
     fixed: dict[str, str]
+    each: str | None = None  # one chart for each value of this dimension
 
 
 def parse_chart(indicator: Indicator) -> ChartSpec:
-    """The header's `chart: bar <dimension> [where d=v, d=v]`."""
+    """The header's `chart: bar <dimension> [for each <dimension>] [where d=v, d=v]`."""
     text = indicator.chart.strip()
     if not text or text == "none":
         return ChartSpec("none", None, {})
     head, _, where = text.partition(" where ")
+    head, _, each = head.partition(" for each ")
     kind, _, dimension = head.strip().partition(" ")
     fixed = dict(part.strip().split("=", 1) for part in where.split(",") if "=" in part)
-    if kind != "bar" or dimension.strip() not in indicator.dimensions:
-        raise ValueError(f"{indicator.path.name}: chart must be 'bar <one of {', '.join(indicator.dimensions)}>' "
-                         f"[where d=v, ...], not {text!r}")
-    return ChartSpec(kind, dimension.strip(), {k.strip(): v.strip() for k, v in fixed.items()})
+    named = [dimension.strip()] + ([each.strip()] if each else []) + [k.strip() for k in fixed]
+    if kind != "bar" or not all(d in indicator.dimensions for d in named):
+        raise ValueError(f"{indicator.path.name}: chart must be 'bar <dimension> [for each <dimension>] "
+                         f"[where d=v, ...]' with dimensions among {', '.join(indicator.dimensions)}, not {text!r}")
+    return ChartSpec(kind, dimension.strip(), {k.strip(): v.strip() for k, v in fixed.items()}, each.strip() or None)
 
 
 def chart_rows(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec) -> tuple[list[dict], dict]:
@@ -38,7 +41,7 @@ def chart_rows(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec
     chosen = [r for r in rows if str(r[spec.dimension]) != TOTAL]
     fixed: dict[str, str] = {}
     for dim in indicator.dimensions:
-        if dim == spec.dimension or dim in indicator.nested:
+        if dim in (spec.dimension, spec.each) or dim in indicator.nested:
             continue
         values = sorted({str(r[dim]) for r in chosen})
         if dim in spec.fixed:

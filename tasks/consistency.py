@@ -25,7 +25,7 @@ from pop.db import get_engine
 from pop.models import ConsistencyFinding
 from pop.settings import PROJECT_ROOT
 from tasks.batches import utcnow
-from tasks.sql_header import header_list, parse_header
+from tasks.sql_header import header_list, read_sql_file
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,7 @@ class Check:
 
 def load_check(path: Path) -> Check:
     """A check file with its header checked: every field present and the id equal to the file name."""
-    sql = path.read_text(encoding="utf-8")
-    fields = parse_header(sql)
-    missing = [name for name in HEADER_FIELDS if not fields.get(name)]
-    if missing:
-        raise ConsistencyError(f"{path.name}: the header lacks {', '.join(missing)} (comment lines '-- key: value')")
-    if fields["id"] != path.stem:
-        raise ConsistencyError(f"{path.name}: id {fields['id']!r} must equal the file name {path.stem!r}")
+    sql, fields = read_sql_file(path, HEADER_FIELDS, ConsistencyError)
     declared = header_list(fields.get("declared"))
     return Check(id=fields["id"], title=fields["title"], description=fields["description"],
                  compares=fields["compares"], tolerance=fields["tolerance"], default=float(fields["default"]),

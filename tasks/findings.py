@@ -17,7 +17,7 @@ from pop.settings import PROJECT_ROOT
 from schemas.spec import GROUPS
 
 FINDINGS_PATH = PROJECT_ROOT / "config" / "findings.yaml"
-ITEM_KEYS = {"indicator", "cell", "latest", "pick", "group", "supports", "contradicts"}
+ITEM_KEYS = {"indicator", "cell", "where", "latest", "pick", "group", "supports", "contradicts"}
 
 
 class FindingsError(ValueError):
@@ -29,6 +29,7 @@ class EvidenceRule:
     name: str
     indicator: str
     cell: dict[str, str]
+    where: str | None  # a jinja2 expression a cell must satisfy to be considered (before latest and pick)
     latest: str | None
     pick: str | None
     group: str
@@ -46,23 +47,24 @@ class FindingRule:
 
 def _evidence(finding_id: str, name: str, raw: dict[str, Any], indicators: set[str]) -> EvidenceRule:
     """One evidence item of a rule, checked."""
-    where = f"finding {finding_id}, evidence {name}"
+    place = f"finding {finding_id}, evidence {name}"
     if not isinstance(raw, dict) or (stray := set(raw) - ITEM_KEYS):
-        raise FindingsError(f"{where}: unknown key(s) {', '.join(sorted(stray)) if isinstance(raw, dict) else raw}; "
+        raise FindingsError(f"{place}: unknown key(s) {', '.join(sorted(stray)) if isinstance(raw, dict) else raw}; "
                             f"allowed: {', '.join(sorted(ITEM_KEYS))}")
     for key in ("indicator", "group", "supports"):
         if not raw.get(key):
-            raise FindingsError(f"{where}: '{key}' is required")
+            raise FindingsError(f"{place}: '{key}' is required")
     if raw["indicator"] not in indicators:
-        raise FindingsError(f"{where}: unknown indicator {raw['indicator']!r} (sql/indicators has "
+        raise FindingsError(f"{place}: unknown indicator {raw['indicator']!r} (sql/indicators has "
                             f"{', '.join(sorted(indicators))})")
     if raw["group"] not in GROUPS:
-        raise FindingsError(f"{where}: unknown group {raw['group']!r}; known: {', '.join(GROUPS)}")
+        raise FindingsError(f"{place}: unknown group {raw['group']!r}; known: {', '.join(GROUPS)}")
     if raw.get("pick") not in (None, "max", "min"):
-        raise FindingsError(f"{where}: pick must be max or min, not {raw['pick']!r}")
-    return EvidenceRule(name=name, indicator=raw["indicator"], cell={k: str(v) for k, v in (raw.get("cell") or {}).items()},
-                        latest=raw.get("latest"), pick=raw.get("pick"), group=raw["group"], supports=raw["supports"],
-                        contradicts=raw.get("contradicts"))
+        raise FindingsError(f"{place}: pick must be max or min, not {raw['pick']!r}")
+    return EvidenceRule(name=name, indicator=raw["indicator"],
+                        cell={k: str(v) for k, v in (raw.get("cell") or {}).items()}, where=raw.get("where"),
+                        latest=raw.get("latest"), pick=raw.get("pick"), group=raw["group"],
+                        supports=raw["supports"], contradicts=raw.get("contradicts"))
 
 
 def load_rules(indicators: set[str], path: Path | None = None) -> list[FindingRule]:
@@ -158,7 +160,8 @@ def build_finding(rule: FindingRule, published: dict[str, dict[str, Any]], env: 
         except TemplateError as exc:
             cell, row, why = {}, None, f"the cell refers to evidence that is missing ({exc})"
         else:
-            row, why = select_cell(table["rows"], cell, item.latest, item.pick, table.get("value", "value"))
+            rows = [r for r in table["rows"] if item.where is None or _truth(env, item.where, r)]
+            row, why = select_cell(rows, cell, item.latest, item.pick, table.get("value", "value"))
         entry: dict[str, Any] = {"name": item.name, "indicator": item.indicator, "group": item.group, "cell": cell}
         if row is None:
             entry.update(status="unavailable", reason=why)

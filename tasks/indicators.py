@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from pop.settings import PROJECT_ROOT
 from schemas.spec import GROUPS
-from tasks.sql_header import header_list, parse_header
+from tasks.sql_header import header_list, read_sql_file
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,7 @@ def _statements(sql: str, name: str) -> tuple[str, str]:
 
 def load_indicator(path: Path) -> Indicator:
     """An indicator file with its header checked."""
-    sql = path.read_text(encoding="utf-8")
-    fields = parse_header(sql)
-    missing = [key for key in REQUIRED if not fields.get(key)]
-    if missing:
-        raise IndicatorError(f"{path.name}: the header lacks {', '.join(missing)} (comment lines '-- key: value')")
-    if fields["id"] != path.stem:
-        raise IndicatorError(f"{path.name}: id {fields['id']!r} must equal the file name {path.stem!r}")
+    sql, fields = read_sql_file(path, REQUIRED, IndicatorError)
     if fields["unit"] not in UNITS:
         raise IndicatorError(f"{path.name}: unit {fields['unit']!r} is not one of {', '.join(UNITS)}")
     groups = header_list(fields["groups"])

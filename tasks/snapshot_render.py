@@ -81,24 +81,28 @@ def data_package(doc: dict[str, Any]) -> dict[str, Any]:
             "pop_disclosure": rules, "resources": resources}
 
 
-def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str]) -> dict[str, dict[str, Any]]:
-    """Per indicator: its SVG chart, the rows it draws and the values it holds fixed (none when it has no chart)."""
-    out = {}
+def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str]) -> dict[str, list[dict[str, Any]]]:
+    """Per indicator: its SVG charts, each with the rows it draws and its caption (none when it has no chart)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    columns = doc["column_labels"]
     for table in doc["indicators"]:
         indicator = load_indicator(indicators_dir / f"{table['id']}.sql")
         spec = parse_chart(indicator)
         if spec.kind == "none" or not table["rows"]:
             continue
-        rows, fixed = chart_rows(indicator, table["rows"], spec)
-        if not rows:
-            continue
-        columns = doc["column_labels"]
-        where = ", ".join(f"{columns.get(d, d)}: {label(v)}" for d, v in fixed.items())
-        caption = f"{indicator.title}, by {columns.get(spec.dimension, spec.dimension).lower()}" + (
-            f" ({where})" if where else "")
-        out[table["id"]] = {"svg": bar_chart(indicator, rows, spec, label, f"chart-{table['id']}", caption),
-                            "rows": rows, "dimension": spec.dimension, "caption": caption,
-                            "value": indicator.values[0]}
+        groups = sorted({str(r[spec.each]) for r in table["rows"]}) if spec.each else [None]
+        for n, value in enumerate(groups):
+            subset = [r for r in table["rows"] if value is None or str(r[spec.each]) == value]
+            rows, fixed = chart_rows(indicator, subset, spec)
+            if not rows:
+                continue
+            where = ", ".join(f"{columns.get(d, d)}: {label(v)}" for d, v in fixed.items())
+            title = label(value) if value is not None else indicator.title
+            caption = f"{title}, by {columns.get(spec.dimension, spec.dimension).lower()}" + (
+                f" ({where})" if where else "")
+            out.setdefault(table["id"], []).append({
+                "svg": bar_chart(indicator, rows, spec, label, f"chart-{table['id']}-{n}", caption), "rows": rows,
+                "dimension": spec.dimension, "caption": caption, "value": indicator.values[0]})
     return out
 
 

@@ -12,7 +12,8 @@
 -- counts: cases, base, helpline_contacts
 -- attributes: provider_reports, ncmec_reports, groups_seeing
 -- groups: children_youth, helplines_services, service_providers, tech_companies
--- caveats: The four numbers answer different questions and cover different countries and years; they show
+-- caveats: Helplines record the platform on cells of online-related reasons (the main one when a cell has several).
+--   The four numbers answer different questions and cover different countries and years; they show
 --   where the platforms matter to each group, not one rate. NCMEC counts add up every year reported.
 -- chart: bar platform
 SELECT f.source_id, f.country_iso3, f.period, 'children_youth' AS grp, c.code AS platform, f.weight, 1 AS amount
@@ -20,6 +21,16 @@ FROM approved_fact_youth_responses f
 JOIN approved_fact_choices c ON c.batch_id = f.batch_id AND c.row_number = f.row_number
      AND c.field = 'platforms_named'
 WHERE f.used_online_help
+UNION ALL
+SELECT f.source_id, f.country_iso3, f.period, 'helplines_services', f.platform_code, 0, f.contacts
+FROM approved_fact_helpline_contacts f
+WHERE f.platform_code IS NOT NULL AND f.contact_type <> 'all' AND f.channel <> 'all' AND f.reason <> 'all'
+  AND f.age_band <> 'all' AND f.gender <> 'all'
+UNION ALL
+SELECT f.source_id, f.country_iso3, f.period, 'service_providers', c.code, 0, 1
+FROM approved_fact_service_provider_reports f
+JOIN approved_fact_choices c ON c.batch_id = f.batch_id AND c.row_number = f.row_number
+     AND c.field = 'platforms_seen'
 UNION ALL
 SELECT f.source_id, f.country_iso3, f.period, 'tech_companies', f.product_code, 0, f.value
 FROM approved_fact_tech_metrics f
@@ -41,4 +52,4 @@ per_platform AS (
 SELECT p.platform, CASE WHEN a.weight > 0 THEN p.youth_weight / a.weight END AS value, p.cases,
        a.base, p.helpline_contacts, p.provider_reports, p.ncmec_reports, p.groups_seeing
 FROM per_platform p CROSS JOIN asked a
-WHERE p.platform <> 'other'
+WHERE p.platform NOT IN ('other', 'all')

@@ -77,7 +77,7 @@ HELP_TOOLS = same("helpline_chat_or_app", "helpline_phone", "platform_report_or_
                   "social_media_peer", "search_engine", "ai_chatbot", "online_counselling", "youth_led_platform",
                   "other")
 BARRIERS = same("shame", "fear_trouble", "didnt_know_where", "not_serious", "no_access", "distrust", "other")
-PLATFORMS = {"twitter": "x"} | same("facebook", "instagram", "whatsapp", "youtube", "tiktok", "snapchat", "discord",
+PLATFORMS = {"twitter": "x", "x (twitter)": "x"} | same("facebook", "instagram", "whatsapp", "youtube", "tiktok", "snapchat", "discord",
                                     "roblox", "x", "all", "other")
 PROVIDER_TYPES = {"social services": "social_services", "child helpline": "helpline", "reporting hotline":
                   "hotline_reporting", "hotline": "hotline_reporting", "referral": "referral_service",
@@ -182,13 +182,13 @@ def year_of(periods: pd.Series) -> pd.Series:
 
 
 def platform_column(raw: pd.DataFrame) -> pd.Series | None:
-    """A 'Platform' / 'platforms' column the files may gain (mapped by the registry or as sent), if any."""
-    names = [c for c in raw.columns if str(c).strip().lower() in ("platform", "platforms")]
+    """The platform column of helpline files (platform) or provider reports (platforms_seen), if the file has one."""
+    names = [c for c in raw.columns if str(c).strip().lower() in ("platform", "platforms_seen")]
     return raw[names[0]] if names else None
 
 
 def platform_lists(raw: pd.DataFrame) -> pd.Series:
-    """The platforms each row names (empty lists while the files have no platform column)."""
+    """The platforms each row names (empty lists for files without a platform column)."""
     column = platform_column(raw)
     if column is None:
         return pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
@@ -344,25 +344,16 @@ def expected_youth_help_seeking() -> pd.DataFrame:
     return out.assign(value=out["weighted_yes"] / out["weight"]).reset_index()
 
 
-def expected_youth_help_tools() -> pd.DataFrame:
-    """Weighted share using each online help tool among those who used online help."""
-    return answer_shares(youth()[youth()["used_online_help"]], "help_tools_used")
-
-
-def expected_youth_platforms_named() -> pd.DataFrame:
-    """Weighted share naming each platform among those who used online help."""
-    return answer_shares(youth()[youth()["used_online_help"]], "platforms_named")
-
-
-def expected_youth_told_whom() -> pd.DataFrame:
-    """Weighted share telling each kind of person among those who felt unsafe."""
-    return answer_shares(youth()[youth()["felt_unsafe"] != "none"], "told_whom")
-
-
-def expected_youth_barriers() -> pd.DataFrame:
-    """Weighted share naming each barrier among those who felt unsafe and (answered that they) did not seek help."""
+def expected_youth_choices() -> pd.DataFrame:
+    """Weighted share giving each answer of the four multiple-choice questions, each among those it was asked of:
+    help tools and platforms of those who used online help, whom they told of those who felt unsafe, barriers of
+    those who felt unsafe and (answered that they) did not seek help."""
     people = youth()
-    return answer_shares(people[(people["felt_unsafe"] != "none") & people["sought_help"].eq(False)], "barriers")
+    unsafe = people["felt_unsafe"] != "none"
+    asked = {"help_tools_used": people["used_online_help"], "platforms_named": people["used_online_help"],
+             "told_whom": unsafe, "barriers": unsafe & people["sought_help"].eq(False)}
+    return pd.concat([answer_shares(people[who], question).assign(question=question)
+                      for question, who in asked.items()], ignore_index=True)
 
 
 def expected_youth_help_outcome() -> pd.DataFrame:
@@ -409,7 +400,7 @@ def expected_protection_evidence() -> pd.DataFrame:
 
 
 def helpline_platform_contacts() -> pd.Series:
-    """Helpline contacts per platform named in a 'Platform' column (empty while the helpline files have none)."""
+    """Helpline contacts per platform recorded in the helplines' platform column."""
     named = helpline_cells()[["platforms", "contacts"]].explode("platforms").dropna(subset=["platforms"])
     return named.groupby("platforms")["contacts"].sum()
 
@@ -445,12 +436,9 @@ ORACLES: dict[str, Callable[[], pd.DataFrame]] = {
     "protection_evidence": expected_protection_evidence,
     "provider_online_referrals": expected_provider_online_referrals,
     "tech_reports_actions": expected_tech_reports_actions,
-    "youth_barriers": expected_youth_barriers,
     "youth_help_outcome": expected_youth_help_outcome,
     "youth_help_seeking": expected_youth_help_seeking,
-    "youth_help_tools": expected_youth_help_tools,
-    "youth_platforms_named": expected_youth_platforms_named,
-    "youth_told_whom": expected_youth_told_whom,
+    "youth_choices": expected_youth_choices,
 }
 
 
@@ -534,13 +522,11 @@ def test_helpline_reasons_spot_cells_and_totals(computed: dict[str, IndicatorRes
     assert by_reason["cases"].sum() == totals["cases"].sum() == counselling["contacts"].sum()
 
 
-def test_platform_triangulation_sides_without_platform_columns_are_zero(
-        computed: dict[str, IndicatorResult]) -> None:
-    cells = computed["platform_triangulation"].cells
-    helplines, providers = helpline_platform_contacts(), provider_reports()["platforms"].explode().dropna()
-    if helplines.empty:
-        assert (cells["helpline_contacts"] == 0).all()
-    if providers.empty:
-        assert (cells["provider_reports"] == 0).all()
-    assert set(cells.loc[cells["ncmec_reports"] > 0, "platform"]) == {
-        "facebook", "instagram", "whatsapp", "snapchat", "tiktok", "x"}
+def test_platform_triangulation_sees_platforms_from_four_groups(computed: dict[str, IndicatorResult]) -> None:
+    cells = computed["platform_triangulation"].cells.set_index("platform")
+    assert helpline_platform_contacts().sum() == cells["helpline_contacts"].sum() > 0
+    assert provider_reports()["platforms"].explode().dropna().size == cells["provider_reports"].sum() > 0
+    assert set(cells.index[cells["ncmec_reports"] > 0]) == {"facebook", "instagram", "whatsapp", "snapchat", "tiktok",
+                                                            "x"}
+    seen_by_all = cells.index[cells["groups_seeing"] == 4]
+    assert {"instagram", "whatsapp", "snapchat", "tiktok", "facebook"} & set(seen_by_all)

@@ -26,12 +26,13 @@ INDICATORS = {i.id: i for i in load_indicators()}
 
 
 def run_snapshot(url: str, outputs: Path, as_of: str = AS_OF) -> dict[str, Any]:
+    """The snapshot flow's summary, with the id of its flow run."""
     from flows.snapshot import snapshot
 
     with demo_settings(outputs, url):
         state = snapshot(as_of=as_of, return_state=True)
     assert state.is_completed(), state.message
-    return state.result()
+    return {**state.result(), "flow_run_id": state.state_details.flow_run_id}
 
 
 def approve_all(url: str) -> None:
@@ -72,6 +73,22 @@ def test_the_snapshot_writes_every_output(demo: dict) -> None:
     package = read_json(folder / "datapackage.json")
     assert len(package["resources"]) == len(INDICATORS)
     assert set(package["resources"][0]["schema"]["missingValues"]) == {"", "[c]", "[s]", "[k]"}
+
+
+def test_the_snapshot_shows_in_prefect_as_a_markdown_and_a_table_artifact(demo: dict) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[demo["summary"]["flow_run_id"]])))
+    by_key = {a.key: a for a in artifacts}
+    assert by_key["snapshot-report"].type == "markdown" and by_key["snapshot-indicators"].type == "table"
+    assert demo["summary"]["statements"][0]["statement"] in by_key["snapshot-report"].data
+    table = by_key["snapshot-indicators"].data
+    table = json.loads(table) if isinstance(table, str) else table
+    assert {row["indicator"] for row in table} == set(INDICATORS)
+    assert sum(row["hidden"] for row in table) == demo["summary"]["hidden_cells"]
 
 
 def test_findings_come_first_with_corroboration_and_charts_have_data_tables(demo: dict) -> None:

@@ -136,3 +136,19 @@ def test_the_project_rules_name_existing_indicators() -> None:
     rules = load_rules({i.id for i in load_indicators()})
     assert len(rules) >= 5 and len({r.id for r in rules}) == len(rules)
     assert any(len({e.group for e in r.evidence}) >= 3 for r in rules)
+
+
+def test_where_leaves_out_cells_that_do_not_qualify_before_the_latest_is_taken(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text("""
+findings:
+  - id: providers
+    statement: "{{ pct(p.value) }} in {{ p.year }}"
+    evidence:
+      p: {indicator: prov, cell: {org_type: all}, where: reports >= 5, latest: year, group: service_providers,
+          supports: value > 0}
+""", encoding="utf-8")
+    published = {"prov": table({"org_type": "all", "year": "2023", "value": 0.6, "reports": 14},
+                               {"org_type": "all", "year": "2024", "value": 0.7, "reports": 3})}
+    [finding] = build_findings(load_rules({"prov"}, path), published, label=str)
+    assert finding["statement"] == "60% in 2023"
