@@ -24,6 +24,14 @@ findings:
 """
 
 
+def only_finding(tmp_path: Path, rules: str, published: dict, label=str) -> dict:  # type: ignore[no-untyped-def]
+    """The one finding the rules text makes from the published tables."""
+    path = tmp_path / "f.yaml"
+    path.write_text(rules, encoding="utf-8")
+    [finding] = build_findings(load_rules(set(published), path), published, label=label)
+    return finding
+
+
 def table(*rows: dict, value: str = "value") -> dict:
     return {"rows": [{"disclosure": None, **r} for r in rows], "value": value, "unit": "share",
             "coverage": [{"source_id": "src", "country_iso3": "KEN", "first_period": "2023", "last_period": "2023"}]}
@@ -85,20 +93,18 @@ def test_a_finding_whose_primary_evidence_does_not_support_it_is_not_stated(rule
 
 
 def test_pick_takes_the_largest_published_value_and_skips_hidden_cells(tmp_path: Path) -> None:
-    path = tmp_path / "f.yaml"
-    path.write_text("""
+    rules = """
 findings:
   - id: top
     statement: "{{ label(top.answer) }} first at {{ pct(top.value) }}"
     evidence:
       top: {indicator: answers, cell: {country: all}, pick: max, group: children_youth, supports: value > 0}
-""", encoding="utf-8")
+"""
     published = {"answers": table({"answer": "shame", "country": "all", "value": 0.3},
                                   {"answer": "secret", "country": "all", "value": None, "disclosure": "[c]"},
                                   {"answer": "fear", "country": "all", "value": 0.4},
                                   {"answer": "fear", "country": "KEN", "value": 0.9})}
-    [finding] = build_findings(load_rules({"answers"}, path), published, label=str.upper)
-    assert finding["statement"] == "FEAR first at 40%"
+    assert only_finding(tmp_path, rules, published, label=str.upper)["statement"] == "FEAR first at 40%"
 
 
 def test_corroboration_levels() -> None:
@@ -139,16 +145,14 @@ def test_the_project_rules_name_existing_indicators() -> None:
 
 
 def test_where_leaves_out_cells_that_do_not_qualify_before_the_latest_is_taken(tmp_path: Path) -> None:
-    path = tmp_path / "f.yaml"
-    path.write_text("""
+    rules = """
 findings:
   - id: providers
     statement: "{{ pct(p.value) }} in {{ p.year }}"
     evidence:
       p: {indicator: prov, cell: {org_type: all}, where: reports >= 5, latest: year, group: service_providers,
           supports: value > 0}
-""", encoding="utf-8")
+"""
     published = {"prov": table({"org_type": "all", "year": "2023", "value": 0.6, "reports": 14},
                                {"org_type": "all", "year": "2024", "value": 0.7, "reports": 3})}
-    [finding] = build_findings(load_rules({"prov"}, path), published, label=str)
-    assert finding["statement"] == "60% in 2023"
+    assert only_finding(tmp_path, rules, published)["statement"] == "60% in 2023"
