@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from tasks.indicators import TOTAL, Indicator
 
-BAR_HEIGHT, GAP, LABEL_WIDTH, BAR_WIDTH, VALUE_WIDTH = 22, 6, 230, 360, 90
+BAR_HEIGHT, GAP, BAR_WIDTH, VALUE_WIDTH = 22, 6, 360, 110
+LABEL_CHAR_WIDTH, LABEL_MIN, LABEL_MAX = 7.2, 120, 330  # px per character of a 13px label, and the bounds
 MAX_BARS = 20
 
 
@@ -81,8 +82,11 @@ def bar_chart(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec,
     top = max(numbers, default=0) or 1
     if indicator.unit == "share":
         top = max(top, 0.0001)
+    labels = [label(r[spec.dimension]) for r in rows]
+    label_width = min(LABEL_MAX, max(LABEL_MIN, max(len(t) for t in labels) * LABEL_CHAR_WIDTH + 12))
+    fits = int((label_width - 12) / LABEL_CHAR_WIDTH)
     height = len(rows) * (BAR_HEIGHT + GAP) + GAP
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    width = label_width + BAR_WIDTH + VALUE_WIDTH
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
              f'role="img" aria-labelledby="{chart_id}-title" class="chart">',
              f'<title id="{chart_id}-title">{escape(caption)}</title>']
@@ -90,14 +94,16 @@ def bar_chart(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec,
         y = GAP + i * (BAR_HEIGHT + GAP)
         value = row[value_col]
         text = escape(format_value(value, indicator.unit) + (f" {row['flag']}" if row.get("flag") else ""))
-        parts.append(f'<text x="{LABEL_WIDTH - 8}" y="{y + 15}" text-anchor="end" class="label">'
-                     f'{escape(label(row[spec.dimension]))}</text>')
+        name = labels[i] if len(labels[i]) <= fits else labels[i][:fits - 1] + "…"
+        parts.append(f'<text x="{label_width - 8:.0f}" y="{y + 15}" text-anchor="end" class="label">'
+                     f'{escape(name)}</text>')
         if isinstance(value, (int, float)):
             bar = max(1.0, BAR_WIDTH * abs(float(value)) / top)
             css = "bar unstable" if row.get("flag") else "bar"
-            parts.append(f'<rect x="{LABEL_WIDTH}" y="{y}" width="{bar:.1f}" height="{BAR_HEIGHT}" class="{css}"/>')
-            parts.append(f'<text x="{LABEL_WIDTH + bar + 6:.1f}" y="{y + 15}" class="value">{text}</text>')
+            parts.append(f'<rect x="{label_width:.0f}" y="{y}" width="{bar:.1f}" height="{BAR_HEIGHT}" '
+                         f'class="{css}"/>')
+            parts.append(f'<text x="{label_width + bar + 6:.1f}" y="{y + 15}" class="value">{text}</text>')
         else:
-            parts.append(f'<text x="{LABEL_WIDTH + 6}" y="{y + 15}" class="value hidden">{text} hidden</text>')
+            parts.append(f'<text x="{label_width + 6:.0f}" y="{y + 15}" class="value hidden">{text} hidden</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -68,14 +68,16 @@ class Indicator:
                 "caveats": self.caveats, "disclosure": self.disclosure or None, "sql": f"sql/indicators/{self.path.name}"}
 
 
-def _statements(sql: str, name: str) -> tuple[str, str]:
-    """The basis and the indicator statement of a file (split on the one ';' that ends the basis)."""
+def _statements(sql: str, name: str, expected: int = 2) -> list[str]:
+    """The file's statements: the basis and the indicator over it (or only the indicator, when its header names
+    another indicator's basis), split on ';'."""
     body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     parts = [part.strip() for part in body.split(";") if part.strip()]
-    if len(parts) != 2:
-        raise IndicatorError(f"{name}: expected two statements (the basis, then the indicator over `basis`), "
-                             f"found {len(parts)}")
-    return parts[0], parts[1]
+    if len(parts) != expected:
+        what = "two statements (the basis, then the indicator over `basis`)" if expected == 2 else \
+            "one statement (the indicator over the basis its header names)"
+        raise IndicatorError(f"{name}: expected {what}, found {len(parts)}")
+    return parts
 
 
 def load_indicator(path: Path) -> Indicator:
@@ -95,7 +97,13 @@ def load_indicator(path: Path) -> Indicator:
     if not counts and not fields.get("disclosure"):
         raise IndicatorError(f"{path.name}: with 'counts: none' the header must say under 'disclosure' why its "
                              "numbers are not counts of children")
-    basis, indicator = _statements(sql, path.name)
+    if shared := fields.get("basis"):  # the basis of another indicator, computed once for both
+        other = path.parent / f"{shared}.sql"
+        if shared == path.stem or not other.exists():
+            raise IndicatorError(f"{path.name}: basis {shared!r} must name another indicator file in {path.parent}")
+        basis, indicator = load_indicator(other).basis_sql, _statements(sql, path.name, expected=1)[0]
+    else:
+        basis, indicator = _statements(sql, path.name)
     return Indicator(id=fields["id"], title=fields["title"], description=fields["description"], unit=fields["unit"],
                      numerator=fields["numerator"], denominator=fields["denominator"], dimensions=dims,
                      margins=header_list(fields.get("margins")), nested=header_list(fields.get("nested")),
@@ -111,13 +119,15 @@ def load_indicators(folder: Path = INDICATORS_DIR) -> list[Indicator]:
 
 BASIS_TABLE = "basis"  # the temporary table each indicator statement reads
 COVERAGE_SQL = ("SELECT source_id, country_iso3, MIN(period) AS first_period, MAX(period) AS last_period, "
-                "COUNT(*) AS basis_rows FROM basis GROUP BY source_id, country_iso3")
+                "{rows} AS basis_rows FROM basis GROUP BY source_id, country_iso3")
+FACT_ROWS = "fact_rows"  # a basis that adds up fact rows says in this column how many each of its rows stands for
 
 
 def _plain(value: Any) -> Any:
-    """A database value as published: Decimal → float, integral floats kept as floats, NaN → None."""
+    """A database value as published, the same from every backend: whole Decimals (PostgreSQL's sums of integers)
+    as int, other Decimals as float, NaN as None, booleans as 0/1."""
     if isinstance(value, Decimal):
-        value = float(value)
+        value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, bool):
@@ -134,24 +144,37 @@ class IndicatorResult:
     coverage: list[dict[str, Any]]
 
 
-def run_indicator(conn: Connection, indicator: Indicator) -> IndicatorResult:
-    """Compute one indicator in the database: its basis once (a temporary table), then its cells and coverage."""
+def make_basis(conn: Connection, indicator: Indicator) -> str:
+    """The indicator's basis as the temporary table `basis`; the SQL to compute its coverage."""
+    conn.execute(text(f"CREATE TEMPORARY TABLE {BASIS_TABLE} AS {indicator.basis_sql}"))
+    # each basis has its own shape: its own statement text, so PostgreSQL never reuses a plan prepared for
+    # another basis ("cached plan must not change result type")
+    columns = set(conn.execute(text(f"SELECT * FROM {BASIS_TABLE} WHERE 1 = 0 -- {indicator.id}")).keys())
+    if {"batch_id", "row_number"} <= columns:
+        # a basis of fact rows is joined back to their multi-select answers (fact_choices) by row
+        conn.execute(text(f"CREATE INDEX ix_basis_row ON {BASIS_TABLE} (batch_id, row_number)"))
+    rows = f"SUM({FACT_ROWS})" if FACT_ROWS in columns else "COUNT(*)"
+    return COVERAGE_SQL.format(rows=rows) + f" -- {indicator.id}"
+
+
+def drop_basis(conn: Connection) -> None:
+    conn.execute(text(f"DROP TABLE IF EXISTS {BASIS_TABLE}"))
+
+
+def run_indicator(conn: Connection, indicator: Indicator, coverage_sql: str | None = None) -> IndicatorResult:
+    """Compute one indicator in the database: its cells and its coverage. With `coverage_sql`, its basis is
+    already the temporary table `basis` (shared with the indicator before it); otherwise it is made here."""
+    made_here = coverage_sql is None
     try:
-        conn.execute(text(f"CREATE TEMPORARY TABLE {BASIS_TABLE} AS {indicator.basis_sql}"))
-        # each indicator's basis has its own shape: its own statement text, so PostgreSQL never reuses a plan
-        # prepared for another indicator's basis ("cached plan must not change result type")
-        own = f" -- {indicator.id}"
-        if {"batch_id", "row_number"} <= set(conn.execute(text(f"SELECT * FROM {BASIS_TABLE} WHERE 1 = 0{own}"))
-                                             .keys()):
-            # a basis of fact rows is joined back to their multi-select answers (fact_choices) by row
-            conn.execute(text(f"CREATE INDEX ix_basis_row ON {BASIS_TABLE} (batch_id, row_number)"))
+        if made_here:
+            coverage_sql = make_basis(conn, indicator)
         try:
             rows = [{k: _plain(v) for k, v in row.items()} for row in
                     conn.execute(text(indicator.indicator_sql)).mappings()]
-            coverage = [{k: _plain(v) for k, v in row.items()} for row in
-                        conn.execute(text(COVERAGE_SQL + own)).mappings()]
+            coverage = [{k: _plain(v) for k, v in row.items()} for row in conn.execute(text(coverage_sql)).mappings()]
         finally:
-            conn.execute(text(f"DROP TABLE {BASIS_TABLE}"))
+            if made_here:
+                drop_basis(conn)
     except Exception as exc:
         raise IndicatorError(f"{indicator.path.name}: the indicator failed to run "
                              f"({exc.__class__.__name__}: {exc})") from exc
@@ -171,9 +194,21 @@ def run_indicator(conn: Connection, indicator: Indicator) -> IndicatorResult:
 
 
 def compute_indicators(conn: Connection, indicators: list[Indicator]) -> dict[str, IndicatorResult]:
-    """Every indicator's cells and coverage, by id."""
+    """Every indicator's cells and coverage, by id; indicators sharing a basis compute it once."""
     results = {}
+    by_basis: dict[str, list[Indicator]] = {}
     for indicator in indicators:
-        results[indicator.id] = run_indicator(conn, indicator)
-        log.info("indicator %s: %d cell(s)", indicator.id, len(results[indicator.id].cells))
-    return results
+        by_basis.setdefault(indicator.basis_sql, []).append(indicator)
+    for group in by_basis.values():
+        try:
+            coverage_sql = make_basis(conn, group[0])
+        except Exception as exc:
+            raise IndicatorError(f"{group[0].path.name}: its basis failed to run "
+                                 f"({exc.__class__.__name__}: {exc})") from exc
+        try:
+            for indicator in group:
+                results[indicator.id] = run_indicator(conn, indicator, coverage_sql)
+                log.info("indicator %s: %d cell(s)", indicator.id, len(results[indicator.id].cells))
+        finally:
+            drop_basis(conn)
+    return {i.id: results[i.id] for i in indicators}

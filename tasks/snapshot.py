@@ -164,7 +164,8 @@ def read_labels() -> dict[str, dict[str, str]]:
 def labeller(conn: Connection) -> Callable[[str], str]:
     """A function giving the label people read for any code the snapshot publishes."""
     labels: dict[str, str] = {}
-    for vocab in vocabularies().values():
+    # platforms first: a platform and its company can share a code (discord, roblox), and tables name platforms
+    for vocab in sorted(vocabularies().values(), key=lambda v: v.name != "platform"):
         for code, entry in vocab.entries.items():
             if entry.get("label"):
                 labels.setdefault(code, entry["label"])

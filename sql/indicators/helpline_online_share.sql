@@ -17,13 +17,17 @@
 --   non-counselling contacts are both counted. Contacts of unknown channel and cells a helpline sends as totals
 --   ('all') are left out, so nothing counts twice.
 -- chart: bar country_iso3
-SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year,
-       COALESCE(c.region, 'Unknown') AS region, ch.online, f.contacts
-FROM approved_fact_helpline_contacts f
-JOIN dim_channel ch ON ch.code = f.channel
-LEFT JOIN dim_country c ON c.iso3 = f.country_iso3
-WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
-  AND f.age_band <> 'all' AND f.gender <> 'all';
+SELECT a.source_id, a.country_iso3, a.period, SUBSTR(a.period, 1, 4) AS year,
+       COALESCE(c.region, 'Unknown') AS region, ch.online, a.contacts, a.fact_rows
+FROM (
+    SELECT f.source_id, f.country_iso3, f.period, f.channel, SUM(f.contacts) AS contacts, COUNT(*) AS fact_rows
+    FROM approved_fact_helpline_contacts f
+    WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
+      AND f.age_band <> 'all' AND f.gender <> 'all'
+    GROUP BY f.source_id, f.country_iso3, f.period, f.channel
+) a
+JOIN dim_channel ch ON ch.code = a.channel
+LEFT JOIN dim_country c ON c.iso3 = a.country_iso3;
 
 WITH cells AS (
     SELECT region, country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases,

@@ -11,13 +11,8 @@
 -- groups: helplines_services
 -- caveats: A change can come from how a helpline records channels as much as from how children reach it;
 --   read it next to the helpline's own reports. Same exclusions as helpline_online_share.
+-- basis: helpline_online_share
 -- chart: bar country_iso3
-SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year, ch.online, f.contacts
-FROM approved_fact_helpline_contacts f
-JOIN dim_channel ch ON ch.code = f.channel
-WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
-  AND f.age_band <> 'all' AND f.gender <> 'all';
-
 WITH yearly AS (
     SELECT country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases, SUM(contacts) AS base
     FROM basis GROUP BY country_iso3, year

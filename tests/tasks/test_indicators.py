@@ -70,3 +70,17 @@ def test_the_project_indicators_cover_every_group_and_declare_their_disclosure()
         assert ind.counts or ind.disclosure, ind.id
         assert "children_youth" not in ind.groups or ind.counts, f"{ind.id}: survey counts must be protected"
         assert set(ind.margins) <= set(ind.dimensions)
+
+
+def test_an_indicator_can_share_the_basis_of_another(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    shared = GOOD.replace("-- id: demo_share", "-- id: demo_trend").replace("-- caveats: None.",
+                                                                           "-- caveats: None.\n-- basis: demo_share")
+    shared = shared[:shared.index("SELECT source_id")] + "SELECT country_iso3 FROM basis\n"
+    ind = load_indicator(write(tmp_path, shared, "demo_trend.sql"))
+    assert ind.basis_sql == load_indicator(tmp_path / "demo_share.sql").basis_sql
+    assert ind.indicator_sql == "SELECT country_iso3 FROM basis"
+    with pytest.raises(IndicatorError, match="basis 'nowhere' must name another indicator file"):
+        load_indicator(write(tmp_path, shared.replace("basis: demo_share", "basis: nowhere"), "demo_trend.sql"))
+    with pytest.raises(IndicatorError, match="expected one statement"):
+        load_indicator(write(tmp_path, shared + ";\nSELECT 1", "demo_trend.sql"))
