@@ -40,11 +40,26 @@ def test_a_steward_session(pop_env: Path) -> None:
     assert "loaded 2, back in quarantine 1" in corrected
     assert "77 rows = loaded 74 + loaded by correction 2 + still open 1 + dismissed 0" in corrected
 
+    snapshot = pop("snapshot", "--as-of", "2024-03-01")
+    assert "Snapshot 2024-03-01-" in snapshot and "awaiting review and not included" in snapshot
+    assert re.search(r"(\d+) approved file\(s\)", snapshot.replace("\n", " "))
+
     trail = pop("audit")
     for words in ("amina", "approve", "checked with the helpline", "export", "correction", "pop (automatic)"):
         assert words in trail
     index = (pop_env / "reports" / "index.html").read_text(encoding="utf-8")
     assert "Steward actions" in index and "checked with the helpline" in index and "corrects batch" in index
+
+
+def test_the_demo_run_approves_the_waiting_batches_as_the_demo_steward_and_makes_a_snapshot(pop_env: Path) -> None:
+    out = pop("run", "--demo", "--as-of", "2024-03-01")
+    assert "Demo: approved 10 batch(es) awaiting review as 'demo (pop run --demo)'" in out
+    assert "13 approved file(s), 0 awaiting review" in out and "three or more groups" in out
+    folder = Path(re.search(r"Snapshot: (\S+index\.html)", out.replace("\n", "")).group(1)).parent
+    assert folder.parent == pop_env / "snapshots" and (folder / "snapshot.md").exists()
+    assert pop("audit").count("demo (pop run --demo)") == 10
+    assert "2023_q1.csv" not in pop("batches", "--review", "pending")
+    assert "2023_q1.csv" in pop("batches", "--review", "approved")
 
 
 def test_wrong_requests_say_what_is_wrong(pop_env: Path) -> None:
