@@ -17,7 +17,7 @@ from pop.settings import PROJECT_ROOT
 from schemas.spec import GROUPS
 
 FINDINGS_PATH = PROJECT_ROOT / "config" / "findings.yaml"
-ITEM_KEYS = {"indicator", "cell", "where", "latest", "pick", "group", "supports", "contradicts"}
+ITEM_KEYS = {"indicator", "cell", "where", "latest", "pick", "group", "supports", "contradicts", "shows"}
 
 
 class FindingsError(ValueError):
@@ -35,6 +35,7 @@ class EvidenceRule:
     group: str
     supports: str
     contradicts: str | None
+    shows: str | None = None  # the count column this evidence is about, when not the indicator's value
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def _evidence(finding_id: str, name: str, raw: dict[str, Any], indicators: set[s
     return EvidenceRule(name=name, indicator=raw["indicator"],
                         cell={k: str(v) for k, v in (raw.get("cell") or {}).items()}, where=raw.get("where"),
                         latest=raw.get("latest"), pick=raw.get("pick"), group=raw["group"],
-                        supports=raw["supports"], contradicts=raw.get("contradicts"))
+                        supports=raw["supports"], contradicts=raw.get("contradicts"), shows=raw.get("shows"))
 
 
 def load_rules(indicators: set[str], path: Path | None = None) -> list[FindingRule]:
@@ -179,7 +180,10 @@ def build_finding(rule: FindingRule, published: dict[str, dict[str, Any]], env: 
                     "reason": f"its primary evidence does not support it ({item.supports} is false)"}
         (contradicting if status == "contradicts" else supporting if status == "supports" else set()).add(item.group)
         sources = sorted({c["source_id"] for c in table["coverage"]})
-        entry.update(status=status, value=row.get(table.get("value", "value")), unit=table.get("unit", "number"),
+        if dims := table.get("dimensions"):
+            entry["cell"] = {d: str(row[d]) for d in dims}  # the cell chosen, named fully
+        shown = item.shows or table.get("value", "value")
+        entry.update(status=status, value=row.get(shown), unit="count" if item.shows else table.get("unit", "number"),
                      values=row, sources=sources,
                      periods=sorted({p for c in table["coverage"] for p in (c["first_period"], c["last_period"])}))
         evidence.append(entry)

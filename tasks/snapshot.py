@@ -282,7 +282,7 @@ def build_snapshot(database_url: str, as_of: dt.date, snapshots_dir: Path,
                        "hidden_cells": sum(1 for r in rows if r["disclosure"]),
                        "unstable_cells": sum(1 for r in rows if r["flag"])})
         for_findings[ind.id] = {"rows": finding_rows(ind, protected), "coverage": result.coverage,
-                                "value": ind.values[0], "unit": ind.unit}
+                                "value": ind.values[0], "unit": ind.unit, "dimensions": list(ind.dimensions)}
     findings = build_findings(finding_rules, for_findings, label)
     doc = {
         "snapshot": {"id": sid, "format": SNAPSHOT_FORMAT, "as_of": as_of.isoformat(), "fingerprint": digest,
