@@ -273,14 +273,23 @@ def with_totals(frame: pd.DataFrame, *dims: str) -> pd.DataFrame:
     return frame
 
 
+def one_way(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows once per one-way breakdown: by country, by age band, by gender, and all (others set to 'all')."""
+    dims = ["country_iso3", "age_band", "gender"]
+    return pd.concat([frame.assign(**{d: ALL for d in dims if d != kept}) for kept in (*dims, None)],
+                     ignore_index=True)
+
+
 def answer_shares(asked: pd.DataFrame, field: str) -> pd.DataFrame:
-    """Weighted share of respondents giving each answer of a multi-select field among `asked`, by country and all."""
-    asked = with_totals(asked, "country_iso3")
-    picked = asked[["country_iso3", "weight", field]].explode(field).dropna(subset=[field])
-    num = picked.groupby([field, "country_iso3"]).agg(weight=("weight", "sum"), cases=("weight", "size"))
-    den = asked.groupby("country_iso3").agg(asked=("weight", "sum"), base=("weight", "size"))
-    out = num.join(den, on="country_iso3").reset_index().rename(columns={field: "answer"})
-    return out.assign(value=out["weight"] / out["asked"])[["answer", "country_iso3", "value", "cases", "base"]]
+    """Weighted share of respondents giving each answer of a multi-select field among `asked`, one way by country,
+    age band and gender, and all."""
+    by = ["country_iso3", "age_band", "gender"]
+    asked = one_way(asked)
+    picked = asked[[*by, "weight", field]].explode(field).dropna(subset=[field])
+    num = picked.groupby([field, *by]).agg(weight=("weight", "sum"), cases=("weight", "size"))
+    den = asked.groupby(by).agg(asked=("weight", "sum"), base=("weight", "size"))
+    out = num.join(den, on=by).reset_index().rename(columns={field: "answer"})
+    return out.assign(value=out["weight"] / out["asked"])[["answer", *by, "value", "cases", "base"]]
 
 
 def online_cells(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -337,8 +346,7 @@ def expected_youth_help_seeking() -> pd.DataFrame:
     for measure in ("sought_help", "used_online_help"):
         answered = unsafe[unsafe[measure].notna()]
         yes = answered[measure].astype(int)
-        answers = answered.assign(measure=measure, yes=yes, weighted_yes=yes * answered["weight"])
-        parts += [answers.assign(**{d: ALL for d in dims if d != kept}) for kept in (*dims, None)]
+        parts.append(one_way(answered.assign(measure=measure, yes=yes, weighted_yes=yes * answered["weight"])))
     out = pd.concat(parts).groupby(["measure", *dims]).agg(
         weight=("weight", "sum"), weighted_yes=("weighted_yes", "sum"), cases=("yes", "sum"), base=("yes", "size"))
     return out.assign(value=out["weighted_yes"] / out["weight"]).reset_index()
@@ -357,13 +365,15 @@ def expected_youth_choices() -> pd.DataFrame:
 
 
 def expected_youth_help_outcome() -> pd.DataFrame:
-    """Weighted share of each outcome among those who sought help and answered, with outcome and country totals."""
+    """Weighted share of each outcome among those who sought help and answered, one way by country, age band and
+    gender, with the outcome totals."""
     people = youth()
     sought = people[people["sought_help"].eq(True) & people["outcome"].notna()]
-    cells = with_totals(sought, "outcome", "country_iso3").groupby(["outcome", "country_iso3"]).agg(
+    by = ["country_iso3", "age_band", "gender"]
+    cells = with_totals(one_way(sought), "outcome").groupby(["outcome", *by]).agg(
         weight=("weight", "sum"), cases=("weight", "size")).reset_index()
-    totals = cells[cells["outcome"] == ALL][["country_iso3", "weight", "cases"]]
-    out = cells.merge(totals, on="country_iso3", suffixes=("", "_all"))
+    totals = cells[cells["outcome"] == ALL][[*by, "weight", "cases"]]
+    out = cells.merge(totals, on=by, suffixes=("", "_all"))
     return out.assign(value=out["weight"] / out["weight_all"], base=out["cases_all"])
 
 
