@@ -89,8 +89,8 @@ def hidden_before(previous: dict[str, Any] | None, indicator: Indicator,
         return {}
     kind_of = {code: kind for kind, code in codes.items()}
     table = next((t for t in previous["indicators"] if t["id"] == indicator.id), None)
-    if table is None:
-        return {}
+    if table is None or table["metadata"]["dimensions"] != list(indicator.dimensions):
+        return {}  # new, or redefined: its old cells are not these cells (the change is listed as such)
     return {tuple(str(row[d]) for d in indicator.dimensions): kind_of.get(row["disclosure"], "carried")
             for row in table["rows"] if row.get("disclosure")}
 

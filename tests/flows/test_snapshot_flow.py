@@ -218,3 +218,17 @@ def test_a_later_snapshot_keeps_hidden_cells_hidden_and_says_what_changed(demo: 
     assert [s["id"] for s in history["snapshots"]] == [first["snapshot"]["id"], doc["snapshot"]["id"]]
     assert "value(s) changed" in doc["changes"]["summary"]
     assert (Path(later["paths"]["html"]).parent / "changes.md").read_text(encoding="utf-8").count("removed:") >= 1
+
+
+def test_an_indicator_redefined_since_the_previous_snapshot_carries_nothing_over(demo: dict) -> None:
+    from tasks.snapshot import hidden_before
+
+    ind = INDICATORS["youth_choices"]
+    previous = read_json(demo["dir"] / "snapshot.json")
+    hidden = hidden_before(previous, ind, RULES.codes)
+    assert hidden and all(len(key) == len(ind.dimensions) for key in hidden)
+    table = next(t for t in previous["indicators"] if t["id"] == ind.id)
+    table["metadata"]["dimensions"] = ["question", "answer", "country_iso3"]  # as it was defined before
+    for row in table["rows"]:
+        del row["age_band"], row["gender"]
+    assert hidden_before(previous, ind, RULES.codes) == {}
