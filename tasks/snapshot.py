@@ -229,6 +229,9 @@ def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[st
     before, after = _cells(previous), _cells(current)
     old_ids = {t["id"] for t in previous["indicators"]}
     new_ids = {t["id"] for t in current["indicators"]}
+    old_dims = {t["id"]: t["metadata"]["dimensions"] for t in previous["indicators"]}
+    redefined = sorted(t["id"] for t in current["indicators"]
+                       if t["id"] in old_dims and old_dims[t["id"]] != t["metadata"]["dimensions"])
     changed, hidden, shown = [], [], []
     for key in sorted(before.keys() & after.keys()):
         old, new = before[key], after[key]
@@ -250,6 +253,7 @@ def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[st
                f"{len(hidden)} newly hidden, {len(shown)} newly shown; {len(findings)} finding(s) changed.")
     return {"previous": previous["snapshot"]["id"], "summary": summary,
             "indicators_added": sorted(new_ids - old_ids), "indicators_removed": sorted(old_ids - new_ids),
+            "indicators_redefined": redefined,
             "values_changed": changed, "cells_added": [{"indicator": k[0], "cell": list(k[1])} for k in added],
             "cells_removed": [{"indicator": k[0], "cell": list(k[1])} for k in removed],
             "newly_hidden": hidden, "newly_shown": shown, "findings": findings}
