@@ -13,7 +13,7 @@
 -- groups: protection_community
 -- caveats: Submissions are what partners chose to send, not a survey of the field. A submission can address
 --   several themes and audiences, so those breakdowns add up to more than the number of submissions.
--- chart: bar category
+-- chart: bar category for each breakdown
 SELECT f.source_id, COALESCE(c.code, 'WLD') AS country_iso3,
        COALESCE(SUBSTR(CAST(f.submitted_on AS VARCHAR(10)), 1, 4), 'unknown') AS period, f.batch_id, f.row_number,
        f.intervention_type, f.evidence_type, CASE WHEN f.consent THEN 1 ELSE 0 END AS consent

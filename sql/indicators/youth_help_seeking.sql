@@ -14,7 +14,7 @@
 -- caveats: Respondents who did not answer whether they sought help are left out of that measure. Survey weights make each country's sample represent its children; the pooled line ('all') weights
 --   countries by their samples' weights and is not a global estimate. Each breakdown is one way (by country, by
 --   age band or by gender), never a cross-tab of individual answers.
--- chart: bar country_iso3
+-- chart: bar country_iso3 for each measure
 SELECT f.source_id, f.country_iso3, f.period, a.code AS age_band, f.gender, f.weight,
        CASE WHEN f.sought_help IS NULL THEN NULL WHEN f.sought_help THEN 1 ELSE 0 END AS sought_help,
        CASE WHEN f.used_online_help THEN 1 ELSE 0 END AS used_online_help
