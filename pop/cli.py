@@ -144,12 +144,15 @@ def _run_snapshot(as_of: str | None) -> dict[str, Any]:
     if not isinstance(summary, dict):
         console.print(f"[bold red]The snapshot flow failed:[/] {summary}")
         raise typer.Exit(1)
-    table = Table(title=f"Snapshot {summary['id']}")
-    for column in ("finding", "corroboration"):
-        table.add_column(column, overflow="fold")
-    for item in summary["statements"]:
-        table.add_row(item["statement"], item["corroboration"])
-    console.print(table)
+    if summary["statements"]:
+        table = Table(title=f"Snapshot {summary['id']}")
+        for column in ("finding", "corroboration"):
+            table.add_column(column, overflow="fold")
+        for item in summary["statements"]:
+            table.add_row(item["statement"], item["corroboration"])
+        console.print(table)
+    else:
+        console.print(f"Snapshot {summary['id']}: no finding can be stated yet (not enough approved evidence).")
     console.print(f"{summary['indicators']} indicators, {summary['hidden_cells']} cell(s) hidden by disclosure "
                   f"control; {summary['approved_batches']} approved file(s), {summary['pending_batches']} awaiting "
                   f"review and not included.\n{summary['changes']}\nSnapshot: {summary['paths']['html']}")

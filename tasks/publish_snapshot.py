@@ -10,6 +10,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from pop.db import upgrade
 from tasks.indicators import INDICATORS_DIR
 from tasks.snapshot import build_snapshot
 from tasks.snapshot_render import write_snapshot
@@ -17,7 +18,9 @@ from tasks.snapshot_render import write_snapshot
 
 @task(name="make-snapshot", cache_policy=NO_CACHE)
 def make_snapshot(database_url: str, as_of: dt.date, snapshots_dir: Path) -> dict[str, Any]:
-    """Build the snapshot in the warehouse and write its files; a summary with the paths."""
+    """Build the snapshot in the warehouse and write its files; a summary with the paths. A warehouse that has no
+    tables yet is created first, so its snapshot says there is no approved evidence instead of failing."""
+    upgrade(database_url)
     doc = build_snapshot(database_url, as_of, snapshots_dir)
     paths = write_snapshot(doc, snapshots_dir, INDICATORS_DIR)
     stated = [f for f in doc["findings"] if f.get("stated")]

@@ -232,3 +232,13 @@ def test_an_indicator_redefined_since_the_previous_snapshot_carries_nothing_over
     for row in table["rows"]:
         del row["age_band"], row["gender"]
     assert hidden_before(previous, ind, RULES.codes) == {}
+
+
+def test_a_warehouse_without_approved_evidence_gives_a_snapshot_that_says_so(database_url: str,
+                                                                               tmp_path: Path) -> None:
+    summary = run_snapshot(database_url, tmp_path / "outputs")
+    assert summary["findings"] == 0 and summary["approved_batches"] == 0 and summary["hidden_cells"] == 0
+    doc = read_json(Path(summary["paths"]["json"]))
+    assert all(not t["rows"] for t in doc["indicators"]) and len(doc["indicators"]) == len(INDICATORS)
+    assert all("primary evidence is unavailable" in f["reason"] for f in doc["findings"])
+    assert "No finding can be stated yet" in Path(summary["paths"]["html"]).read_text(encoding="utf-8")
