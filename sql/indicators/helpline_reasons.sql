@@ -37,7 +37,7 @@ with_totals AS (
     SELECT 'all', age_band, gender, base FROM totals
 )
 SELECT w.reason, w.age_band, w.gender, CAST(w.cases AS DOUBLE PRECISION) / t.base AS value, w.cases, t.base,
-       CASE WHEN w.reason = 'all' THEN NULL WHEN h.online_related THEN 1 ELSE 0 END AS online_related
+       CASE WHEN w.reason = 'all' THEN NULL WHEN h.online_related THEN 'yes' ELSE 'no' END AS online_related
 FROM with_totals w
 JOIN totals t ON t.age_band = w.age_band AND t.gender = w.gender
 LEFT JOIN dim_harm_type h ON h.code = w.reason

@@ -334,7 +334,7 @@ def expected_helpline_reasons() -> pd.DataFrame:
     totals = by_reason.groupby(["age_band", "gender"], as_index=False)["contacts"].sum()
     out = pd.concat([by_reason, totals.assign(reason=ALL)], ignore_index=True).rename(columns={"contacts": "cases"})
     out = out.merge(totals.rename(columns={"contacts": "base"}), on=["age_band", "gender"])
-    online = out["reason"].map(lambda r: None if r == ALL else int(HARMS[r]["online_related"]))
+    online = out["reason"].map(lambda r: None if r == ALL else ("yes" if HARMS[r]["online_related"] else "no"))
     return out.assign(value=out["cases"] / out["base"], online_related=online)
 
 
@@ -473,7 +473,7 @@ def mismatches(result: IndicatorResult, expected: pd.DataFrame) -> list[str]:
     for key in expected.index.intersection(actual.index):
         for column in columns:
             got, want = actual.at[key, column], expected.at[key, column]
-            exact = pd.api.types.is_integer_dtype(expected[column]) or want is None
+            exact = pd.api.types.is_integer_dtype(expected[column]) or not isinstance(want, float)
             if not _same(got, want, exact):
                 problems.append(f"{key} {column}: warehouse {got}, oracle {want}")
     return problems
