@@ -75,7 +75,9 @@ def data_package(doc: dict[str, Any]) -> dict[str, Any]:
                   + [{"name": "flag", "type": "string", "description": "[u]: unstable, few cases"}])
         resources.append({"name": table["id"].replace("_", "-"), "path": f"indicators/{table['id']}.csv",
                           "title": meta["title"], "description": meta["description"], "format": "csv",
-                          "schema": {"fields": fields, "primaryKey": meta["dimensions"], "missingValues": missing}})
+                          "schema": {"fields": fields, "primaryKey": meta["dimensions"], "missingValues": missing},
+                          "pop_metadata": meta,
+                          "pop_coverage": {k: v for k, v in table["coverage"].items() if k != "detail"}})
     return {"name": f"pop-snapshot-{doc['snapshot']['id']}", "title": doc["snapshot"]["title"],
             "created": doc["snapshot"]["as_of"], "licenses": [{"name": "CC-BY-4.0"}],
             "pop_disclosure": rules, "resources": resources}

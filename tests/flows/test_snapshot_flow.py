@@ -76,6 +76,11 @@ def test_the_snapshot_writes_every_output(demo: dict) -> None:
     package = read_json(folder / "datapackage.json")
     assert len(package["resources"]) == len(INDICATORS)
     assert set(package["resources"][0]["schema"]["missingValues"]) == {"", "[c]", "[s]", "[k]"}
+    share = next(r for r in package["resources"] if r["path"] == "indicators/helpline_online_share.csv")
+    assert share["pop_coverage"]["sources"] == ["helpline_br", "helpline_de", "helpline_ke", "helpline_ph"]
+    assert share["pop_metadata"]["stakeholder_groups"] == ["helplines_services"]
+    assert package["pop_disclosure"]["parameters"] == {"min_count": 5, "min_count_detailed": 10,
+                                                       "detailed_dimensions": 3, "unstable_base": 20}
 
 
 def test_the_snapshot_shows_in_prefect_as_a_markdown_and_a_table_artifact(demo: dict) -> None:
