@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pop.settings import PROJECT_ROOT
 app = typer.Typer(add_completion=False)
 BENCH_DIR = PROJECT_ROOT / "outputs" / "bench"
 FLOOR_TABLE = "bench_floor_raw"
+SQLITE_PREFIX = "pop-bench-"  # the temporary folder of each SQLite database a benchmark makes and drops
 
 
 def peak_rss_mb() -> float:
@@ -136,7 +138,9 @@ def _drop(url: str) -> None:
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        Path(parsed.database).unlink(missing_ok=True)
+        folder = Path(parsed.database).parent
+        if folder.name.startswith(SQLITE_PREFIX):  # the whole folder: the file and its -wal and -shm beside it
+            shutil.rmtree(folder, ignore_errors=True)
         return
     admin = parsed.set(database="postgres").render_as_string(hide_password=False)
     with create_engine(admin, isolation_level="AUTOCOMMIT").connect() as conn:
@@ -150,7 +154,7 @@ def _best(runs: list[dict]) -> dict:
 
 
 def _fresh_sqlite() -> str:
-    folder = Path(tempfile.mkdtemp(prefix="pop-bench-"))
+    folder = Path(tempfile.mkdtemp(prefix=SQLITE_PREFIX))
     return f"sqlite:///{folder / 'bench.sqlite'}"
 
 
