@@ -185,8 +185,11 @@ def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
     for n in rows:
         path = generated_file(n)
         for name, fresh in backends.items():
-            floor = _best([_measure("floor", path, fresh, chunk_rows) for _ in range(repeat)])
-            pipeline = _best([_measure("pipeline", path, fresh, chunk_rows) for _ in range(repeat)])
+            runs: dict[str, list[dict]] = {"floor": [], "pipeline": []}
+            for _ in range(repeat):  # interleaved, so that a slow spell of the machine weighs on both alike
+                for kind in runs:
+                    runs[kind].append(_measure(kind, path, fresh, chunk_rows))
+            floor, pipeline = _best(runs["floor"]), _best(runs["pipeline"])
             ratio = pipeline["seconds"] / floor["seconds"]
             print(f"{name:<11} {n:>10,} {floor['seconds']:>8.2f} {pipeline['seconds']:>10.2f} {ratio:>5.2f}x "
                   f"{floor['peak_rss_mb']:>9.0f} {pipeline['peak_rss_mb']:>11.0f}", flush=True)

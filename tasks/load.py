@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table
 
 NULL_MARK = "\\N"
+ROWS_PER_STATEMENT = 100
+SQLITE_MAX_VARIABLES = 999  # the lowest limit any SQLite build has on a statement's bound values
 
 
 def _db_ready(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -23,16 +23,17 @@ def _db_ready(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     return out
 
 
-def _sqlite_rows(frame: pd.DataFrame) -> Iterator[tuple]:
-    columns = []
-    for name in frame.columns:
+def _sqlite_cells(frame: pd.DataFrame) -> np.ndarray:
+    """The frame as a 2-D array of Python values sqlite3 binds (missing → None, booleans → 0/1)."""
+    cells = np.empty((len(frame), len(frame.columns)), dtype=object)
+    for position, name in enumerate(frame.columns):
         col = frame[name]
         if pd.api.types.is_bool_dtype(col):
             col = col.astype("Int64")
         values = col.astype(object).to_numpy(copy=True)
         values[col.isna().to_numpy()] = None
-        columns.append(values.tolist())
-    return zip(*columns)
+        cells[:, position] = values
+    return cells
 
 
 def _quoted(value: object) -> str:
@@ -99,15 +100,22 @@ def _constant(column: pd.Series) -> str | None:
 
 
 def _executemany_sqlite(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """executemany in the open transaction; a column with one value for all rows is written once, as a literal
-    in the statement, instead of being bound a million times."""
+    """executemany in the open transaction, of multi-row INSERTs (one statement carries many rows, so SQLite runs
+    and resets its statement a hundred times less often); a column with one value for all rows is written once,
+    as a literal in the statement, instead of being bound a million times."""
     constants = {name: literal for name in frame.columns if (literal := _constant(frame[name])) is not None}
     bound = [name for name in frame.columns if name not in constants]
     cols = ", ".join(f'"{c}"' for c in [*bound, *constants])
-    values = ", ".join(["?"] * len(bound) + list(constants.values()))
+    row = "(" + ", ".join(["?"] * len(bound) + list(constants.values())) + ")"
+    per_statement = max(1, min(ROWS_PER_STATEMENT, SQLITE_MAX_VARIABLES // max(1, len(bound))))
+    cells = _sqlite_cells(frame[bound])
+    whole = len(frame) // per_statement * per_statement
     cursor = conn.connection.driver_connection.cursor()
     try:
-        rows = _sqlite_rows(frame[bound]) if bound else iter([()] * len(frame))
-        cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({values})', rows)
+        if whole:
+            cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([row] * per_statement)}',
+                               cells[:whole].reshape(whole // per_statement, per_statement * len(bound)).tolist())
+        if whole < len(frame):
+            cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES {row}', cells[whole:].tolist())
     finally:
         cursor.close()
