@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pandas as pd
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, Table
 
 NULL_MARK = "\\N"
-ROWS_PER_STATEMENT = 100
-SQLITE_MAX_VARIABLES = 999  # the lowest limit any SQLite build has on a statement's bound values
+COPY_ROWS_PER_WRITE = 25_000  # PostgreSQL: rows formatted and sent at a time
+ROWS_PER_STATEMENT = 500  # SQLite: rows one INSERT carries, within the connection's limit of bound values
 
 
 def _db_ready(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -42,25 +45,28 @@ def _quoted(value: object) -> str:
 
 def _csv_cells(column: pd.Series) -> np.ndarray:
     """The column as CSV cells for COPY: text quoted (so '' stays an empty string), missing → the NULL marker.
-    Categorical text is quoted once per category."""
+    Each distinct value is formatted once, then spread over the rows that hold it."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        cells = np.array([_quoted(c) for c in column.cat.categories] + [NULL_MARK], dtype=object)
-        return cells[column.cat.codes.to_numpy()]  # code -1 (missing) picks the marker
-    missing = column.isna().to_numpy()
-    values = column.astype(object).to_numpy(copy=True)
-    text = pd.api.types.is_string_dtype(column) or column.dtype == object
-    cells = np.array([_quoted(v) for v in values], dtype=object) if text else values.astype(str).astype(object)
-    cells[missing] = NULL_MARK
-    return cells
+        codes, uniques, text = column.cat.codes.to_numpy(), column.cat.categories, True
+    else:
+        codes, uniques = pd.factorize(column)  # missing values get code -1
+        text = pd.api.types.is_string_dtype(column) or column.dtype == object
+    form = _quoted if text else str
+    return np.array([form(u) for u in uniques] + [NULL_MARK], dtype=object)[codes]  # -1 picks the marker
 
 
 def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """COPY in CSV; a column missing in every row is left out (it is NULL without a default), so not sent."""
+    frame = frame[[name for name in frame.columns
+                   if table.c[name].server_default is not None or not frame[name].isna().all()]]
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
-        # an explicit NULL marker, so that an empty text value stays an empty string
-        with cursor.copy(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARK}\')') as copy:
-            step = 100_000
+        # an explicit NULL marker, so that an empty text value stays an empty string; a queued writer sends each
+        # part from its own thread, so the server takes in one part while the next is formatted
+        statement = f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARK}\')'
+        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+            step = COPY_ROWS_PER_WRITE
             for start in range(0, len(frame), step):
                 cells = [_csv_cells(frame[name].iloc[start:start + step]) for name in frame.columns]
                 copy.write("\n".join(map(",".join, zip(*cells))) + "\n")
@@ -100,17 +106,19 @@ def _constant(column: pd.Series) -> str | None:
 
 
 def _executemany_sqlite(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """executemany in the open transaction, of multi-row INSERTs (one statement carries many rows, so SQLite runs
-    and resets its statement a hundred times less often); a column with one value for all rows is written once,
-    as a literal in the statement, instead of being bound a million times."""
+    """executemany in the open transaction, of multi-row INSERTs: one statement carries hundreds of rows, so
+    SQLite runs and resets a statement, and the writing thread takes the GIL back, hundreds of times less often. A
+    column with one value for all rows is written once, as a literal, instead of being bound a million times."""
     constants = {name: literal for name in frame.columns if (literal := _constant(frame[name])) is not None}
     bound = [name for name in frame.columns if name not in constants]
     cols = ", ".join(f'"{c}"' for c in [*bound, *constants])
     row = "(" + ", ".join(["?"] * len(bound) + list(constants.values())) + ")"
-    per_statement = max(1, min(ROWS_PER_STATEMENT, SQLITE_MAX_VARIABLES // max(1, len(bound))))
+    raw = conn.connection.driver_connection
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, min(ROWS_PER_STATEMENT, limit // max(1, len(bound))))
     cells = _sqlite_cells(frame[bound])
     whole = len(frame) // per_statement * per_statement
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = raw.cursor()
     try:
         if whole:
             cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([row] * per_statement)}',

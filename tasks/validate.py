@@ -89,6 +89,32 @@ class SeenKeys:
         return cls(hashes[order], existing["row_number"].to_numpy(dtype=np.int64)[order],
                    existing["batch_id"].to_numpy(dtype=np.int64)[order])
 
+    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each hash: where it is, or would be inserted, in the sorted keys, and whether it is there. The
+        hashes are looked up in sorted order, so that a chunk's look-ups walk a big file's keys once."""
+        order = np.argsort(hashes)
+        position = np.empty(len(hashes), dtype=np.intp)
+        position[order] = np.searchsorted(self.hashes, hashes[order])
+        if not len(self.hashes):
+            return position, np.zeros(len(hashes), dtype=bool)
+        return position, self.hashes[np.minimum(position, len(self.hashes) - 1)] == hashes
+
+    def with_new(self, hashes: np.ndarray, rows: np.ndarray, at: np.ndarray) -> "SeenKeys":
+        """These keys plus new, distinct ones that are not among them (`at`: their insertion points, from
+        `find`), still sorted: one merge pass rather than sorting every key of the file again."""
+        order = np.argsort(hashes)
+        slots = at[order] + np.arange(len(hashes))  # where each new key lands in the merged arrays
+        old = np.ones(len(self.hashes) + len(hashes), dtype=bool)
+        old[slots] = False
+
+        def merged(kept: np.ndarray, added: np.ndarray) -> np.ndarray:
+            out = np.empty(len(old), dtype=kept.dtype)
+            out[old], out[slots] = kept, added[order]
+            return out
+
+        return SeenKeys(merged(self.hashes, hashes), merged(self.rows, rows),
+                        merged(self.batches, np.zeros(len(hashes), dtype=np.int64)))
+
     def describe(self, position: int) -> str:
         row, batch = self.rows[position], self.batches[position]
         return f"same key as row {row}" if batch == 0 else f"already loaded from batch {batch}, row {row}"
@@ -101,8 +127,7 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
         return seen
     hashes = key_hashes(candidates, schema.natural_key_columns)
     rows = candidates.index.to_numpy(dtype=np.int64)
-    position = np.minimum(np.searchsorted(seen.hashes, hashes), max(len(seen.hashes) - 1, 0))
-    in_seen = (seen.hashes[position] == hashes) if len(seen.hashes) else np.zeros(len(hashes), dtype=bool)
+    position, in_seen = seen.find(hashes)
     repeated_here = ~in_seen & pd.Series(hashes).duplicated(keep="first").to_numpy()
     first_here = rows
     if repeated_here.any():  # name the row that had the key first (rare: worth a group-by only then)
@@ -120,7 +145,4 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
                [f"same key as row {n}" for n in first_here[repeated_here]],
                hint("duplicate_key", ", ".join(schema.natural_key)))
     new = ~(in_seen | repeated_here)
-    merged = np.concatenate([seen.hashes, hashes[new]])
-    order = np.argsort(merged, kind="stable")
-    return SeenKeys(merged[order], np.concatenate([seen.rows, rows[new]])[order],
-                    np.concatenate([seen.batches, np.zeros(int(new.sum()), dtype=np.int64)])[order])
+    return seen.with_new(hashes[new], rows[new], position[new])
