@@ -69,8 +69,10 @@ def read_csv_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> I
         raise BadFileError(f"{name}: not a text file (it looks like {kind}). Export the data as CSV text and send "
                            f"it again.")
     try:
-        reader = pd.read_csv(path, dtype="category", encoding=source.encoding, sep=source.delimiter, chunksize=chunk_rows,
-                             keep_default_na=False, na_values=[""], skipinitialspace=True)
+        # every cell as the text the sender wrote: no type inference ('007' stays '007'; since pandas 3.1 even
+        # dtype="category" infers numbers), and no words read as missing except an empty cell
+        reader = pd.read_csv(path, dtype=object, encoding=source.encoding, sep=source.delimiter,
+                             chunksize=chunk_rows, keep_default_na=False, na_values=[""], skipinitialspace=True)
         first = 2  # the header is row 1
         for chunk in reader:
             yield _numbered(chunk, first)

@@ -15,7 +15,7 @@ from tasks.dimensions import sync_dimensions
 from tasks.extract import discover
 from tasks.ingest import ingest_file
 from tasks.registry import Registry
-from tests.helpers import HEADER, helpline_source, write_file
+from tests.helpers import HEADER, HELPLINE_COLUMNS, helpline_source, write_file
 
 GOOD_ROWS = [
     "2023-Q1,Kenya,counselling,TEL,bullying,13-15,girl,\"1,200\"",
@@ -239,3 +239,45 @@ def test_blank_optional_text_takes_the_schema_default(tmp_path: Path, database_u
         row = conn.execute(text("SELECT company_code, product_code, policy_area, value, country_iso3, is_total_row "
                                 "FROM fact_tech_metrics")).one()
     assert tuple(row) == ("meta", "instagram", "", 16_200_000.0, "WLD", False)
+
+
+def test_a_file_whose_every_row_fails_is_quarantined_row_by_row(tmp_path: Path, database_url: str) -> None:
+    """A sender's systematic error (every count negative; every 10th row also in an unknown country): each row is
+    held back once, in order, with its own reasons and the row as sent."""
+    source = helpline_source(tmp_path)
+    rows = [f"2023-Q1,{'Narnia' if n % 10 == 0 else 'Kenya'},counselling,chat,grooming,13-15,girl,-{n + 1}"
+            for n in range(2_500)]
+    write_file(tmp_path, "q1.csv", "\n".join([HEADER, *rows]) + "\n")
+    [batch] = run_ingest(tmp_path, database_url, source, chunk_rows=1_000)
+    assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (2_500, 0, 2_500)
+    with get_engine(database_url).connect() as conn:
+        stored = conn.execute(select(QuarantineRow.row_number, QuarantineRow.fields, QuarantineRow.reasons_json,
+                                     QuarantineRow.original_json).order_by(QuarantineRow.row_number)).all()
+    assert [r.row_number for r in stored] == list(range(2, 2_502))
+    for r in stored[:30]:
+        n = r.row_number - 2
+        reasons = json.loads(r.reasons_json)
+        assert r.fields == ("country,contacts" if n % 10 == 0 else "contacts")
+        assert [x["value"] for x in reasons] == (["Narnia", f"-{n + 1}"] if n % 10 == 0 else [f"-{n + 1}"])
+        assert json.loads(r.original_json)["Contacts"] == f"-{n + 1}"
+
+
+def test_cells_are_read_as_the_sender_wrote_them(tmp_path: Path, database_url: str) -> None:
+    """Text stays text: a zero-padded id keeps its zeros, a sender's code '01' maps as '01', and the quarantined
+    row is kept as written ('007', '1.50'), whatever the reading library would infer from digits."""
+    source = helpline_source(tmp_path, columns={**HELPLINE_COLUMNS, "Id": "record_id"},
+                             values={"channel": {"01": "phone", "1": "sms"}})
+    write_file(tmp_path, "q1.csv", "\n".join([
+        HEADER + ",Id",
+        "2023-Q1,Kenya,counselling,01,bullying,13-15,girl,12,007",
+        "2023-Q1,Kenya,counselling,1,grooming,13-15,girl,5,010",
+        "2023-Q1,Kenya,counselling,01,sextortion,13-15,girl,1.50,011",  # not a whole number: quarantined
+    ]) + "\n")
+    [batch] = run_ingest(tmp_path, database_url, source)
+    assert (batch["rows_loaded"], batch["rows_quarantined"]) == (2, 1)
+    with get_engine(database_url).connect() as conn:
+        loaded = conn.execute(select(FactHelplineContacts.record_id, FactHelplineContacts.channel)
+                              .order_by(FactHelplineContacts.row_number)).all()
+        original = json.loads(conn.execute(select(QuarantineRow.original_json)).scalar_one())
+    assert [tuple(r) for r in loaded] == [("007", "phone"), ("010", "sms")]
+    assert (original["Id"], original["Contacts"], original["Channel"]) == ("011", "1.50", "01")
