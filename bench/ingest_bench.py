@@ -33,8 +33,11 @@ def generated_file(rows: int) -> Path:
     path = BENCH_DIR / "inbox" / "bench" / f"helplines_{rows}.csv"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "demo.generate", "helpline", "--rows", str(rows), "--out", str(path)],
-                       check=True, cwd=PROJECT_ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "demo.generate", "helpline", "--rows", str(rows), "--out", str(path)],
+            check=True,
+            cwd=PROJECT_ROOT,
+        )
     return path
 
 
@@ -49,12 +52,14 @@ def raw_bulk_insert(conn, table: str, frame) -> None:  # type: ignore[no-untyped
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
             for start in range(0, len(frame), 100_000):
                 buffer = io.StringIO()
-                frame.iloc[start:start + 100_000].to_csv(buffer, header=False, index=False)
+                frame.iloc[start : start + 100_000].to_csv(buffer, header=False, index=False)
                 copy.write(buffer.getvalue())
         return
     cursor = raw.cursor()
-    cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(frame.columns))})",
-                       zip(*[frame[c].tolist() for c in frame.columns]))
+    cursor.executemany(
+        f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(frame.columns))})",
+        zip(*[frame[c].tolist() for c in frame.columns]),
+    )
     cursor.close()
 
 
@@ -68,13 +73,22 @@ def measure_floor(path: Path, url: str) -> dict:
 
     start = time.perf_counter()
     frame = pd.read_csv(path)
-    schema = pa.DataFrameSchema({
-        "period": pa.Column(str), "country": pa.Column(str), "contact_type": pa.Column(str),
-        "channel": pa.Column(str), "reason": pa.Column(str), "age_band": pa.Column(str), "gender": pa.Column(str),
-        "contacts": pa.Column(int, pa.Check.ge(0))})
+    schema = pa.DataFrameSchema(
+        {
+            "period": pa.Column(str),
+            "country": pa.Column(str),
+            "contact_type": pa.Column(str),
+            "channel": pa.Column(str),
+            "reason": pa.Column(str),
+            "age_band": pa.Column(str),
+            "gender": pa.Column(str),
+            "contacts": pa.Column(int, pa.Check.ge(0)),
+        }
+    )
     schema.validate(frame, lazy=True)
-    table = Table(FLOOR_TABLE, MetaData(), *[Column(c, String(60)) for c in frame.columns[:-1]],
-                  Column("contacts", Integer))
+    table = Table(
+        FLOOR_TABLE, MetaData(), *[Column(c, String(60)) for c in frame.columns[:-1]], Column("contacts", Integer)
+    )
     engine = get_engine(url)
     table.drop(engine, checkfirst=True)
     table.create(engine)
@@ -101,12 +115,17 @@ def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
     start = time.perf_counter()
     incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
     with tempfile.TemporaryDirectory() as landing:
-        batch = ingest_one(source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=chunk_rows,
-                           run_id=None)
+        batch = ingest_one(
+            source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=chunk_rows, run_id=None
+        )
     seconds = time.perf_counter() - start
     assert batch and batch["status"] == "loaded", batch
-    return {"seconds": seconds, "rows": batch["rows_loaded"], "quarantined": batch["rows_quarantined"],
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "rows": batch["rows_loaded"],
+        "quarantined": batch["rows_quarantined"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 @app.command()
@@ -117,9 +136,14 @@ def one(kind: str, path: Path, url: str, chunk_rows: int = 200_000) -> None:
 
 
 def _in_subprocess(kind: str, path: Path, url: str, chunk_rows: int) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.ingest_bench", "one", kind, str(path), url,
-                          "--chunk-rows", str(chunk_rows)], check=True, capture_output=True, text=True,
-                         cwd=PROJECT_ROOT, env={**os.environ, "PREFECT_LOGGING_LEVEL": "ERROR"})
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.ingest_bench", "one", kind, str(path), url, "--chunk-rows", str(chunk_rows)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PREFECT_LOGGING_LEVEL": "ERROR"},
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -171,17 +195,21 @@ def _fresh_postgres(server: str) -> str:
 
 
 @app.command()
-def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
-         chunk_rows: int = typer.Option(200_000, "--chunk-rows"),
-         repeat: int = typer.Option(3, "--repeat", help="Runs of each measurement; the fastest counts."),
-         postgres: str | None = typer.Option(os.environ.get("POP_TEST_POSTGRES_URL"), "--postgres")) -> None:
+def main(
+    rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
+    chunk_rows: int = typer.Option(200_000, "--chunk-rows"),
+    repeat: int = typer.Option(3, "--repeat", help="Runs of each measurement; the fastest counts."),
+    postgres: str | None = typer.Option(os.environ.get("POP_TEST_POSTGRES_URL"), "--postgres"),
+) -> None:
     """Floor vs pipeline for each size, on SQLite and (when a server URL is given) PostgreSQL."""
     backends = {"sqlite": _fresh_sqlite}
     if postgres:
         backends["postgresql"] = lambda: _fresh_postgres(postgres)
     print(f"best of {repeat} runs each; ratio = pipeline / floor")
-    print(f"{'backend':<11} {'rows':>10} {'floor s':>8} {'pipeline s':>10} {'ratio':>6} {'floor MB':>9} "
-          f"{'pipeline MB':>11}")
+    print(
+        f"{'backend':<11} {'rows':>10} {'floor s':>8} {'pipeline s':>10} {'ratio':>6} {'floor MB':>9} "
+        f"{'pipeline MB':>11}"
+    )
     for n in rows:
         path = generated_file(n)
         for name, fresh in backends.items():
@@ -191,8 +219,11 @@ def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
                     runs[kind].append(_measure(kind, path, fresh, chunk_rows))
             floor, pipeline = _best(runs["floor"]), _best(runs["pipeline"])
             ratio = pipeline["seconds"] / floor["seconds"]
-            print(f"{name:<11} {n:>10,} {floor['seconds']:>8.2f} {pipeline['seconds']:>10.2f} {ratio:>5.2f}x "
-                  f"{floor['peak_rss_mb']:>9.0f} {pipeline['peak_rss_mb']:>11.0f}", flush=True)
+            print(
+                f"{name:<11} {n:>10,} {floor['seconds']:>8.2f} {pipeline['seconds']:>10.2f} {ratio:>5.2f}x "
+                f"{floor['peak_rss_mb']:>9.0f} {pipeline['peak_rss_mb']:>11.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

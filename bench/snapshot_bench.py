@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import typer
 
@@ -18,8 +18,10 @@ from pop.settings import PROJECT_ROOT
 
 app = typer.Typer(add_completion=False)
 SCAN_SQL = "SELECT COUNT(*), SUM(contacts) FROM approved_fact_helpline_contacts"
-PULL_SQL = ("SELECT f.country_iso3, f.period, f.channel, f.contacts FROM approved_fact_helpline_contacts f "
-            "WHERE f.channel NOT IN ('all', 'unknown')")
+PULL_SQL = (
+    "SELECT f.country_iso3, f.period, f.channel, f.contacts FROM approved_fact_helpline_contacts f "
+    "WHERE f.channel NOT IN ('all', 'unknown')"
+)
 
 
 def fill_warehouse(url: str, bench_file: Path) -> int:
@@ -43,13 +45,21 @@ def fill_warehouse(url: str, bench_file: Path) -> int:
             else:
                 files = discover(source, PROJECT_ROOT / "demo" / "inbox")
             for incoming in files:
-                ingest_one(source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=200_000,
-                           run_id=None)
+                ingest_one(
+                    source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=200_000, run_id=None
+                )
     with get_engine(url).begin() as conn:
         conn.execute(text("UPDATE batches SET review_status = 'approved' WHERE status = 'loaded'"))
-        return sum(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in (
-            "fact_helpline_contacts", "fact_youth_responses", "fact_service_provider_reports", "fact_tech_metrics",
-            "fact_protection_submissions"))
+        return sum(
+            conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+            for t in (
+                "fact_helpline_contacts",
+                "fact_youth_responses",
+                "fact_service_provider_reports",
+                "fact_tech_metrics",
+                "fact_protection_submissions",
+            )
+        )
 
 
 def best_of(repeat: int, work: Callable[[], object]) -> float:
@@ -93,22 +103,32 @@ def measure(url: str, repeat: int) -> dict[str, float]:
             doc = build_snapshot(url, dt.date(2024, 3, 1), Path(out))
             write_snapshot(doc, Path(out), INDICATORS_DIR)
 
-    return {"scan": best_of(repeat, scan), "pull": best_of(repeat, pull),
-            "indicators": best_of(repeat, indicators_only), "snapshot": best_of(repeat, whole)}
+    return {
+        "scan": best_of(repeat, scan),
+        "pull": best_of(repeat, pull),
+        "indicators": best_of(repeat, indicators_only),
+        "snapshot": best_of(repeat, whole),
+    }
 
 
 @app.command()
-def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
-         repeat: int = typer.Option(3, "--repeat", help="Runs of each measurement; the fastest counts."),
-         postgres: str | None = typer.Option(None, "--postgres", envvar="POP_TEST_POSTGRES_URL")) -> None:
+def main(
+    rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
+    repeat: int = typer.Option(3, "--repeat", help="Runs of each measurement; the fastest counts."),
+    postgres: str | None = typer.Option(None, "--postgres", envvar="POP_TEST_POSTGRES_URL"),
+) -> None:
     """Snapshot time against warehouse size, on SQLite and (when a server URL is given) PostgreSQL."""
     backends: dict[str, Callable[[], str]] = {"sqlite": _fresh_sqlite}
     if postgres:
         backends["postgresql"] = lambda: _fresh_postgres(postgres)
-    print(f"best of {repeat} runs each; scan = one in-database scan of the helpline facts; pull = the same rows "
-          "into pandas for one indicator")
-    print(f"{'backend':<11} {'fact rows':>10} {'scan s':>7} {'pull s':>7} {'indicators s':>12} {'snapshot s':>10} "
-          f"{'snapshot/scan':>13} {'pull/snapshot':>13}")
+    print(
+        f"best of {repeat} runs each; scan = one in-database scan of the helpline facts; pull = the same rows "
+        "into pandas for one indicator"
+    )
+    print(
+        f"{'backend':<11} {'fact rows':>10} {'scan s':>7} {'pull s':>7} {'indicators s':>12} {'snapshot s':>10} "
+        f"{'snapshot/scan':>13} {'pull/snapshot':>13}"
+    )
     for n in rows:
         path = generated_file(n)
         for name, fresh in backends.items():
@@ -118,9 +138,11 @@ def main(rows: list[int] = typer.Option([1_000_000, 5_000_000], "--rows"),
                 t = measure(url, repeat)
             finally:
                 _drop(url)
-            print(f"{name:<11} {facts:>10,} {t['scan']:>7.2f} {t['pull']:>7.2f} {t['indicators']:>12.2f} "
-                  f"{t['snapshot']:>10.2f} {t['snapshot'] / t['scan']:>12.1f}x {t['pull'] / t['snapshot']:>12.2f}x",
-                  flush=True)
+            print(
+                f"{name:<11} {facts:>10,} {t['scan']:>7.2f} {t['pull']:>7.2f} {t['indicators']:>12.2f} "
+                f"{t['snapshot']:>10.2f} {t['snapshot'] / t['scan']:>12.1f}x {t['pull'] / t['snapshot']:>12.2f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

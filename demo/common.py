@@ -7,9 +7,10 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -45,8 +46,13 @@ class Table:
         return [i for i, row in enumerate(self.rows) if not row.fields and not row.locked]
 
 
-def spoil(table: Table, rng: np.random.Generator, changes: dict[str, Any], fields: list[str],
-          where: Callable[[dict[str, Any]], bool] = lambda values: True) -> Row:
+def spoil(
+    table: Table,
+    rng: np.random.Generator,
+    changes: dict[str, Any],
+    fields: list[str],
+    where: Callable[[dict[str, Any]], bool] = lambda values: True,
+) -> Row:
     """Seed a defect: overwrite `changes` in a randomly chosen clean row (that `where` accepts) and record the
     broken `fields`."""
     candidates = [i for i in table.clean_indices() if where(table.rows[i].values)]
@@ -93,8 +99,11 @@ def _stable_zip(raw: bytes) -> bytes:
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                              rb"\g<1>" + FIXED_XLSX_STAMP.encode() + rb"\2", data)
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + FIXED_XLSX_STAMP.encode() + rb"\2",
+                    data,
+                )
             stable = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
             stable.compress_type = zipfile.ZIP_DEFLATED
             target.writestr(stable, data)
@@ -133,12 +142,16 @@ class GroundTruth:
         bad = [(first_row + i, row.fields) for i, row in enumerate(table.rows) if row.fields]
         self.rows += [{"source": source, "file": file_name, "row": n, "fields": f} for n, f in bad]
         self.counts.setdefault(source, {})[file_name] = {
-            "rows_in": len(table.rows), "rows_loaded": len(table.rows) - len(bad), "rows_quarantined": len(bad)}
+            "rows_in": len(table.rows),
+            "rows_loaded": len(table.rows) - len(bad),
+            "rows_quarantined": len(bad),
+        }
 
     def refused(self, source: str, file_name: str, column: str) -> None:
         """Record a file refused as a whole for a missing required column."""
-        self.files.append({"source": source, "file": file_name, "status": "failed", "reason": "missing_column",
-                           "column": column})
+        self.files.append(
+            {"source": source, "file": file_name, "status": "failed", "reason": "missing_column", "column": column}
+        )
 
     def resent(self, source: str, file_name: str, duplicate_of: str) -> None:
         """Record a file that repeats another file byte for byte."""
@@ -146,16 +159,22 @@ class GroundTruth:
 
     def to_yaml(self) -> str:
         """The ground truth as YAML, one flow-style line per quarantined row or file outcome."""
+
         def line(item: dict[str, Any]) -> str:
             return "  - " + yaml.safe_dump(item, default_flow_style=True, sort_keys=False, width=10_000).strip()
 
         rows = sorted(self.rows, key=lambda r: (r["source"], r["file"], r["row"]))
-        parts = ["# Ground truth for the bundled demo inbox (written by `python -m demo.generate demo`; do not edit).",
-                 "# row: the 1-based row number a spreadsheet shows (CSV header = row 1; xlsx: the sheet's row;",
-                 "# JSON: the record's 1-based index). natural_key: the row repeats an earlier row's natural key.",
-                 "rows:", *map(line, rows), "files:", *map(line, self.files),
-                 "# counts: files that are ingested (refused and duplicate files are under files: and load nothing).",
-                 yaml.safe_dump({"counts": self.counts}, sort_keys=True, default_flow_style=False).strip()]
+        parts = [
+            "# Ground truth for the bundled demo inbox (written by `python -m demo.generate demo`; do not edit).",
+            "# row: the 1-based row number a spreadsheet shows (CSV header = row 1; xlsx: the sheet's row;",
+            "# JSON: the record's 1-based index). natural_key: the row repeats an earlier row's natural key.",
+            "rows:",
+            *map(line, rows),
+            "files:",
+            *map(line, self.files),
+            "# counts: files that are ingested (refused and duplicate files are under files: and load nothing).",
+            yaml.safe_dump({"counts": self.counts}, sort_keys=True, default_flow_style=False).strip(),
+        ]
         return "\n".join(parts) + "\n"
 
 

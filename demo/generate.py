@@ -17,8 +17,17 @@ from demo.survey import write_survey
 from demo.tech import write_tech
 
 DEMO_SEED = 20240611
-SOURCE_FOLDERS = ("helpline_ke", "helpline_br", "helpline_ph", "helpline_de", "youth_survey", "sp_network",
-                  "sp_portal", "tech_transparency", "community_submissions")
+SOURCE_FOLDERS = (
+    "helpline_ke",
+    "helpline_br",
+    "helpline_ph",
+    "helpline_de",
+    "youth_survey",
+    "sp_network",
+    "sp_portal",
+    "tech_transparency",
+    "community_submissions",
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -39,22 +48,28 @@ def write_demo(inbox: Path, expected: Path, seed: int = DEMO_SEED) -> GroundTrut
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo/inbox"), "--out", help="Inbox folder to write the demo sources to."),
-         expected: Path = typer.Option(None, "--expected",
-                                       help="Where to write the ground truth (default: OUT/../expected_defects.yaml)."),
-         seed: int = typer.Option(DEMO_SEED, "--seed", help="Seed (the bundled files use the default).")) -> None:
+def demo(
+    out: Path = typer.Option(Path("demo/inbox"), "--out", help="Inbox folder to write the demo sources to."),
+    expected: Path = typer.Option(
+        None, "--expected", help="Where to write the ground truth (default: OUT/../expected_defects.yaml)."
+    ),
+    seed: int = typer.Option(DEMO_SEED, "--seed", help="Seed (the bundled files use the default)."),
+) -> None:
     """Write the bundled demo inbox and expected_defects.yaml."""
     truth = write_demo(out, expected or out.parent / "expected_defects.yaml", seed)
-    typer.echo(f"wrote {sum(len(f) for f in truth.counts.values()) + len(truth.files)} files to {out}; "
-               f"{len(truth.rows)} seeded row defects, {len(truth.files)} file-level outcomes")
+    typer.echo(
+        f"wrote {sum(len(f) for f in truth.counts.values()) + len(truth.files)} files to {out}; "
+        f"{len(truth.rows)} seeded row defects, {len(truth.files)} file-level outcomes"
+    )
 
 
 @app.command()
-def helpline(rows: int = typer.Option(..., "--rows", help="Number of data rows."),
-             out: Path = typer.Option(..., "--out", help="CSV file to write."),
-             seed: int = typer.Option(2024, "--seed", help="Seed for the counts and the key order."),
-             chunk_rows: int = typer.Option(100_000, "--chunk-rows",
-                                            help="Rows generated and written at a time.")) -> None:
+def helpline(
+    rows: int = typer.Option(..., "--rows", help="Number of data rows."),
+    out: Path = typer.Option(..., "--out", help="CSV file to write."),
+    seed: int = typer.Option(2024, "--seed", help="Seed for the counts and the key order."),
+    chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Rows generated and written at a time."),
+) -> None:
     """Write a large helpline CSV (columns of registry source helpline_bench), clean and with unique keys."""
     write_helpline_bench(out, rows, seed, chunk_rows)
     typer.echo(f"wrote {rows:,} rows to {out}")

@@ -26,16 +26,30 @@ def correct(batch_id: int, file: str, steward: str | None = None) -> State:
     prepare_warehouse(url, registry)
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     run = start_run(url, run_id, runtime.flow_run.name)
-    outcome = submit_correction(url, registry, batch_id, Path(file), landing_dir=settings.landing_dir,
-                                chunk_rows=settings.chunk_rows, actor=steward or settings.steward, run_id=run_id,
-                                errata=load_errata(settings.errata_path, registry),
-                                auto_approve=settings.auto_approve_clean)
+    outcome = submit_correction(
+        url,
+        registry,
+        batch_id,
+        Path(file),
+        landing_dir=settings.landing_dir,
+        chunk_rows=settings.chunk_rows,
+        actor=steward or settings.steward,
+        run_id=run_id,
+        errata=load_errata(settings.errata_path, registry),
+        auto_approve=settings.auto_approve_clean,
+    )
     correction = outcome["correction"]
     batches = [correction] if correction else []
     failed = bool(correction) and correction["status"] == "failed"
-    run["sources"].append({"source_id": correction["source_id"] if correction else "", "group": "",
-                           "status": "failed" if failed else "ok" if correction else "no_new_files",
-                           "message": correction["message"] if failed else None, "batches": batches})
+    run["sources"].append(
+        {
+            "source_id": correction["source_id"] if correction else "",
+            "group": "",
+            "status": "failed" if failed else "ok" if correction else "no_new_files",
+            "message": correction["message"] if failed else None,
+            "batches": batches,
+        }
+    )
     run = finish_run(url, run)
     paths = write_reports(run, url, settings.reports_dir)
     summary = {**outcome, "reports": {k: str(v) for k, v in paths.items()}}

@@ -12,10 +12,10 @@ from prefect.states import Completed, Failed, State
 
 from pop.settings import Settings, get_settings
 from tasks.consistency import check_consistency
-from tasks.quality import check_warehouse
 from tasks.errata import Erratum, load_errata
 from tasks.extract import IncomingFile, discover
 from tasks.ingest import ingest_file
+from tasks.quality import check_warehouse
 from tasks.registry import Registry, Source, load_registry
 from tasks.reporting import write_reports
 from tasks.runs import finish_run, flag_stale_errata, prepare_warehouse, quality_view, start_run
@@ -26,20 +26,35 @@ def discover_files(source: Source, inbox: Path) -> list[IncomingFile]:
     return discover(source, inbox)
 
 
-def _source_result(source: Source, inbox: Path, database_url: str, settings: Settings, run_id: str,
-                   errata: list[Erratum]) -> dict[str, Any]:
+def _source_result(
+    source: Source, inbox: Path, database_url: str, settings: Settings, run_id: str, errata: list[Erratum]
+) -> dict[str, Any]:
     """Ingest one source's new files; any error is this source's failure only."""
-    result: dict[str, Any] = {"source_id": source.id, "group": source.group, "status": "ok", "message": None,
-                              "batches": [], "files_seen": 0}
+    result: dict[str, Any] = {
+        "source_id": source.id,
+        "group": source.group,
+        "status": "ok",
+        "message": None,
+        "batches": [],
+        "files_seen": 0,
+    }
     try:
         files = discover_files(source, inbox)
         result["files_seen"] = len(files)
         for incoming in files:
-            batch = ingest_file(source, incoming, database_url, settings.landing_dir, settings.chunk_rows, run_id,
-                                errata=errata, auto_approve=settings.auto_approve_clean)
+            batch = ingest_file(
+                source,
+                incoming,
+                database_url,
+                settings.landing_dir,
+                settings.chunk_rows,
+                run_id,
+                errata=errata,
+                auto_approve=settings.auto_approve_clean,
+            )
             if batch is not None:
                 result["batches"].append(batch)
-    except Exception as exc:  # noqa: BLE001 - one source's failure never stops the others
+    except Exception as exc:
         result.update(status="failed", message=f"{exc.__class__.__name__}: {exc}")
         return result
     failed = [b for b in result["batches"] if b["status"] == "failed"]
@@ -72,9 +87,14 @@ def ingest(source: str | None = None, inbox: str | None = None, registry: str | 
     run = finish_run(url, run, quality)
     paths = write_reports(run, url, settings.reports_dir, steward={"findings": findings, "quality": run["quality"]})
     totals = run["totals"]
-    logger.info("Ingested %s new file(s): %s rows in, %s loaded, %s quarantined. Steward report: %s",
-                totals["batches_new"], totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"],
-                paths["index"])
+    logger.info(
+        "Ingested %s new file(s): %s rows in, %s loaded, %s quarantined. Steward report: %s",
+        totals["batches_new"],
+        totals["rows_in"],
+        totals["rows_loaded"],
+        totals["rows_quarantined"],
+        paths["index"],
+    )
     summary = {**run, "reports": {k: str(v) for k, v in paths.items()}}
     if run["status"] == "failed":
         return Failed(message=run["message"], data=summary)

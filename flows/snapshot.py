@@ -14,8 +14,11 @@ from pop.settings import get_settings
 from tasks.publish_snapshot import make_snapshot, snapshot_artifacts
 
 
-@flow(name="snapshot", description="Put the approved evidence of all five groups together: indicators, findings, "
-                                   "disclosure control, and the snapshot's HTML, Markdown, CSV and JSON.")
+@flow(
+    name="snapshot",
+    description="Put the approved evidence of all five groups together: indicators, findings, "
+    "disclosure control, and the snapshot's HTML, Markdown, CSV and JSON.",
+)
 def snapshot(as_of: str | None = None, out: str | None = None) -> State:
     """Make a snapshot of the approved evidence as of `as_of` (default: the settings' date, else today)."""
     settings = get_settings()
@@ -24,6 +27,12 @@ def snapshot(as_of: str | None = None, out: str | None = None) -> State:
     folder = Path(out) if out else settings.snapshots_dir
     summary: dict[str, Any] = make_snapshot(settings.warehouse_url, day, folder)
     snapshot_artifacts(summary)
-    logger.info("Snapshot %s: %d finding(s), %d indicator(s), %d hidden cell(s). Open %s", summary["id"],
-                summary["findings"], summary["indicators"], summary["hidden_cells"], summary["paths"]["html"])
+    logger.info(
+        "Snapshot %s: %d finding(s), %d indicator(s), %d hidden cell(s). Open %s",
+        summary["id"],
+        summary["findings"],
+        summary["indicators"],
+        summary["hidden_cells"],
+        summary["paths"]["html"],
+    )
     return Completed(message=f"snapshot {summary['id']} written", data=summary)

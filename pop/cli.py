@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 # an offline machine: no telemetry calls home from Prefect's local server or from Great Expectations
-for _name, _value in {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                      "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-                      "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+for _name, _value in {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}.items():
     os.environ.setdefault(_name, _value)
 
 import typer  # noqa: E402
@@ -20,12 +24,21 @@ from rich.table import Table  # noqa: E402
 
 from pop.settings import get_settings  # noqa: E402
 
-app = typer.Typer(help="POP evidence pipeline: ingest stakeholder evidence into the warehouse and report on it.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="POP evidence pipeline: ingest stakeholder evidence into the warehouse and report on it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 # a pipe or a CI log has no width of its own: give tables room instead of rich's 80 columns
 console = Console(width=None if os.isatty(1) or os.environ.get("COLUMNS") else 140)
-STATUS_STYLE = {"loaded": "green", "failed": "bold red", "duplicate": "yellow", "ok": "green",
-                "no_new_files": "dim", "completed": "green"}
+STATUS_STYLE = {
+    "loaded": "green",
+    "failed": "bold red",
+    "duplicate": "yellow",
+    "ok": "green",
+    "no_new_files": "dim",
+    "completed": "green",
+}
 
 
 class _ProgressHandler(logging.Handler):
@@ -56,29 +69,42 @@ def _count_files(source: str | None, inbox: Path, registry: Path) -> int:
 def _print_run(summary: dict[str, Any]) -> None:
     table = Table(title=f"Ingest run {summary['run_id'][:8]}", show_lines=False)
     for column in ("source", "file", "status", "rows in", "loaded", "quarantined"):
-        table.add_column(column, justify="right" if column in ("rows in", "loaded", "quarantined") else "left",
-                         overflow="fold")
+        table.add_column(
+            column, justify="right" if column in ("rows in", "loaded", "quarantined") else "left", overflow="fold"
+        )
     for source in summary["sources"]:
         if not source["batches"]:
             style = STATUS_STYLE.get(source["status"], "")
             table.add_row(source["source_id"], "—", f"[{style}]{source['status']}[/]", "", "", "")
         for batch in source["batches"]:
             style = STATUS_STYLE.get(batch["status"], "")
-            table.add_row(source["source_id"], batch["original_name"], f"[{style}]{batch['status']}[/]",
-                          f"{batch['rows_in']:,}", f"{batch['rows_loaded']:,}", f"{batch['rows_quarantined']:,}")
+            table.add_row(
+                source["source_id"],
+                batch["original_name"],
+                f"[{style}]{batch['status']}[/]",
+                f"{batch['rows_in']:,}",
+                f"{batch['rows_loaded']:,}",
+                f"{batch['rows_quarantined']:,}",
+            )
     console.print(table)
     totals = summary["totals"]
-    console.print(f"Rows in {totals['rows_in']:,} = loaded {totals['rows_loaded']:,} + quarantined "
-                  f"{totals['rows_quarantined']:,}; new batches {totals['batches_new']}, failed files "
-                  f"{totals['failed_batches']}.")
+    console.print(
+        f"Rows in {totals['rows_in']:,} = loaded {totals['rows_loaded']:,} + quarantined "
+        f"{totals['rows_quarantined']:,}; new batches {totals['batches_new']}, failed files "
+        f"{totals['failed_batches']}."
+    )
     for source in summary["sources"]:
         if source["status"] == "failed":
             console.print(f"[bold red]✗ {source['source_id']}[/]: {source['message']}")
     quality = summary.get("quality")
     if quality:
-        console.print("[green]✓ Warehouse checks: every expectation holds.[/]" if quality["success"] else
-                      f"[bold red]✗ Warehouse checks: {quality['failed']} expectation(s) failed[/]: "
-                      + "; ".join(quality["failed_expectations"][:5]) + f" (Data Docs: {quality['data_docs']})")
+        console.print(
+            "[green]✓ Warehouse checks: every expectation holds.[/]"
+            if quality["success"]
+            else f"[bold red]✗ Warehouse checks: {quality['failed']} expectation(s) failed[/]: "
+            + "; ".join(quality["failed_expectations"][:5])
+            + f" (Data Docs: {quality['data_docs']})"
+        )
     if summary.get("findings"):
         console.print(f"[yellow]⚠ {summary['findings']} cross-source finding(s) to review[/] (see the steward index)")
 
@@ -94,8 +120,14 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
     except RegistryError as exc:
         console.print(f"[bold red]The source registry is wrong:[/] {exc}")
         raise typer.Exit(2) from None
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         bar = progress.add_task("starting Prefect…", total=total)
         handler = _ProgressHandler(progress, bar)
         pipeline_log = logging.getLogger("tasks.ingest")
@@ -112,15 +144,19 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
         console.print(f"[bold red]The ingest flow crashed:[/] {summary}")
         raise typer.Exit(1)
     _print_run(summary)
-    console.print(f"\nWarehouse: {settings.warehouse_url}\nSteward report: {summary['reports']['index']}\n"
-                  f"Run report: {summary['reports']['run_html']}")
+    console.print(
+        f"\nWarehouse: {settings.warehouse_url}\nSteward report: {summary['reports']['index']}\n"
+        f"Run report: {summary['reports']['run_html']}"
+    )
     if strict and summary["status"] == "failed":
         raise typer.Exit(3)
 
 
 DEMO_STEWARD = "demo (pop run --demo)"
-DEMO_REASON = ("bundled demo data: approved by `pop run --demo` so the snapshot shows the evidence; "
-               "real batches are approved by a steward with `pop batch approve`")
+DEMO_REASON = (
+    "bundled demo data: approved by `pop run --demo` so the snapshot shows the evidence; "
+    "real batches are approved by a steward with `pop batch approve`"
+)
 
 
 def _approve_pending_as_demo() -> int:
@@ -153,18 +189,25 @@ def _run_snapshot(as_of: str | None) -> dict[str, Any]:
         console.print(table)
     else:
         console.print(f"Snapshot {summary['id']}: no finding can be stated yet (not enough approved evidence).")
-    console.print(f"{summary['indicators']} indicators, {summary['hidden_cells']} cell(s) hidden by disclosure "
-                  f"control; {summary['approved_batches']} approved file(s), {summary['pending_batches']} awaiting "
-                  f"review and not included.\n{summary['changes']}\nSnapshot: {summary['paths']['html']}")
+    console.print(
+        f"{summary['indicators']} indicators, {summary['hidden_cells']} cell(s) hidden by disclosure "
+        f"control; {summary['approved_batches']} approved file(s), {summary['pending_batches']} awaiting "
+        f"review and not included.\n{summary['changes']}\nSnapshot: {summary['paths']['html']}"
+    )
     return summary
 
 
 @app.command()
-def run(strict: bool = typer.Option(False, help="Exit with code 3 when any source failed (for schedulers)."),
-        inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
-        demo: bool = typer.Option(False, help="Demo only: approve every batch awaiting review before the snapshot "
-                                              "(recorded in the audit trail as the demo steward)."),
-        as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today.")) -> None:
+def run(
+    strict: bool = typer.Option(False, help="Exit with code 3 when any source failed (for schedulers)."),
+    inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
+    demo: bool = typer.Option(
+        False,
+        help="Demo only: approve every batch awaiting review before the snapshot "
+        "(recorded in the audit trail as the demo steward).",
+    ),
+    as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today."),
+) -> None:
     """Run the whole pipeline: ingest every source, validate, load, report to stewards, then make a snapshot."""
     _run_ingest(None, inbox, strict)
     if demo:
@@ -180,9 +223,11 @@ def snapshot_command(as_of: str | None = typer.Option(None, help="Snapshot date 
 
 
 @app.command()
-def ingest(source: str | None = typer.Option(None, "--source", "-s", help="Only this source id."),
-           inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
-           strict: bool = typer.Option(False, help="Exit with code 3 when the source failed.")) -> None:
+def ingest(
+    source: str | None = typer.Option(None, "--source", "-s", help="Only this source id."),
+    inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
+    strict: bool = typer.Option(False, help="Exit with code 3 when the source failed."),
+) -> None:
     """Ingest the new files of every source, or of one."""
     _run_ingest(source, inbox, strict)
 
@@ -206,8 +251,9 @@ def sources() -> None:
     console.print(table)
 
 
-batch_app = typer.Typer(help="Review one batch: show it, approve or reject it, export and correct its rows.",
-                        no_args_is_help=True)
+batch_app = typer.Typer(
+    help="Review one batch: show it, approve or reject it, export and correct its rows.", no_args_is_help=True
+)
 quarantine_app = typer.Typer(help="Quarantined rows.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 app.add_typer(quarantine_app, name="quarantine")
@@ -224,23 +270,31 @@ def _fail(message: str) -> None:
 
 
 @app.command()
-def batches(status: str | None = typer.Option(None, help="Only this status: loaded, failed, duplicate."),
-            review: str | None = typer.Option(None, help="Only this review state: pending, approved, rejected.")
-            ) -> None:
+def batches(
+    status: str | None = typer.Option(None, help="Only this status: loaded, failed, duplicate."),
+    review: str | None = typer.Option(None, help="Only this review state: pending, approved, rejected."),
+) -> None:
     """List batches and their status (newest first)."""
     from tasks.steward import list_batches
 
     settings = get_settings()
     table = Table(title="Batches")
     for column in ("id", "source", "file", "status", "review", "in", "loaded", "quarantined", "corrects"):
-        table.add_column(column, overflow="fold", justify="right" if column in ("id", "in", "loaded",
-                                                                                "quarantined") else "left")
+        table.add_column(
+            column, overflow="fold", justify="right" if column in ("id", "in", "loaded", "quarantined") else "left"
+        )
     for b in list_batches(settings.warehouse_url, status, review):
-        table.add_row(str(b["batch_id"]), b["source_id"], b["original_name"],
-                      f"[{STATUS_STYLE.get(b['status'], '')}]{b['status']}[/]",
-                      f"[{REVIEW_STYLE.get(b['review_status'], '')}]{b['review_status']}[/]",
-                      f"{b['rows_in']:,}", f"{b['rows_loaded']:,}", f"{b['rows_quarantined']:,}",
-                      str(b["corrects_batch_id"] or ""))
+        table.add_row(
+            str(b["batch_id"]),
+            b["source_id"],
+            b["original_name"],
+            f"[{STATUS_STYLE.get(b['status'], '')}]{b['status']}[/]",
+            f"[{REVIEW_STYLE.get(b['review_status'], '')}]{b['review_status']}[/]",
+            f"{b['rows_in']:,}",
+            f"{b['rows_loaded']:,}",
+            f"{b['rows_quarantined']:,}",
+            str(b["corrects_batch_id"] or ""),
+        )
     console.print(table)
 
 
@@ -254,19 +308,28 @@ def batch_show(batch_id: int) -> None:
         batch = batch_details(get_settings().warehouse_url, batch_id)
     except ReviewError as exc:
         _fail(str(exc))
-    console.print(f"[bold]Batch {batch_id}[/]: {batch['original_name']} from {batch['source_id']} — "
-                  f"{batch['status']}, review {batch['review_status']}")
+    console.print(
+        f"[bold]Batch {batch_id}[/]: {batch['original_name']} from {batch['source_id']} — "
+        f"{batch['status']}, review {batch['review_status']}"
+    )
     if batch["message"]:
         console.print(batch["message"])
-    console.print(f"rows in {batch['rows_in']:,} = loaded {batch['rows_loaded']:,} + quarantined "
-                  f"{batch['rows_quarantined']:,}")
+    console.print(
+        f"rows in {batch['rows_in']:,} = loaded {batch['rows_loaded']:,} + quarantined {batch['rows_quarantined']:,}"
+    )
     if batch["failures"]:
         table = Table(title="Failed checks")
         for column in ("column", "check", "rows", "examples", "row numbers", "what to fix"):
             table.add_column(column, overflow="fold")
         for f in batch["failures"]:
-            table.add_row(f["sender_column"] or f["column"], f["check"], str(f["rows"]), ", ".join(f["examples"]),
-                          ", ".join(map(str, f["row_numbers"])), f["hint"])
+            table.add_row(
+                f["sender_column"] or f["column"],
+                f["check"],
+                str(f["rows"]),
+                ", ".join(f["examples"]),
+                ", ".join(map(str, f["row_numbers"])),
+                f["hint"],
+            )
         console.print(table)
     held = [q for q in batch["quarantined"] if q["status"] == "open"]
     if held:
@@ -274,14 +337,20 @@ def batch_show(batch_id: int) -> None:
         for column in ("id", "row", "fields", "why"):
             table.add_column(column, overflow="fold")
         for q in held:
-            table.add_row(str(q["quarantine_id"]), str(q["row_number"]), q["fields"],
-                          "; ".join(f"{r['check']}: {r['value']}" for r in q["reasons"]))
+            table.add_row(
+                str(q["quarantine_id"]),
+                str(q["row_number"]),
+                q["fields"],
+                "; ".join(f"{r['check']}: {r['value']}" for r in q["reasons"]),
+            )
         console.print(table)
     if batch["reconciliation"]:
         r = batch["reconciliation"]
-        console.print(f"Where its {r['rows_in']:,} rows are now: loaded {r['loaded_first_time']:,} + loaded by "
-                      f"correction {r['loaded_by_correction']:,} + still open {r['open']:,} + dismissed "
-                      f"{r['dismissed']:,} = {r['accounted']:,}")
+        console.print(
+            f"Where its {r['rows_in']:,} rows are now: loaded {r['loaded_first_time']:,} + loaded by "
+            f"correction {r['loaded_by_correction']:,} + still open {r['open']:,} + dismissed "
+            f"{r['dismissed']:,} = {r['accounted']:,}"
+        )
 
 
 def _review(batch_id: int, decision: str, reason: str | None, steward: str | None) -> None:
@@ -297,22 +366,31 @@ def _review(batch_id: int, decision: str, reason: str | None, steward: str | Non
 
 
 @batch_app.command("approve")
-def batch_approve(batch_id: int, reason: str | None = typer.Option(None, help="Why (recorded in the audit)."),
-                  steward: str | None = typer.Option(None, "--by", help="Who approves (default: POP_STEWARD)")) -> None:
+def batch_approve(
+    batch_id: int,
+    reason: str | None = typer.Option(None, help="Why (recorded in the audit)."),
+    steward: str | None = typer.Option(None, "--by", help="Who approves (default: POP_STEWARD)"),
+) -> None:
     """Approve a batch: its rows feed snapshots and releases."""
     _review(batch_id, "approved", reason, steward)
 
 
 @batch_app.command("reject")
-def batch_reject(batch_id: int, reason: str = typer.Option(..., help="Why (required; recorded in the audit)."),
-                 steward: str | None = typer.Option(None, "--by", help="Who rejects (default: POP_STEWARD)")) -> None:
+def batch_reject(
+    batch_id: int,
+    reason: str = typer.Option(..., help="Why (required; recorded in the audit)."),
+    steward: str | None = typer.Option(None, "--by", help="Who rejects (default: POP_STEWARD)"),
+) -> None:
     """Reject a batch: its rows stay in the warehouse but never reach snapshots or releases."""
     _review(batch_id, "rejected", reason, steward)
 
 
 @batch_app.command("export")
-def batch_export(batch_id: int, out: Path | None = typer.Option(None, help="File to write."),
-                 steward: str | None = typer.Option(None, "--by")) -> None:
+def batch_export(
+    batch_id: int,
+    out: Path | None = typer.Option(None, help="File to write."),
+    steward: str | None = typer.Option(None, "--by"),
+) -> None:
     """Export a batch's open quarantined rows, in the sender's columns, with a column saying what to fix."""
     from tasks.registry import load_registry
     from tasks.review import ReviewError
@@ -327,8 +405,10 @@ def batch_export(batch_id: int, out: Path | None = typer.Option(None, help="File
         written = export_batch(settings.warehouse_url, registry, batch_id, target, _steward(steward))
     except (ReviewError, ValueError) as exc:
         _fail(str(exc))
-    console.print(f"Wrote {written}. Send it to the sender; fix the rows (keep the pop_row column), then run:\n"
-                  f"  pop batch correct {batch_id} {written}")
+    console.print(
+        f"Wrote {written}. Send it to the sender; fix the rows (keep the pop_row column), then run:\n"
+        f"  pop batch correct {batch_id} {written}"
+    )
 
 
 def _batch_source(batch_id: int) -> dict[str, Any]:
@@ -355,18 +435,25 @@ def batch_correct(batch_id: int, file: Path, steward: str | None = typer.Option(
     if correction is None:
         console.print("This very file was taken before: nothing changed.")
     else:
-        console.print(f"Correction batch {correction['batch_id']}: {correction['status']}, loaded "
-                      f"{correction['rows_loaded']:,}, back in quarantine {correction['rows_quarantined']:,}.")
+        console.print(
+            f"Correction batch {correction['batch_id']}: {correction['status']}, loaded "
+            f"{correction['rows_loaded']:,}, back in quarantine {correction['rows_quarantined']:,}."
+        )
         if correction["message"]:
             console.print(correction["message"])
-    console.print(f"Batch {batch_id}: {numbers['rows_in']:,} rows = loaded {numbers['loaded_first_time']:,} + "
-                  f"loaded by correction {numbers['loaded_by_correction']:,} + still open {numbers['open']:,} + "
-                  f"dismissed {numbers['dismissed']:,}.")
+    console.print(
+        f"Batch {batch_id}: {numbers['rows_in']:,} rows = loaded {numbers['loaded_first_time']:,} + "
+        f"loaded by correction {numbers['loaded_by_correction']:,} + still open {numbers['open']:,} + "
+        f"dismissed {numbers['dismissed']:,}."
+    )
 
 
 @quarantine_app.command("dismiss")
-def quarantine_dismiss(quarantine_id: int, reason: str = typer.Option(..., help="Why it is not loaded."),
-                       steward: str | None = typer.Option(None, "--by")) -> None:
+def quarantine_dismiss(
+    quarantine_id: int,
+    reason: str = typer.Option(..., help="Why it is not loaded."),
+    steward: str | None = typer.Option(None, "--by"),
+) -> None:
     """Close a quarantined row without loading it (e.g. a true duplicate), with a reason."""
     from pop.db import get_engine
     from tasks.review import ReviewError, dismiss_quarantined
@@ -380,8 +467,10 @@ def quarantine_dismiss(quarantine_id: int, reason: str = typer.Option(..., help=
 
 
 @app.command()
-def template(source: str = typer.Argument(..., help="The source id (see pop sources)."),
-             out: Path | None = typer.Option(None, help="The .xlsx file to write.")) -> None:
+def template(
+    source: str = typer.Argument(..., help="The source id (see pop sources)."),
+    out: Path | None = typer.Option(None, help="The .xlsx file to write."),
+) -> None:
     """Write an xlsx submission template for a source: its columns, dropdowns and a README sheet."""
     from tasks.registry import RegistryError, load_registry
     from tasks.submission_template import write_template
@@ -408,8 +497,14 @@ def audit(limit: int = typer.Option(50, help="How many actions, newest first."))
     for column in ("when", "who", "action", "batch", "row", "why"):
         table.add_column(column, overflow="fold")
     for a in actions:
-        table.add_row(a["at"][:19], a["actor"], a["action"], str(a["batch_id"] or ""), str(a["quarantine_id"] or ""),
-                      a["reason"] or "")
+        table.add_row(
+            a["at"][:19],
+            a["actor"],
+            a["action"],
+            str(a["batch_id"] or ""),
+            str(a["quarantine_id"] or ""),
+            a["reason"] or "",
+        )
     console.print(table)
 
 

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
-          "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-          "pk": "pk_%(table_name)s"}
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class Base(DeclarativeBase):
@@ -18,6 +34,7 @@ class Base(DeclarativeBase):
 
 
 # --- dimensions (filled from schemas/vocab and the country table by tasks.dimensions) -------------------------
+
 
 class DimCountry(Base):
     __tablename__ = "dim_country"
@@ -100,6 +117,7 @@ class DimSourceAgeBand(Base):
 
 
 # --- sources, runs, batches, quarantine --------------------------------------------------------------------
+
 
 class SourceRecord(Base):
     """The registry entry of a source as it stood at its latest run."""
@@ -227,6 +245,7 @@ class ConsistencyFinding(Base):
 
 # --- facts: one table per stakeholder group; (batch_id, row_number) says where each row came from ------------
 
+
 class _FactRow:
     # no foreign key to batches: PostgreSQL checks one per row with a trigger, which triples bulk-load time;
     # every fact row is written in its batch's own transaction, and the steward checks reconcile the two
@@ -329,6 +348,13 @@ class FactChoice(Base):
     code: Mapped[str] = mapped_column(String(60), primary_key=True)
 
 
-FACT_TABLES = {cls.__tablename__: cls.__table__ for cls in
-               (FactHelplineContacts, FactYouthResponses, FactServiceProviderReports, FactTechMetrics,
-                FactProtectionSubmissions)}
+FACT_TABLES = {
+    cls.__tablename__: cls.__table__
+    for cls in (
+        FactHelplineContacts,
+        FactYouthResponses,
+        FactServiceProviderReports,
+        FactTechMetrics,
+        FactProtectionSubmissions,
+    )
+}

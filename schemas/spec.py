@@ -4,7 +4,7 @@ vocabulary. This module reads them and builds the pandera model that validates a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,21 @@ from schemas.vocabulary import vocabulary
 
 SCHEMA_DIR = Path(__file__).parent
 GROUPS = ("helplines_services", "children_youth", "service_providers", "tech_companies", "protection_community")
-KINDS = ("text", "int", "number", "bool", "date", "period", "country", "countries", "vocab", "multi",
-         "age_band", "company", "platform")
+KINDS = (
+    "text",
+    "int",
+    "number",
+    "bool",
+    "date",
+    "period",
+    "country",
+    "countries",
+    "vocab",
+    "multi",
+    "age_band",
+    "company",
+    "platform",
+)
 MULTI_KINDS = ("multi", "countries")
 
 
@@ -53,8 +66,13 @@ class FieldSpec:
     @property
     def checked_column(self) -> str:
         """The typed column that pandera checks for this field."""
-        return {"country": "country_iso3", "company": "company_code", "platform": f"{self.name}_code",
-                "period": "period_start", "age_band": "age_band"}.get(self.kind, self.name)
+        return {
+            "country": "country_iso3",
+            "company": "company_code",
+            "platform": f"{self.name}_code",
+            "period": "period_start",
+            "age_band": "age_band",
+        }.get(self.kind, self.name)
 
 
 @dataclass(frozen=True)
@@ -105,17 +123,25 @@ def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
     return FieldSpec(name=name, **raw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(group: str) -> SourceSchema:
     """The schema of one stakeholder group, read from schemas/<group>.yaml."""
     if group not in GROUPS:
         raise KeyError(f"unknown schema {group!r}; known schemas: {', '.join(GROUPS)}")
     doc = yaml.safe_load((SCHEMA_DIR / f"{group}.yaml").read_text(encoding="utf-8"))
     fields = {name: _field(name, raw or {}) for name, raw in doc["fields"].items()}
-    checks = tuple(RowCheck(name=c["name"], columns=tuple(c["columns"]), rule=c["rule"], hint=c["hint"])
-                   for c in doc.get("row_checks", []))
-    return SourceSchema(group=doc["group"], title=doc["title"], fact_table=doc["fact_table"],
-                        natural_key=tuple(doc["natural_key"]), fields=fields, row_checks=checks)
+    checks = tuple(
+        RowCheck(name=c["name"], columns=tuple(c["columns"]), rule=c["rule"], hint=c["hint"])
+        for c in doc.get("row_checks", [])
+    )
+    return SourceSchema(
+        group=doc["group"],
+        title=doc["title"],
+        fact_table=doc["fact_table"],
+        natural_key=tuple(doc["natural_key"]),
+        fields=fields,
+        row_checks=checks,
+    )
 
 
 def _column(spec: FieldSpec) -> pa.Column:
@@ -142,10 +168,15 @@ def _row_check(check: RowCheck) -> pa.Check:
     return pa.Check(rule, name=check.name, error=check.hint)
 
 
-@lru_cache(maxsize=None)
+@cache
 def pandera_schema(group: str) -> pa.DataFrameSchema:
     """The pandera model of a group's typed frame (after conversion and harmonisation)."""
     schema = load_schema(group)
     columns = {spec.checked_column: _column(spec) for spec in schema.fields.values() if spec.kind not in MULTI_KINDS}
-    return pa.DataFrameSchema(columns=columns, checks=[_row_check(c) for c in schema.row_checks],
-                              name=schema.group, strict=False, coerce=False)
+    return pa.DataFrameSchema(
+        columns=columns,
+        checks=[_row_check(c) for c in schema.row_checks],
+        name=schema.group,
+        strict=False,
+        coerce=False,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Callable
+from typing import Any
 
 from tasks.indicators import TOTAL, Indicator
 
@@ -32,8 +33,10 @@ def parse_chart(indicator: Indicator) -> ChartSpec:
     fixed = dict(part.strip().split("=", 1) for part in where.split(",") if "=" in part)
     named = [dimension.strip()] + ([each.strip()] if each else []) + [k.strip() for k in fixed]
     if kind != "bar" or not all(d in indicator.dimensions for d in named):
-        raise ValueError(f"{indicator.path.name}: chart must be 'bar <dimension> [for each <dimension>] "
-                         f"[where d=v, ...]' with dimensions among {', '.join(indicator.dimensions)}, not {text!r}")
+        raise ValueError(
+            f"{indicator.path.name}: chart must be 'bar <dimension> [for each <dimension>] "
+            f"[where d=v, ...]' with dimensions among {', '.join(indicator.dimensions)}, not {text!r}"
+        )
     return ChartSpec(kind, dimension.strip(), {k.strip(): v.strip() for k, v in fixed.items()}, each.strip() or None)
 
 
@@ -56,10 +59,13 @@ def chart_rows(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec
         fixed[dim] = value
         chosen = [r for r in chosen if str(r[dim]) == value]
     value_col = indicator.values[0]
-    visible = sorted((r for r in chosen if isinstance(r[value_col], (int, float))),
-                     key=lambda r: (-float(r[value_col]), str(r[spec.dimension])))
-    hidden = sorted((r for r in chosen if not isinstance(r[value_col], (int, float))),
-                    key=lambda r: str(r[spec.dimension]))
+    visible = sorted(
+        (r for r in chosen if isinstance(r[value_col], (int, float))),
+        key=lambda r: (-float(r[value_col]), str(r[spec.dimension])),
+    )
+    hidden = sorted(
+        (r for r in chosen if not isinstance(r[value_col], (int, float))), key=lambda r: str(r[spec.dimension])
+    )
     return (visible + hidden)[:MAX_BARS], fixed
 
 
@@ -74,8 +80,14 @@ def format_value(value: Any, unit: str) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def bar_chart(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec, label: Callable[[str], str],
-              chart_id: str, caption: str) -> str:
+def bar_chart(
+    indicator: Indicator,
+    rows: list[dict[str, Any]],
+    spec: ChartSpec,
+    label: Callable[[str], str],
+    chart_id: str,
+    caption: str,
+) -> str:
     """A horizontal bar chart as an accessible SVG: hidden cells get no bar, only their code."""
     value_col = indicator.values[0]
     numbers = [abs(float(r[value_col])) for r in rows if isinstance(r[value_col], (int, float))]
@@ -87,21 +99,23 @@ def bar_chart(indicator: Indicator, rows: list[dict[str, Any]], spec: ChartSpec,
     fits = int((label_width - 12) / LABEL_CHAR_WIDTH)
     height = len(rows) * (BAR_HEIGHT + GAP) + GAP
     width = label_width + BAR_WIDTH + VALUE_WIDTH
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-             f'role="img" aria-labelledby="{chart_id}-title" class="chart">',
-             f'<title id="{chart_id}-title">{escape(caption)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'role="img" aria-labelledby="{chart_id}-title" class="chart">',
+        f'<title id="{chart_id}-title">{escape(caption)}</title>',
+    ]
     for i, row in enumerate(rows):
         y = GAP + i * (BAR_HEIGHT + GAP)
         value = row[value_col]
         text = escape(format_value(value, indicator.unit) + (f" {row['flag']}" if row.get("flag") else ""))
-        name = labels[i] if len(labels[i]) <= fits else labels[i][:fits - 1] + "…"
-        parts.append(f'<text x="{label_width - 8:.0f}" y="{y + 15}" text-anchor="end" class="label">'
-                     f'{escape(name)}</text>')
+        name = labels[i] if len(labels[i]) <= fits else labels[i][: fits - 1] + "…"
+        parts.append(
+            f'<text x="{label_width - 8:.0f}" y="{y + 15}" text-anchor="end" class="label">{escape(name)}</text>'
+        )
         if isinstance(value, (int, float)):
             bar = max(1.0, BAR_WIDTH * abs(float(value)) / top)
             css = "bar unstable" if row.get("flag") else "bar"
-            parts.append(f'<rect x="{label_width:.0f}" y="{y}" width="{bar:.1f}" height="{BAR_HEIGHT}" '
-                         f'class="{css}"/>')
+            parts.append(f'<rect x="{label_width:.0f}" y="{y}" width="{bar:.1f}" height="{BAR_HEIGHT}" class="{css}"/>')
             parts.append(f'<text x="{label_width + bar + 6:.1f}" y="{y + 15}" class="value">{text}</text>')
         else:
             parts.append(f'<text x="{label_width + 6:.0f}" y="{y + 15}" class="value hidden">{text} hidden</text>')

@@ -57,13 +57,22 @@ class Check:
 
 # --- check files and config ---------------------------------------------------------------------------------
 
+
 def load_check(path: Path) -> Check:
     """A check file with its header checked: every field present and the id equal to the file name."""
     sql, fields = read_sql_file(path, HEADER_FIELDS, ConsistencyError)
     declared = header_list(fields.get("declared"))
-    return Check(id=fields["id"], title=fields["title"], description=fields["description"],
-                 compares=fields["compares"], tolerance=fields["tolerance"], default=float(fields["default"]),
-                 declared=declared, sql=sql.strip().rstrip(";"), path=path)
+    return Check(
+        id=fields["id"],
+        title=fields["title"],
+        description=fields["description"],
+        compares=fields["compares"],
+        tolerance=fields["tolerance"],
+        default=float(fields["default"]),
+        declared=declared,
+        sql=sql.strip().rstrip(";"),
+        path=path,
+    )
 
 
 def load_checks(folder: Path = CHECKS_DIR) -> list[Check]:
@@ -99,9 +108,11 @@ def check_config(config: dict[str, Any], checks: list[Check]) -> None:
     unknown = sorted(set(config.get("tolerances", {})) - tolerances)
     unknown += sorted(set(config) - declared - {"tolerances"})
     if unknown:
-        raise ConsistencyError(f"consistency config: {', '.join(unknown)} not used by any check in sql/checks "
-                               f"(tolerances: {', '.join(sorted(tolerances))}; "
-                               f"declared: {', '.join(sorted(declared))})")
+        raise ConsistencyError(
+            f"consistency config: {', '.join(unknown)} not used by any check in sql/checks "
+            f"(tolerances: {', '.join(sorted(tolerances))}; "
+            f"declared: {', '.join(sorted(declared))})"
+        )
 
 
 def parameters(check: Check, config: dict[str, Any]) -> dict[str, float]:
@@ -111,16 +122,25 @@ def parameters(check: Check, config: dict[str, Any]) -> dict[str, float]:
 
 # --- running the checks ---------------------------------------------------------------------------------------
 
+
 def fill_declared(conn: Connection, config: dict[str, Any], names: set[str]) -> None:
     """The temporary table pop_declared with the config's declared values the checks read."""
-    conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {DECLARED_TABLE} "
-                      "(declared VARCHAR(80), item VARCHAR(400), value DOUBLE PRECISION)"))
+    conn.execute(
+        text(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {DECLARED_TABLE} "
+            "(declared VARCHAR(80), item VARCHAR(400), value DOUBLE PRECISION)"
+        )
+    )
     conn.execute(text(f"DELETE FROM {DECLARED_TABLE}"))
-    rows = [{"declared": name, "item": str(item), "value": float(value)}
-            for name in sorted(names) for item, value in config.get(name, {}).items()]
+    rows = [
+        {"declared": name, "item": str(item), "value": float(value)}
+        for name in sorted(names)
+        for item, value in config.get(name, {}).items()
+    ]
     if rows:
-        conn.execute(text(f"INSERT INTO {DECLARED_TABLE} (declared, item, value) "
-                          "VALUES (:declared, :item, :value)"), rows)
+        conn.execute(
+            text(f"INSERT INTO {DECLARED_TABLE} (declared, item, value) VALUES (:declared, :item, :value)"), rows
+        )
 
 
 def plain(value: Any) -> Any:
@@ -137,8 +157,7 @@ def run_check(conn: Connection, check: Check, params: dict[str, float]) -> list[
     try:
         rows = [{k: plain(v) for k, v in row.items()} for row in conn.execute(text(check.sql), params).mappings()]
     except Exception as exc:
-        raise ConsistencyError(f"{check.path.name}: the check failed to run ({exc.__class__.__name__}: {exc})") \
-            from exc
+        raise ConsistencyError(f"{check.path.name}: the check failed to run ({exc.__class__.__name__}: {exc})") from exc
     subjects = [row["subject"] for row in rows]
     if len(set(subjects)) != len(subjects):
         raise ConsistencyError(f"{check.path.name}: the check returned the same subject twice")
@@ -151,28 +170,41 @@ def _finding_values(row: dict[str, Any], run_id: str, now: dt.datetime) -> dict[
     return {"details_json": json.dumps(details), "last_seen_at": now, "run_id": run_id}
 
 
-def record_findings(conn: Connection, check: Check, rows: list[dict[str, Any]], run_id: str,
-                    now: dt.datetime) -> None:
+def record_findings(conn: Connection, check: Check, rows: list[dict[str, Any]], run_id: str, now: dt.datetime) -> None:
     """Upsert the check's discrepancies: new ones open; seen ones keep first_seen_at and status (resolved reopens)."""
-    existing = {r.subject: r for r in conn.execute(select(FINDINGS.c.finding_id, FINDINGS.c.subject,
-                                                          FINDINGS.c.status).where(FINDINGS.c.check_id == check.id))}
+    existing = {
+        r.subject: r
+        for r in conn.execute(
+            select(FINDINGS.c.finding_id, FINDINGS.c.subject, FINDINGS.c.status).where(FINDINGS.c.check_id == check.id)
+        )
+    }
     for row in rows:
         values = _finding_values(row, run_id, now)
         old = existing.get(row["subject"])
         if old is None:
-            conn.execute(insert(FINDINGS).values(check_id=check.id, subject=row["subject"], status="open",
-                                                 first_seen_at=now, **values))
+            conn.execute(
+                insert(FINDINGS).values(
+                    check_id=check.id, subject=row["subject"], status="open", first_seen_at=now, **values
+                )
+            )
         else:
             status = "open" if old.status == "resolved" else old.status
-            conn.execute(update(FINDINGS).where(FINDINGS.c.finding_id == old.finding_id)
-                         .values(status=status, **values))
+            conn.execute(
+                update(FINDINGS).where(FINDINGS.c.finding_id == old.finding_id).values(status=status, **values)
+            )
 
 
 def resolve_missing(conn: Connection, seen: set[tuple[str, str]]) -> int:
     """Mark resolved every unresolved finding this run did not see again; how many."""
-    stale = [r.finding_id for r in conn.execute(select(FINDINGS.c.finding_id, FINDINGS.c.check_id,
-                                                       FINDINGS.c.subject).where(FINDINGS.c.status != "resolved"))
-             if (r.check_id, r.subject) not in seen]
+    stale = [
+        r.finding_id
+        for r in conn.execute(
+            select(FINDINGS.c.finding_id, FINDINGS.c.check_id, FINDINGS.c.subject).where(
+                FINDINGS.c.status != "resolved"
+            )
+        )
+        if (r.check_id, r.subject) not in seen
+    ]
     if stale:
         conn.execute(update(FINDINGS).where(FINDINGS.c.finding_id.in_(stale)).values(status="resolved"))
     return len(stale)
@@ -181,11 +213,21 @@ def resolve_missing(conn: Connection, seen: set[tuple[str, str]]) -> int:
 def current_findings(conn: Connection, checks: list[Check]) -> list[dict[str, Any]]:
     """Every finding not resolved: [{check_id, title, subject, details, status}], by check and subject."""
     titles = {c.id: c.title for c in checks}
-    rows = conn.execute(select(FINDINGS.c.check_id, FINDINGS.c.subject, FINDINGS.c.details_json, FINDINGS.c.status)
-                        .where(FINDINGS.c.status != "resolved")
-                        .order_by(FINDINGS.c.check_id, FINDINGS.c.subject))
-    return [{"check_id": r.check_id, "title": titles.get(r.check_id, r.check_id), "subject": r.subject,
-             "details": json.loads(r.details_json), "status": r.status} for r in rows]
+    rows = conn.execute(
+        select(FINDINGS.c.check_id, FINDINGS.c.subject, FINDINGS.c.details_json, FINDINGS.c.status)
+        .where(FINDINGS.c.status != "resolved")
+        .order_by(FINDINGS.c.check_id, FINDINGS.c.subject)
+    )
+    return [
+        {
+            "check_id": r.check_id,
+            "title": titles.get(r.check_id, r.check_id),
+            "subject": r.subject,
+            "details": json.loads(r.details_json),
+            "status": r.status,
+        }
+        for r in rows
+    ]
 
 
 def run_consistency_checks(database_url: str, run_id: str, config_path: Path | None = None) -> list[dict]:
@@ -209,14 +251,24 @@ def run_consistency_checks(database_url: str, run_id: str, config_path: Path | N
 
 def artifact_rows(findings: list[dict]) -> list[dict[str, Any]]:
     """One flat row per finding for a Prefect table artifact (the numbers as `name=value` text)."""
-    return [{"check": f["check_id"], "subject": f["subject"], "status": f["status"],
-             "numbers": ", ".join(f"{k}={v}" for k, v in f["details"].items())} for f in findings]
+    return [
+        {
+            "check": f["check_id"],
+            "subject": f["subject"],
+            "status": f["status"],
+            "numbers": ", ".join(f"{k}={v}" for k, v in f["details"].items()),
+        }
+        for f in findings
+    ]
 
 
 @task(name="check-consistency", cache_policy=NO_CACHE)
 def check_consistency(database_url: str, run_id: str, config_path: Path | None = None) -> list[dict]:
     """Prefect task: run the consistency checks and show the open findings as a table artifact."""
     findings = run_consistency_checks(database_url, run_id, config_path)
-    create_table_artifact(key="consistency-findings", table=artifact_rows(findings) or [{"status": "no findings"}],
-                          description=f"Cross-source consistency findings for stewards ({len(findings)} open)")
+    create_table_artifact(
+        key="consistency-findings",
+        table=artifact_rows(findings) or [{"status": "no findings"}],
+        description=f"Cross-source consistency findings for stewards ({len(findings)} open)",
+    )
     return findings

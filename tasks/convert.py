@@ -50,14 +50,18 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
     if missing:
         wanted = {ours: sender for sender, ours in source.columns.items()}
         described = ", ".join(f"'{wanted.get(f, f)}' (for {f})" for f in missing)
-        raise BadFileError(f"{file_name}: missing required column(s) {described}. Add the column(s) to the file "
-                           f"with a value in every row; columns found: {', '.join(columns) or 'none'}.")
+        raise BadFileError(
+            f"{file_name}: missing required column(s) {described}. Add the column(s) to the file "
+            f"with a value in every row; columns found: {', '.join(columns) or 'none'}."
+        )
     declared = set(source.columns) | set(source.ignore_columns)
     declared |= {col for opts in source.multi_select_columns.values() for col in opts}
     extra = [c for c in columns if c not in declared]
     if extra:
-        raise BadFileError(f"{file_name}: unexpected column(s) {', '.join(repr(c) for c in extra)}. Remove them, or "
-                           f"ask the POP team to map them in the source registry (columns or ignore_columns).")
+        raise BadFileError(
+            f"{file_name}: unexpected column(s) {', '.join(repr(c) for c in extra)}. Remove them, or "
+            f"ask the POP team to map them in the source registry (columns or ignore_columns)."
+        )
 
 
 def clean_text(column: pd.Series) -> pd.Series:
@@ -78,8 +82,11 @@ def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
             mapped[ours] = clean_text(raw[sender])
     for ours, options in source.multi_select_columns.items():
         chosen = pd.DataFrame({code: _truthy(raw[col]) for col, code in options.items()}, index=raw.index)
-        mapped[ours] = chosen.apply(lambda row: source.multi_select_delimiter.join(row.index[row]), axis=1) \
-            if len(chosen) else pd.Series(dtype="string")
+        mapped[ours] = (
+            chosen.apply(lambda row: source.multi_select_delimiter.join(row.index[row]), axis=1)
+            if len(chosen)
+            else pd.Series(dtype="string")
+        )
         mapped[ours] = clean_text(mapped[ours].astype("string"))
     for ours, codes in source.values.items():
         if ours in mapped.columns:
@@ -134,8 +141,9 @@ SIMPLE_KINDS = {  # kind → (parser, dtype, check when a value does not parse)
 def convert_simple(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
     """Convert a number, yes/no or date column; what does not convert is a row issue, with the value sent."""
     parse, dtype, check = SIMPLE_KINDS[spec.kind]
-    frame, failed = parse_distinct(column, lambda value: (parsed,) if (parsed := parse(value)) is not None else None,
-                                   {spec.name: dtype})
+    frame, failed = parse_distinct(
+        column, lambda value: (parsed,) if (parsed := parse(value)) is not None else None, {spec.name: dtype}
+    )
     issues.add(column.index[failed], spec.name, check, column[failed], hint(check, spec.name))
     return frame[spec.name]
 
@@ -179,12 +187,21 @@ def period_label(start: pd.Timestamp, granularity: str) -> str:
 
 def convert_period(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.DataFrame:
     """The canonical period label with its start, end and granularity; unparseable periods are row issues."""
+
     def parse(value: str) -> tuple[str, pd.Timestamp, pd.Timestamp, str] | None:
         parsed = parse_period(value)
         return None if parsed is None else (period_label(parsed[0], parsed[2]), *parsed)
 
-    frame, failed = parse_distinct(column, parse, {"period": "category", "period_start": "datetime64[us]",
-                                                   "period_end": "datetime64[us]", "period_granularity": "category"})
+    frame, failed = parse_distinct(
+        column,
+        parse,
+        {
+            "period": "category",
+            "period_start": "datetime64[us]",
+            "period_end": "datetime64[us]",
+            "period_granularity": "category",
+        },
+    )
     issues.add(column.index[failed], spec.name, "bad_period", column[failed], hint("bad_period", spec.name))
     return frame
 
@@ -203,4 +220,3 @@ def convert_types(mapped: pd.DataFrame, schema: SourceSchema, issues: RowIssues)
         else:
             typed[name] = column
     return typed
-

@@ -26,17 +26,22 @@ BATCH = Batch.__table__
 
 
 def _problems(reasons_json: str) -> str:
-    return " | ".join(f"{r['field']}: {r['message']}" + (f" (sent: {r['value']})" if r.get("value") else "")
-                      for r in json.loads(reasons_json))
+    return " | ".join(
+        f"{r['field']}: {r['message']}" + (f" (sent: {r['value']})" if r.get("value") else "")
+        for r in json.loads(reasons_json)
+    )
 
 
 def quarantined_rows(conn: Connection, batch_id: int) -> pd.DataFrame:
     """The batch's open quarantined rows as the sender sent them, plus the row link and the problems."""
-    rows = conn.execute(select(QUARANTINE.c.row_number, QUARANTINE.c.original_json, QUARANTINE.c.reasons_json)
-                        .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == "open")
-                        .order_by(QUARANTINE.c.row_number)).all()
-    records = [{ROW_LINK: r.row_number, **json.loads(r.original_json), PROBLEMS: _problems(r.reasons_json)}
-               for r in rows]
+    rows = conn.execute(
+        select(QUARANTINE.c.row_number, QUARANTINE.c.original_json, QUARANTINE.c.reasons_json)
+        .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == "open")
+        .order_by(QUARANTINE.c.row_number)
+    ).all()
+    records = [
+        {ROW_LINK: r.row_number, **json.loads(r.original_json), PROBLEMS: _problems(r.reasons_json)} for r in rows
+    ]
     return pd.DataFrame(records, dtype=object)  # each cell as sent: a count next to an empty cell stays 1, not 1.0
 
 
@@ -50,8 +55,14 @@ def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Pa
     # the sender's cells came in the sender's encoding; our words may not fit it (… in latin-1): spell them so they do
     frame[PROBLEMS] = frame[PROBLEMS].map(lambda words: unicodedata.normalize("NFKC", words))
     if source.format == "csv":
-        frame.to_csv(path, index=False, sep=source.delimiter, encoding=source.encoding, quoting=csv.QUOTE_MINIMAL,
-                     errors="replace")
+        frame.to_csv(
+            path,
+            index=False,
+            sep=source.delimiter,
+            encoding=source.encoding,
+            quoting=csv.QUOTE_MINIMAL,
+            errors="replace",
+        )
     elif source.format == "json":
         records = [{k: v for k, v in r.items() if v is not None and v == v} for r in frame.to_dict("records")]
         document: Any = {source.records_path: records} if source.records_path else records
@@ -71,8 +82,11 @@ def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Pa
 
 def split_links(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The correction file's own columns, and each row's link to the original row (missing for new rows)."""
-    links = pd.to_numeric(raw[ROW_LINK].astype("string"), errors="coerce").astype("Int64") \
-        if ROW_LINK in raw.columns else pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    links = (
+        pd.to_numeric(raw[ROW_LINK].astype("string"), errors="coerce").astype("Int64")
+        if ROW_LINK in raw.columns
+        else pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    )
     return raw.drop(columns=[c for c in CORRECTION_COLUMNS if c in raw.columns]), links
 
 
@@ -80,9 +94,11 @@ def open_originals(conn: Connection, original_batch: int, rows: list[int]) -> di
     """original row number → quarantine id, for the rows of the original batch that are still open."""
     if not rows:
         return {}
-    found = conn.execute(select(QUARANTINE.c.row_number, QUARANTINE.c.quarantine_id).where(
-        QUARANTINE.c.batch_id == original_batch, QUARANTINE.c.status == "open",
-        QUARANTINE.c.row_number.in_(rows))).all()
+    found = conn.execute(
+        select(QUARANTINE.c.row_number, QUARANTINE.c.quarantine_id).where(
+            QUARANTINE.c.batch_id == original_batch, QUARANTINE.c.status == "open", QUARANTINE.c.row_number.in_(rows)
+        )
+    ).all()
     return {int(r.row_number): int(r.quarantine_id) for r in found}
 
 
@@ -91,21 +107,32 @@ def settle_originals(conn: Connection, correction_batch: int, resolved: list[int
     now = utcnow()
     for ids, status in ((resolved, "resolved"), (resubmitted, "resubmitted")):
         if ids:
-            conn.execute(update(QUARANTINE).where(QUARANTINE.c.quarantine_id.in_(ids)).values(
-                status=status, resolved_by_batch_id=correction_batch, resolved_at=now))
+            conn.execute(
+                update(QUARANTINE)
+                .where(QUARANTINE.c.quarantine_id.in_(ids))
+                .values(status=status, resolved_by_batch_id=correction_batch, resolved_at=now)
+            )
 
 
 def reconcile(conn: Connection, batch_id: int) -> dict[str, int]:
     """Where every row of an original batch is now, following its corrections: loaded at first, loaded through a
     correction, still open (in the original or a correction), or dismissed. These add up to its rows_in."""
     original = conn.execute(select(BATCH.c.rows_in, BATCH.c.rows_loaded).where(BATCH.c.batch_id == batch_id)).one()
-    counts = {"rows_in": int(original.rows_in), "loaded_first_time": int(original.rows_loaded),
-              "loaded_by_correction": 0, "open": 0, "dismissed": 0}
-    frontier = [r.quarantine_id for r in conn.execute(select(QUARANTINE.c.quarantine_id)
-                                                      .where(QUARANTINE.c.batch_id == batch_id))]
+    counts = {
+        "rows_in": int(original.rows_in),
+        "loaded_first_time": int(original.rows_loaded),
+        "loaded_by_correction": 0,
+        "open": 0,
+        "dismissed": 0,
+    }
+    frontier = [
+        r.quarantine_id
+        for r in conn.execute(select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.batch_id == batch_id))
+    ]
     while frontier:
-        rows = conn.execute(select(QUARANTINE.c.quarantine_id, QUARANTINE.c.status)
-                            .where(QUARANTINE.c.quarantine_id.in_(frontier))).all()
+        rows = conn.execute(
+            select(QUARANTINE.c.quarantine_id, QUARANTINE.c.status).where(QUARANTINE.c.quarantine_id.in_(frontier))
+        ).all()
         following = []
         for row in rows:
             if row.status == "resolved":
@@ -116,11 +143,19 @@ def reconcile(conn: Connection, batch_id: int) -> dict[str, int]:
                 counts["dismissed"] += 1
             else:  # resubmitted: follow it into the correction that holds it now
                 following.append(row.quarantine_id)
-        frontier = [r.quarantine_id for r in conn.execute(
-            select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.corrects_quarantine_id.in_(following)))] \
-            if following else []
-    counts["accounted"] = counts["loaded_first_time"] + counts["loaded_by_correction"] + counts["open"] + \
-        counts["dismissed"]
+        frontier = (
+            [
+                r.quarantine_id
+                for r in conn.execute(
+                    select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.corrects_quarantine_id.in_(following))
+                )
+            ]
+            if following
+            else []
+        )
+    counts["accounted"] = (
+        counts["loaded_first_time"] + counts["loaded_by_correction"] + counts["open"] + counts["dismissed"]
+    )
     return counts
 
 

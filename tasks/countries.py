@@ -16,8 +16,14 @@ from schemas.vocabulary import VOCAB_DIR, normalise_text
 
 WORLD = "WLD"
 # country_converter's table carries UN M49 codes, sub-regions and name patterns; its continent names map to M49 regions
-M49_REGION = {"America": "Americas", "Africa": "Africa", "Asia": "Asia", "Europe": "Europe", "Oceania": "Oceania",
-              "Antarctica": "Antarctica"}
+M49_REGION = {
+    "America": "Americas",
+    "Africa": "Africa",
+    "Asia": "Asia",
+    "Europe": "Europe",
+    "Oceania": "Oceania",
+    "Antarctica": "Antarctica",
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,13 @@ def countries() -> dict[str, Country]:
     for row in _region_table().itertuples(index=False):
         record = pycountry.countries.get(alpha_3=row.ISO3)
         name = getattr(record, "common_name", None) or (record.name if record else row.name_short)
-        result[row.ISO3] = Country(row.ISO3, name, (row.UNcode or "").zfill(3) or None,
-                                   M49_REGION.get(row.continent, row.continent or None), row.UNregion or None)
+        result[row.ISO3] = Country(
+            row.ISO3,
+            name,
+            (row.UNcode or "").zfill(3) or None,
+            M49_REGION.get(row.continent, row.continent or None),
+            row.UNregion or None,
+        )
     result[WORLD] = Country(WORLD, "World", "001", "World", None)
     return result
 
@@ -69,8 +80,9 @@ def _exact_names() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    return [(re.compile(row.regex, re.IGNORECASE), row.ISO3)
-            for row in _region_table().itertuples(index=False) if row.regex]
+    return [
+        (re.compile(row.regex, re.IGNORECASE), row.ISO3) for row in _region_table().itertuples(index=False) if row.regex
+    ]
 
 
 @lru_cache(maxsize=4096)

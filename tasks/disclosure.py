@@ -82,17 +82,18 @@ class DisclosureRules:
                 "and the table's totals; carried: a cell "
                 "hidden in the previous snapshot stays hidden unless it was hidden as primary and its counts are "
                 f"now at or above the threshold; unstable: a rate whose base is between 1 and {self.unstable_base} "
-                "is flagged"),
+                "is flagged"
+            ),
             "parameters": {name: getattr(self, name) for name in PARAMETERS},
             "codes": {kind: self.codes[kind] for kind in KINDS},
             "unstable_code": self.unstable_code,
             "missing_values": [self.codes[kind] for kind in KINDS],
-            "labels": {code: self.labels[code] for code in (*(self.codes[kind] for kind in KINDS),
-                                                            self.unstable_code)},
+            "labels": {code: self.labels[code] for code in (*(self.codes[kind] for kind in KINDS), self.unstable_code)},
         }
 
 
 # --- rules -------------------------------------------------------------------------------------------------
+
 
 def load_rules(path: Path | None = None) -> DisclosureRules:
     """The disclosure rules from a YAML file (default config/disclosure.yaml), validated."""
@@ -108,10 +109,14 @@ def load_rules(path: Path | None = None) -> DisclosureRules:
     unknown = sorted(str(key) for key in raw if key not in CONFIG_KEYS)
     missing = [key for key in CONFIG_KEYS if key not in raw]
     if unknown or missing:
-        raise DisclosureError(f"{path}: " + "; ".join(
-            ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
-            + ([f"missing key(s) {', '.join(missing)}"] if missing else []))
-            + f" (expected {', '.join(CONFIG_KEYS)})")
+        raise DisclosureError(
+            f"{path}: "
+            + "; ".join(
+                ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
+                + ([f"missing key(s) {', '.join(missing)}"] if missing else [])
+            )
+            + f" (expected {', '.join(CONFIG_KEYS)})"
+        )
     numbers: dict[str, int] = {}
     for name in PARAMETERS:
         value = raw[name]
@@ -120,17 +125,21 @@ def load_rules(path: Path | None = None) -> DisclosureRules:
             raise DisclosureError(f"{path}: {name} must be a whole number of at least {least}, not {value!r}")
         numbers[name] = value
     if numbers["min_count_detailed"] < numbers["min_count"]:
-        raise DisclosureError(f"{path}: min_count_detailed ({numbers['min_count_detailed']}) must be at least "
-                              f"min_count ({numbers['min_count']})")
+        raise DisclosureError(
+            f"{path}: min_count_detailed ({numbers['min_count_detailed']}) must be at least "
+            f"min_count ({numbers['min_count']})"
+        )
     codes = raw["codes"]
     if not isinstance(codes, dict) or sorted(map(str, codes)) != sorted(KINDS):
-        raise DisclosureError(f"{path}: codes must map exactly {', '.join(KINDS)} to a code, e.g. primary: \"[c]\"")
+        raise DisclosureError(f'{path}: codes must map exactly {", ".join(KINDS)} to a code, e.g. primary: "[c]"')
     codes = {kind: codes[kind] for kind in KINDS}
     all_codes = [*codes.values(), raw["unstable_code"]]
     for code in all_codes:
         if not isinstance(code, str) or not code.strip() or code.strip() != code or code == ALL or _numeric(code):
-            raise DisclosureError(f"{path}: code {code!r} must be a non-empty string without surrounding spaces "
-                                  f"that does not read as a number (e.g. \"[c]\")")
+            raise DisclosureError(
+                f"{path}: code {code!r} must be a non-empty string without surrounding spaces "
+                f'that does not read as a number (e.g. "[c]")'
+            )
     if len(set(all_codes)) != len(all_codes):
         raise DisclosureError(f"{path}: the codes {', '.join(map(repr, all_codes))} must all differ")
     labels = raw["labels"]
@@ -139,16 +148,20 @@ def load_rules(path: Path | None = None) -> DisclosureRules:
     missing_labels = [code for code in all_codes if not isinstance(labels.get(code), str) or not labels[code].strip()]
     extra_labels = sorted(str(code) for code in labels if code not in all_codes)
     if missing_labels or extra_labels:
-        raise DisclosureError(f"{path}: labels must give a text for each of {', '.join(all_codes)} and nothing else"
-                              + (f"; missing: {', '.join(missing_labels)}" if missing_labels else "")
-                              + (f"; not a code: {', '.join(extra_labels)}" if extra_labels else ""))
+        raise DisclosureError(
+            f"{path}: labels must give a text for each of {', '.join(all_codes)} and nothing else"
+            + (f"; missing: {', '.join(missing_labels)}" if missing_labels else "")
+            + (f"; not a code: {', '.join(extra_labels)}" if extra_labels else "")
+        )
     texts: dict[str, str] = {}
     for code in all_codes:
         try:
             texts[code] = " ".join(labels[code].format(**numbers).split())
         except (KeyError, IndexError, ValueError) as exc:
-            raise DisclosureError(f"{path}: label of {code} has an unknown placeholder ({exc}); use "
-                                  f"{', '.join('{' + name + '}' for name in PARAMETERS)}") from exc
+            raise DisclosureError(
+                f"{path}: label of {code} has an unknown placeholder ({exc}); use "
+                f"{', '.join('{' + name + '}' for name in PARAMETERS)}"
+            ) from exc
     return DisclosureRules(codes=codes, labels=texts, unstable_code=raw["unstable_code"], **numbers)
 
 
@@ -163,13 +176,15 @@ def _numeric(text: str) -> bool:
 
 # --- the table model ---------------------------------------------------------------------------------------
 
+
 def _keys(table: pd.DataFrame, dims: Sequence[str]) -> list[tuple[Any, ...]]:
     """Each row's dimension values, in dims order."""
     return list(zip(*(table[d].tolist() for d in dims))) if dims else [()] * len(table)
 
 
-def _check_table(table: pd.DataFrame, dims: Sequence[str], margins: Collection[str] = (),
-                 counts: Sequence[str] = ()) -> None:
+def _check_table(
+    table: pd.DataFrame, dims: Sequence[str], margins: Collection[str] = (), counts: Sequence[str] = ()
+) -> None:
     """Raise DisclosureError unless dims, margins and counts are columns and each row has its own dimension key."""
     absent = [c for c in (*dims, *counts) if c not in table.columns]
     if absent:
@@ -207,7 +222,7 @@ def constraints(table: pd.DataFrame, dims: Sequence[str], margins: Collection[st
         margin_at: dict[tuple[Any, ...], int] = {}
         members: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for pos, key in enumerate(keys):
-            rest = key[:k] + key[k + 1:]
+            rest = key[:k] + key[k + 1 :]
             if key[k] == ALL:
                 margin_at[rest] = pos
             else:
@@ -218,8 +233,10 @@ def constraints(table: pd.DataFrame, dims: Sequence[str], margins: Collection[st
 
 # --- primary suppression -----------------------------------------------------------------------------------
 
-def primary(table: pd.DataFrame, dims: Sequence[str], counts: Sequence[str], rules: DisclosureRules,
-            n_dims: int | None = None) -> pd.Series:
+
+def primary(
+    table: pd.DataFrame, dims: Sequence[str], counts: Sequence[str], rules: DisclosureRules, n_dims: int | None = None
+) -> pd.Series:
     """Whether each cell is primary-suppressed: any of its counts is non-zero and below the table's threshold
     (for a table crossing `n_dims` dimensions; by default all of `dims`)."""
     _check_table(table, dims, (), counts)
@@ -232,6 +249,7 @@ def primary(table: pd.DataFrame, dims: Sequence[str], counts: Sequence[str], rul
 
 
 # --- derivability: exact linear algebra over the integers --------------------------------------------------
+
 
 def _restrict(equations: Iterable[Equation], hidden: Collection[int]) -> list[Row]:
     """The equation matrix restricted to the hidden columns (published cells are known constants), non-empty rows."""
@@ -351,8 +369,15 @@ HYPERCUBES_PER_SEARCH = 2000  # partner levels tried per dimension: about this m
 class _Secondary:
     """Secondary suppression of one table: hide more cells until no hidden cell is derivable."""
 
-    def __init__(self, equations: list[Equation], cases: np.ndarray, keys: list[tuple[Any, ...]],
-                 additive: list[int], hidden: set[int], chains: bool = True) -> None:
+    def __init__(
+        self,
+        equations: list[Equation],
+        cases: np.ndarray,
+        keys: list[tuple[Any, ...]],
+        additive: list[int],
+        hidden: set[int],
+        chains: bool = True,
+    ) -> None:
         self.chains = chains  # False: protect every exposed cell with a hypercube
         self.equations = equations
         self.cases = cases
@@ -399,14 +424,16 @@ class _Secondary:
         for d, levels in zip(self.additive, self.levels):
             ranked = []
             for level in levels:
-                neighbour = self.at.get(key[:d] + (level,) + key[d + 1:])
+                neighbour = self.at.get(key[:d] + (level,) + key[d + 1 :])
                 if level != key[d] and neighbour is not None:
                     ranked.append((self.cost(neighbour), neighbour, level))
             if not ranked:
                 return None
             choices.append([level for *_, level in sorted(ranked)[:limit]])
-        corners = [[(d, j) for flip, (j, d) in zip(corner, enumerate(self.additive)) if flip]
-                   for corner in itertools.product((False, True), repeat=k)]
+        corners = [
+            [(d, j) for flip, (j, d) in zip(corner, enumerate(self.additive)) if flip]
+            for corner in itertools.product((False, True), repeat=k)
+        ]
         best: tuple[tuple[int, int, float], list[int]] | None = None
         for combo in itertools.product(*choices):
             zero, total, cases = 0, 0, 0.0
@@ -443,10 +470,12 @@ class _Secondary:
 
     def closing(self, line: int) -> int:
         """The line's published cell to hide: cheapest, preferring one that closes other single-hidden lines."""
+
         def rank(cell: int) -> tuple[int, int, int, float, int]:
             """Zero, total, minus the lines it closes, cases, position."""
             zero, total, cases = self.cost(cell)
             return (zero, total, -sum(e in self.single for e in self.lines_of[cell]), cases, cell)
+
         return min((c for c in self.lines[line] if c not in self.hidden), key=rank)
 
     def derived(self, solved: dict[frozenset[int], set[int]], hopeless: set[int]) -> tuple[int, list[int]] | None:
@@ -472,8 +501,11 @@ class _Secondary:
                 other = self.closing(line)
                 closes = sum(e in self.single for e in self.lines_of[other])
                 opens = sum(self.n_hidden[e] == 0 for e in self.lines_of[other])
-                cube = None if self.chains and opens <= closes else self.hypercube(
-                    next(c for c in self.lines[line] if c in self.hidden))
+                cube = (
+                    None
+                    if self.chains and opens <= closes
+                    else self.hypercube(next(c for c in self.lines[line] if c in self.hidden))
+                )
                 for c in cube or [other]:
                     self.hide(c)
             # what remains derivable needs a combination of lines: protect it with a hypercube
@@ -490,8 +522,9 @@ class _Secondary:
                 hopeless.add(cell)
 
 
-def _secondary(equations: list[Equation], cases: np.ndarray, keys: list[tuple[Any, ...]], additive: list[int],
-               hidden: set[int]) -> list[int]:
+def _secondary(
+    equations: list[Equation], cases: np.ndarray, keys: list[tuple[Any, ...]], additive: list[int], hidden: set[int]
+) -> list[int]:
     """The cells to hide as well; in three or more dimensions the better of chains and hypercubes alone."""
     found = _Secondary(equations, cases, keys, additive, hidden).run()
     if len(additive) < 3:
@@ -502,8 +535,10 @@ def _secondary(equations: list[Equation], cases: np.ndarray, keys: list[tuple[An
 
 # --- protect and publish -----------------------------------------------------------------------------------
 
-def _previous_codes(carried: Mapping[tuple[str, ...], str | None] | Collection[tuple[str, ...]] | None,
-                    rules: DisclosureRules) -> dict[tuple[str, ...], str | None]:
+
+def _previous_codes(
+    carried: Mapping[tuple[str, ...], str | None] | Collection[tuple[str, ...]] | None, rules: DisclosureRules
+) -> dict[tuple[str, ...], str | None]:
     """The previous snapshot's hidden cells as key -> kind (primary, secondary, carried, or None when unknown)."""
     if not carried:
         return {}
@@ -512,10 +547,15 @@ def _previous_codes(carried: Mapping[tuple[str, ...], str | None] | Collection[t
     return {tuple(str(v) for v in key): kind_of.get(code) if code is not None else None for key, code in items}
 
 
-def protect(table: pd.DataFrame, dims: Sequence[str], margins: Collection[str], counts: Sequence[str],
-            rules: DisclosureRules,
-            carried: Mapping[tuple[str, ...], str | None] | Collection[tuple[str, ...]] | None = None,
-            n_dims: int | None = None) -> pd.DataFrame:
+def protect(
+    table: pd.DataFrame,
+    dims: Sequence[str],
+    margins: Collection[str],
+    counts: Sequence[str],
+    rules: DisclosureRules,
+    carried: Mapping[tuple[str, ...], str | None] | Collection[tuple[str, ...]] | None = None,
+    n_dims: int | None = None,
+) -> pd.DataFrame:
     """A copy of the table with `disclosure` (None or the code of a hidden cell) and `unstable` (bool) columns."""
     dims, counts = list(dims), list(counts)
     if not counts:
@@ -530,8 +570,9 @@ def protect(table: pd.DataFrame, dims: Sequence[str], margins: Collection[str], 
     threshold = rules.threshold(n_dims)
     values = {column: _count_values(canon, column) for column in counts}
     cases = np.nan_to_num(values[CASES if CASES in values else counts[0]])
-    codes: list[str | None] = [rules.primary_code if small else None
-                               for small in primary(canon, dims, counts, rules, n_dims).to_numpy()]
+    codes: list[str | None] = [
+        rules.primary_code if small else None for small in primary(canon, dims, counts, rules, n_dims).to_numpy()
+    ]
     keys = _keys(canon, dims)
     # a cell hidden in the previous snapshot stays hidden, unless it was small then and all its counts have grown
     previous = _previous_codes(carried, rules)
@@ -559,8 +600,9 @@ def protect(table: pd.DataFrame, dims: Sequence[str], margins: Collection[str], 
     return result
 
 
-def published(table: pd.DataFrame, value_columns: Sequence[str], rules: DisclosureRules,
-              counts: Sequence[str] | None = None) -> pd.DataFrame:
+def published(
+    table: pd.DataFrame, value_columns: Sequence[str], rules: DisclosureRules, counts: Sequence[str] | None = None
+) -> pd.DataFrame:
     """The protected table as published: hidden counts and values replaced by their code, and a `flag` column."""
     if "disclosure" not in table.columns or "unstable" not in table.columns:
         raise DisclosureError("published() takes the output of protect(): the table has no disclosure column")

@@ -19,8 +19,9 @@ def _spread(per_value: list[Any], codes: np.ndarray, dtype: str, index: pd.Index
         value_codes = np.array([position[v] if v is not None else -1 for v in values], dtype=np.int64)
         return pd.Series(pd.Categorical.from_codes(value_codes[codes], categories=categories), index=index)
     if dtype.startswith("datetime64"):
-        return pd.Series(np.array([np.datetime64("NaT") if v is None else v for v in values],
-                                  dtype=dtype)[codes], index=index)
+        return pd.Series(
+            np.array([np.datetime64("NaT") if v is None else v for v in values], dtype=dtype)[codes], index=index
+        )
     if dtype == "object":
         table = np.empty(len(values), dtype=object)
         table[:] = values
@@ -28,15 +29,21 @@ def _spread(per_value: list[Any], codes: np.ndarray, dtype: str, index: pd.Index
     return pd.Series(pd.array(values, dtype=dtype).take(codes), index=index)
 
 
-def parse_distinct(column: pd.Series, parse: Callable[[Any], tuple | None],
-                   outputs: dict[str, str]) -> tuple[pd.DataFrame, pd.Series]:
+def parse_distinct(
+    column: pd.Series, parse: Callable[[Any], tuple | None], outputs: dict[str, str]
+) -> tuple[pd.DataFrame, pd.Series]:
     """Apply `parse` to each distinct non-missing value; it returns one item per output column, or None when the
     value cannot be parsed. Returns the output columns (with the given dtypes) and the mask of rows that failed."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     results = [parse(value) for value in uniques]
     failed = np.array([r is None for r in results] + [False])[codes]
-    frame = pd.DataFrame({name: _spread([None if r is None else r[i] for r in results], codes, dtype, column.index)
-                          for i, (name, dtype) in enumerate(outputs.items())}, index=column.index)
+    frame = pd.DataFrame(
+        {
+            name: _spread([None if r is None else r[i] for r in results], codes, dtype, column.index)
+            for i, (name, dtype) in enumerate(outputs.items())
+        },
+        index=column.index,
+    )
     return frame, pd.Series(failed, index=column.index)
 
 

@@ -34,7 +34,7 @@ class Erratum(BaseModel):
     status: Literal["open", "reported", "fixed_upstream"] = "open"
 
     @model_validator(mode="after")
-    def _override_sets_something(self) -> "Erratum":
+    def _override_sets_something(self) -> Erratum:
         if self.action == "override" and not self.set:
             raise ValueError("an override needs 'set': the fields and the values to write")
         if not self.where:
@@ -74,8 +74,10 @@ def load_errata(path: Path, registry: Registry) -> list[Erratum]:
         fields = registry.get(erratum.source).schema.fields
         unknown = [f for f in [*erratum.where, *erratum.set] if f not in fields]
         if unknown:
-            raise RegistryError(f"errata file {path}: erratum {erratum.id} names {', '.join(unknown)}, not fields "
-                                f"of source {erratum.source}; fields: {', '.join(fields)}")
+            raise RegistryError(
+                f"errata file {path}: erratum {erratum.id} names {', '.join(unknown)}, not fields "
+                f"of source {erratum.source}; fields: {', '.join(fields)}"
+            )
     return errata
 
 
@@ -91,25 +93,41 @@ def apply_errata(mapped: pd.DataFrame, errata: list[Erratum], issues: RowIssues)
                 column.loc[rows] = value
                 mapped[name] = column.astype("category")
         elif erratum.action == "drop":
-            issues.add(rows, "erratum", "erratum_drop", [erratum.id] * len(rows),
-                       f"Dropped by erratum {erratum.id}: {erratum.reason}")
+            issues.add(
+                rows,
+                "erratum",
+                "erratum_drop",
+                [erratum.id] * len(rows),
+                f"Dropped by erratum {erratum.id}: {erratum.reason}",
+            )
         applications += [{"erratum_id": erratum.id, "row_number": int(r), "action": erratum.action} for r in rows]
     return applications
 
 
 def stale_errata(conn: Connection, errata: list[Erratum]) -> list[tuple[Erratum, str]]:
     """Active errata that match no row of any file they apply to (the upstream changed): retire or fix them."""
-    applied = dict(conn.execute(select(ErratumApplication.erratum_id, func.count())
-                                .group_by(ErratumApplication.erratum_id)).all())
+    applied = dict(
+        conn.execute(select(ErratumApplication.erratum_id, func.count()).group_by(ErratumApplication.erratum_id)).all()
+    )
     batch = Batch.__table__
     problems = []
     for erratum in errata:
         if not erratum.active or applied.get(erratum.id):
             continue
-        names = conn.execute(select(batch.c.original_name).where(batch.c.source_id == erratum.source,
-                                                                   batch.c.status == "loaded")).scalars().all()
+        names = (
+            conn.execute(
+                select(batch.c.original_name).where(batch.c.source_id == erratum.source, batch.c.status == "loaded")
+            )
+            .scalars()
+            .all()
+        )
         if any(fnmatch.fnmatch(name, erratum.file) for name in names):
-            problems.append((erratum, f"erratum {erratum.id} ({erratum.source}, {erratum.file}) matches no row of the files it "
-                            f"applies to: check the upstream data, then set its status to fixed_upstream or correct "
-                            f"its 'where' in config/errata.yaml"))
+            problems.append(
+                (
+                    erratum,
+                    f"erratum {erratum.id} ({erratum.source}, {erratum.file}) matches no row of the files it "
+                    f"applies to: check the upstream data, then set its status to fixed_upstream or correct "
+                    f"its 'where' in config/errata.yaml",
+                )
+            )
     return problems

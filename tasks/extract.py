@@ -66,13 +66,22 @@ def read_csv_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> I
         head = handle.read(8192)
     if b"\x00" in head:
         kind = "an xlsx workbook or zip archive" if head.startswith(b"PK") else "a binary file"
-        raise BadFileError(f"{name}: not a text file (it looks like {kind}). Export the data as CSV text and send "
-                           f"it again.")
+        raise BadFileError(
+            f"{name}: not a text file (it looks like {kind}). Export the data as CSV text and send it again."
+        )
     try:
         # every cell as the text the sender wrote: no type inference ('007' stays '007'; since pandas 3.1 even
         # dtype="category" infers numbers), and no words read as missing except an empty cell
-        reader = pd.read_csv(path, dtype=object, encoding=source.encoding, sep=source.delimiter,
-                             chunksize=chunk_rows, keep_default_na=False, na_values=[""], skipinitialspace=True)
+        reader = pd.read_csv(
+            path,
+            dtype=object,
+            encoding=source.encoding,
+            sep=source.delimiter,
+            chunksize=chunk_rows,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
         first = 2  # the header is row 1
         for chunk in reader:
             yield _numbered(chunk, first)
@@ -80,12 +89,16 @@ def read_csv_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> I
     except pd.errors.EmptyDataError:
         raise BadFileError(f"{name}: the file is empty. Send the file again with its header row and data.") from None
     except UnicodeDecodeError as exc:
-        raise BadFileError(f"{name}: the file is not valid {source.encoding} text (byte {exc.object[exc.start]:#04x} "
-                           f"at position {exc.start}). Save it as {source.encoding} (for example 'CSV UTF-8' in "
-                           f"Excel), or ask the POP team to register the encoding you use.") from None
+        raise BadFileError(
+            f"{name}: the file is not valid {source.encoding} text (byte {exc.object[exc.start]:#04x} "
+            f"at position {exc.start}). Save it as {source.encoding} (for example 'CSV UTF-8' in "
+            f"Excel), or ask the POP team to register the encoding you use."
+        ) from None
     except pd.errors.ParserError as exc:
-        raise BadFileError(f"{name}: the file cannot be read as {source.delimiter!r}-separated CSV ({str(exc).strip()}). Check "
-                           f"that every row has the same number of columns and quotes are closed.") from None
+        raise BadFileError(
+            f"{name}: the file cannot be read as {source.delimiter!r}-separated CSV ({str(exc).strip()}). Check "
+            f"that every row has the same number of columns and quotes are closed."
+        ) from None
 
 
 def _cell_text(value: object) -> object:
@@ -103,12 +116,16 @@ def read_xlsx_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise BadFileError(f"{name}: not a readable .xlsx workbook ({exc.__class__.__name__}). Save it from Excel "
-                           f"as 'Excel Workbook (.xlsx)' and send it again.") from None
+        raise BadFileError(
+            f"{name}: not a readable .xlsx workbook ({exc.__class__.__name__}). Save it from Excel "
+            f"as 'Excel Workbook (.xlsx)' and send it again."
+        ) from None
     try:
         if source.sheet not in workbook.sheetnames:
-            raise BadFileError(f"{name}: the workbook has no sheet {source.sheet!r} (sheets found: "
-                               f"{', '.join(workbook.sheetnames)}). Put the data on a sheet named {source.sheet!r}.")
+            raise BadFileError(
+                f"{name}: the workbook has no sheet {source.sheet!r} (sheets found: "
+                f"{', '.join(workbook.sheetnames)}). Put the data on a sheet named {source.sheet!r}."
+            )
         rows = workbook[source.sheet].iter_rows(min_row=source.header_row, values_only=True)
         header = next(rows, None)
         if header is None or all(h is None for h in header):
@@ -161,17 +178,22 @@ def read_json_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> 
     records = doc
     if source.records_path:
         if not isinstance(doc, dict) or source.records_path not in doc:
-            raise BadFileError(f"{name}: JSON of the wrong shape: expected an object with a {source.records_path!r} "
-                               f"list of records, found {type(doc).__name__}"
-                               + (f" with keys {', '.join(doc)}" if isinstance(doc, dict) else "") + ".")
+            raise BadFileError(
+                f"{name}: JSON of the wrong shape: expected an object with a {source.records_path!r} "
+                f"list of records, found {type(doc).__name__}"
+                + (f" with keys {', '.join(doc)}" if isinstance(doc, dict) else "")
+                + "."
+            )
         records = doc[source.records_path]
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         where = f"under {source.records_path!r}" if source.records_path else "at the top level"
         raise BadFileError(f"{name}: JSON of the wrong shape: expected a list of records (objects) {where}.")
     columns = list(dict.fromkeys(key for record in records for key in record))
     for start in range(0, max(len(records), 1), chunk_rows):
-        part = [{k: _json_cell(v, source.multi_select_delimiter) for k, v in r.items()}
-                for r in records[start:start + chunk_rows]]
+        part = [
+            {k: _json_cell(v, source.multi_select_delimiter) for k, v in r.items()}
+            for r in records[start : start + chunk_rows]
+        ]
         frame = pd.DataFrame(part, columns=columns, dtype="string")
         yield _numbered(frame, start + 1)
 

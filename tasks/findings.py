@@ -5,9 +5,10 @@ and whether any contradicts it). Findings read only published cells, so they nev
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
@@ -50,22 +51,33 @@ def _evidence(finding_id: str, name: str, raw: dict[str, Any], indicators: set[s
     """One evidence item of a rule, checked."""
     place = f"finding {finding_id}, evidence {name}"
     if not isinstance(raw, dict) or (stray := set(raw) - ITEM_KEYS):
-        raise FindingsError(f"{place}: unknown key(s) {', '.join(sorted(stray)) if isinstance(raw, dict) else raw}; "
-                            f"allowed: {', '.join(sorted(ITEM_KEYS))}")
+        raise FindingsError(
+            f"{place}: unknown key(s) {', '.join(sorted(stray)) if isinstance(raw, dict) else raw}; "
+            f"allowed: {', '.join(sorted(ITEM_KEYS))}"
+        )
     for key in ("indicator", "group", "supports"):
         if not raw.get(key):
             raise FindingsError(f"{place}: '{key}' is required")
     if raw["indicator"] not in indicators:
-        raise FindingsError(f"{place}: unknown indicator {raw['indicator']!r} (sql/indicators has "
-                            f"{', '.join(sorted(indicators))})")
+        raise FindingsError(
+            f"{place}: unknown indicator {raw['indicator']!r} (sql/indicators has {', '.join(sorted(indicators))})"
+        )
     if raw["group"] not in GROUPS:
         raise FindingsError(f"{place}: unknown group {raw['group']!r}; known: {', '.join(GROUPS)}")
     if raw.get("pick") not in (None, "max", "min"):
         raise FindingsError(f"{place}: pick must be max or min, not {raw['pick']!r}")
-    return EvidenceRule(name=name, indicator=raw["indicator"],
-                        cell={k: str(v) for k, v in (raw.get("cell") or {}).items()}, where=raw.get("where"),
-                        latest=raw.get("latest"), pick=raw.get("pick"), group=raw["group"],
-                        supports=raw["supports"], contradicts=raw.get("contradicts"), shows=raw.get("shows"))
+    return EvidenceRule(
+        name=name,
+        indicator=raw["indicator"],
+        cell={k: str(v) for k, v in (raw.get("cell") or {}).items()},
+        where=raw.get("where"),
+        latest=raw.get("latest"),
+        pick=raw.get("pick"),
+        group=raw["group"],
+        supports=raw["supports"],
+        contradicts=raw.get("contradicts"),
+        shows=raw.get("shows"),
+    )
 
 
 def load_rules(indicators: set[str], path: Path | None = None) -> list[FindingRule]:
@@ -87,6 +99,7 @@ def load_rules(indicators: set[str], path: Path | None = None) -> list[FindingRu
 
 # --- wording ----------------------------------------------------------------------------------------------
 
+
 def pct(value: Any) -> str:
     """A share as a percentage people read: 0.3083 → '31%' (one decimal under 10%)."""
     share = float(value) * 100
@@ -107,13 +120,15 @@ def environment(label: Callable[[str], str]) -> SandboxedEnvironment:
 
 # --- evidence -----------------------------------------------------------------------------------------------
 
+
 def _visible(value: Any) -> bool:
     """A published number (not a disclosure code, not missing)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def select_cell(rows: list[dict[str, Any]], cell: dict[str, str], latest: str | None, pick: str | None,
-                value: str = "value") -> tuple[dict[str, Any] | None, str]:
+def select_cell(
+    rows: list[dict[str, Any]], cell: dict[str, str], latest: str | None, pick: str | None, value: str = "value"
+) -> tuple[dict[str, Any] | None, str]:
     """The one published cell an evidence item names (judged by its `value` column), or None with the reason."""
     matches = [r for r in rows if all(str(r.get(k)) == v for k, v in cell.items())]
     if latest and matches:
@@ -168,37 +183,57 @@ def build_finding(rule: FindingRule, published: dict[str, dict[str, Any]], env: 
             entry.update(status="unavailable", reason=why)
             evidence.append(entry)
             if item is rule.evidence[0]:
-                return {"id": rule.id, "theme": rule.theme, "stated": False,
-                        "reason": f"its primary evidence is unavailable: {why}", "evidence": evidence}
+                return {
+                    "id": rule.id,
+                    "theme": rule.theme,
+                    "stated": False,
+                    "reason": f"its primary evidence is unavailable: {why}",
+                    "evidence": evidence,
+                }
             continue
         context[item.name] = row
         supports = _truth(env, item.supports, {**context, **row})
         contradicts = _truth(env, item.contradicts, {**context, **row})
         status = "contradicts" if contradicts else "supports" if supports else "neutral"
         if item is rule.evidence[0] and status != "supports":
-            return {"id": rule.id, "theme": rule.theme, "stated": False, "evidence": evidence + [entry],
-                    "reason": f"its primary evidence does not support it ({item.supports} is false)"}
+            return {
+                "id": rule.id,
+                "theme": rule.theme,
+                "stated": False,
+                "evidence": evidence + [entry],
+                "reason": f"its primary evidence does not support it ({item.supports} is false)",
+            }
         (contradicting if status == "contradicts" else supporting if status == "supports" else set()).add(item.group)
         sources = sorted({c["source_id"] for c in table["coverage"]})
         if dims := table.get("dimensions"):
             entry["cell"] = {d: str(row[d]) for d in dims}  # the cell chosen, named fully
         shown = item.shows or table.get("value", "value")
-        entry.update(status=status, value=row.get(shown), unit="count" if item.shows else table.get("unit", "number"),
-                     values=row, sources=sources,
-                     periods=sorted({p for c in table["coverage"] for p in (c["first_period"], c["last_period"])}))
+        entry.update(
+            status=status,
+            value=row.get(shown),
+            unit="count" if item.shows else table.get("unit", "number"),
+            values=row,
+            sources=sources,
+            periods=sorted({p for c in table["coverage"] for p in (c["first_period"], c["last_period"])}),
+        )
         evidence.append(entry)
     names = {item.name for item in rule.evidence}
-    statement = " ".join(env.from_string(rule.statement).render(
-        **{n: context.get(n) for n in names}).split())
-    return {"id": rule.id, "theme": rule.theme, "stated": True, "statement": statement,
-            "corroboration": corroboration(supporting, contradicting),
-            "supporting_groups": sorted(supporting), "contradicting_groups": sorted(contradicting),
-            "evidence": evidence}
+    statement = " ".join(env.from_string(rule.statement).render(**{n: context.get(n) for n in names}).split())
+    return {
+        "id": rule.id,
+        "theme": rule.theme,
+        "stated": True,
+        "statement": statement,
+        "corroboration": corroboration(supporting, contradicting),
+        "supporting_groups": sorted(supporting),
+        "contradicting_groups": sorted(contradicting),
+        "evidence": evidence,
+    }
 
 
-def build_findings(rules: list[FindingRule], published: dict[str, dict[str, Any]],
-                   label: Callable[[str], str]) -> list[dict[str, Any]]:
+def build_findings(
+    rules: list[FindingRule], published: dict[str, dict[str, Any]], label: Callable[[str], str]
+) -> list[dict[str, Any]]:
     """Every rule's finding, in the rules' order."""
     env = environment(label)
     return [build_finding(rule, published, env) for rule in rules]
-

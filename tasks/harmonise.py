@@ -67,8 +67,14 @@ def pop_age_band(age_min: int | None, age_max: int | None) -> str:
     return "mixed"
 
 
-def harmonise_lookup(column: pd.Series, spec: FieldSpec, issues: RowIssues, resolve: Callable[[str], str | None],
-                     check: str, **params: str) -> pd.Series:
+def harmonise_lookup(
+    column: pd.Series,
+    spec: FieldSpec,
+    issues: RowIssues,
+    resolve: Callable[[str], str | None],
+    check: str,
+    **params: str,
+) -> pd.Series:
     """Each distinct value resolved to our code once; a value that resolves to nothing is a row issue."""
     codes = map_distinct(column, resolve)
     bad = column.notna() & codes.isna()
@@ -77,8 +83,9 @@ def harmonise_lookup(column: pd.Series, spec: FieldSpec, issues: RowIssues, reso
 
 
 def harmonise_vocab(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.Series:
-    return harmonise_lookup(column, spec, issues, vocabulary(spec.vocab).resolve, "unknown_code",
-                            allowed=_allowed(spec.vocab))
+    return harmonise_lookup(
+        column, spec, issues, vocabulary(spec.vocab).resolve, "unknown_code", allowed=_allowed(spec.vocab)
+    )
 
 
 def _split(cell: str, delimiter: str) -> list[str]:
@@ -105,12 +112,14 @@ def harmonise_multi(column: pd.Series, spec: FieldSpec, issues: RowIssues, delim
 
 def harmonise_age_band(column: pd.Series, spec: FieldSpec, issues: RowIssues) -> pd.DataFrame:
     """Canonical band text, its ages and its POP band; what is not a band is a row issue."""
+
     def parse(value: str) -> tuple[str, int | None, int | None, str] | None:
         ages = parse_age_band(value)
         return None if ages is None else (age_band_label(*ages), *ages, pop_age_band(*ages))
 
-    frame, failed = parse_distinct(column, parse, {"age_band": "category", "age_min": "Int64", "age_max": "Int64",
-                                                   "pop_age_band": "category"})
+    frame, failed = parse_distinct(
+        column, parse, {"age_band": "category", "age_min": "Int64", "age_max": "Int64", "pop_age_band": "category"}
+    )
     issues.add(column.index[failed], spec.name, "bad_age_band", column[failed], hint("bad_age_band", spec.name))
     return frame
 
@@ -131,12 +140,14 @@ def harmonise(typed: pd.DataFrame, schema: SourceSchema, issues: RowIssues, deli
         elif spec.kind == "age_band":
             out = pd.concat([out, harmonise_age_band(typed[name], spec, issues)], axis=1)
         elif spec.kind == "company":
-            out["company_code"] = harmonise_lookup(typed[name], spec, issues, vocabulary("company").resolve,
-                                                   "unknown_company")
+            out["company_code"] = harmonise_lookup(
+                typed[name], spec, issues, vocabulary("company").resolve, "unknown_company"
+            )
             out["company_reported"] = typed[name]
         elif spec.kind == "platform":
-            out[f"{name}_code"] = harmonise_lookup(typed[name], spec, issues, vocabulary("platform").resolve,
-                                                   "unknown_platform")
+            out[f"{name}_code"] = harmonise_lookup(
+                typed[name], spec, issues, vocabulary("platform").resolve, "unknown_platform"
+            )
             out[f"{name}_reported"] = typed[name]
         else:
             out[name] = typed[name]

@@ -20,8 +20,19 @@ from tasks.sql_header import header_list, read_sql_file
 log = logging.getLogger(__name__)
 
 INDICATORS_DIR = PROJECT_ROOT / "sql" / "indicators"
-REQUIRED = ("id", "title", "description", "unit", "numerator", "denominator", "dimensions", "values", "counts",
-            "groups", "caveats")
+REQUIRED = (
+    "id",
+    "title",
+    "description",
+    "unit",
+    "numerator",
+    "denominator",
+    "dimensions",
+    "values",
+    "counts",
+    "groups",
+    "caveats",
+)
 UNITS = ("share", "count", "percentage_points", "number")
 TOTAL = "all"  # a dimension's value on a total row
 
@@ -61,11 +72,23 @@ class Indicator:
 
     def metadata(self) -> dict[str, Any]:
         """The header as published with the indicator."""
-        return {"id": self.id, "title": self.title, "description": self.description, "unit": self.unit,
-                "numerator": self.numerator, "denominator": self.denominator, "dimensions": list(self.dimensions),
-                "margins": list(self.margins), "values": list(self.values), "counts": list(self.counts),
-                "attributes": list(self.attributes), "stakeholder_groups": list(self.groups),
-                "caveats": self.caveats, "disclosure": self.disclosure or None, "sql": f"sql/indicators/{self.path.name}"}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "unit": self.unit,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "dimensions": list(self.dimensions),
+            "margins": list(self.margins),
+            "values": list(self.values),
+            "counts": list(self.counts),
+            "attributes": list(self.attributes),
+            "stakeholder_groups": list(self.groups),
+            "caveats": self.caveats,
+            "disclosure": self.disclosure or None,
+            "sql": f"sql/indicators/{self.path.name}",
+        }
 
 
 def _statements(sql: str, name: str, expected: int = 2) -> list[str]:
@@ -74,8 +97,11 @@ def _statements(sql: str, name: str, expected: int = 2) -> list[str]:
     body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     parts = [part.strip() for part in body.split(";") if part.strip()]
     if len(parts) != expected:
-        what = "two statements (the basis, then the indicator over `basis`)" if expected == 2 else \
-            "one statement (the indicator over the basis its header names)"
+        what = (
+            "two statements (the basis, then the indicator over `basis`)"
+            if expected == 2
+            else "one statement (the indicator over the basis its header names)"
+        )
         raise IndicatorError(f"{name}: expected {what}, found {len(parts)}")
     return parts
 
@@ -87,16 +113,19 @@ def load_indicator(path: Path) -> Indicator:
         raise IndicatorError(f"{path.name}: unit {fields['unit']!r} is not one of {', '.join(UNITS)}")
     groups = header_list(fields["groups"])
     if unknown := [g for g in groups if g not in GROUPS]:
-        raise IndicatorError(f"{path.name}: unknown stakeholder group(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(GROUPS)}")
+        raise IndicatorError(
+            f"{path.name}: unknown stakeholder group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}"
+        )
     dims = header_list(fields["dimensions"])
     for key in ("margins", "nested"):
         if stray := [d for d in header_list(fields.get(key)) if d not in dims]:
             raise IndicatorError(f"{path.name}: {key} {', '.join(stray)} not among the dimensions {', '.join(dims)}")
     counts = () if fields["counts"] == "none" else header_list(fields["counts"])
     if not counts and not fields.get("disclosure"):
-        raise IndicatorError(f"{path.name}: with 'counts: none' the header must say under 'disclosure' why its "
-                             "numbers are not counts of children")
+        raise IndicatorError(
+            f"{path.name}: with 'counts: none' the header must say under 'disclosure' why its "
+            "numbers are not counts of children"
+        )
     if shared := fields.get("basis"):  # the basis of another indicator, computed once for both
         other = path.parent / f"{shared}.sql"
         if shared == path.stem or not other.exists():
@@ -104,12 +133,27 @@ def load_indicator(path: Path) -> Indicator:
         basis, indicator = load_indicator(other).basis_sql, _statements(sql, path.name, expected=1)[0]
     else:
         basis, indicator = _statements(sql, path.name)
-    return Indicator(id=fields["id"], title=fields["title"], description=fields["description"], unit=fields["unit"],
-                     numerator=fields["numerator"], denominator=fields["denominator"], dimensions=dims,
-                     margins=header_list(fields.get("margins")), nested=header_list(fields.get("nested")),
-                     values=header_list(fields["values"]), counts=counts, disclosure=fields.get("disclosure", ""),
-                     attributes=header_list(fields.get("attributes")), groups=groups, caveats=fields["caveats"],
-                     chart=fields.get("chart", "none"), basis_sql=basis, indicator_sql=indicator, path=path)
+    return Indicator(
+        id=fields["id"],
+        title=fields["title"],
+        description=fields["description"],
+        unit=fields["unit"],
+        numerator=fields["numerator"],
+        denominator=fields["denominator"],
+        dimensions=dims,
+        margins=header_list(fields.get("margins")),
+        nested=header_list(fields.get("nested")),
+        values=header_list(fields["values"]),
+        counts=counts,
+        disclosure=fields.get("disclosure", ""),
+        attributes=header_list(fields.get("attributes")),
+        groups=groups,
+        caveats=fields["caveats"],
+        chart=fields.get("chart", "none"),
+        basis_sql=basis,
+        indicator_sql=indicator,
+        path=path,
+    )
 
 
 def load_indicators(folder: Path = INDICATORS_DIR) -> list[Indicator]:
@@ -118,8 +162,10 @@ def load_indicators(folder: Path = INDICATORS_DIR) -> list[Indicator]:
 
 
 BASIS_TABLE = "basis"  # the temporary table each indicator statement reads
-COVERAGE_SQL = ("SELECT source_id, country_iso3, MIN(period) AS first_period, MAX(period) AS last_period, "
-                "{rows} AS basis_rows FROM basis GROUP BY source_id, country_iso3")
+COVERAGE_SQL = (
+    "SELECT source_id, country_iso3, MIN(period) AS first_period, MAX(period) AS last_period, "
+    "{rows} AS basis_rows FROM basis GROUP BY source_id, country_iso3"
+)
 FACT_ROWS = "fact_rows"  # a basis that adds up fact rows says in this column how many each of its rows stands for
 
 
@@ -169,25 +215,31 @@ def run_indicator(conn: Connection, indicator: Indicator, coverage_sql: str | No
         if made_here:
             coverage_sql = make_basis(conn, indicator)
         try:
-            rows = [{k: _plain(v) for k, v in row.items()} for row in
-                    conn.execute(text(indicator.indicator_sql)).mappings()]
+            rows = [
+                {k: _plain(v) for k, v in row.items()} for row in conn.execute(text(indicator.indicator_sql)).mappings()
+            ]
             coverage = [{k: _plain(v) for k, v in row.items()} for row in conn.execute(text(coverage_sql)).mappings()]
         finally:
             if made_here:
                 drop_basis(conn)
     except Exception as exc:
-        raise IndicatorError(f"{indicator.path.name}: the indicator failed to run "
-                             f"({exc.__class__.__name__}: {exc})") from exc
-    cells = pd.DataFrame(rows, columns=list(indicator.columns)) if rows else pd.DataFrame(
-        columns=list(indicator.columns))
+        raise IndicatorError(
+            f"{indicator.path.name}: the indicator failed to run ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    cells = (
+        pd.DataFrame(rows, columns=list(indicator.columns)) if rows else pd.DataFrame(columns=list(indicator.columns))
+    )
     if missing := [c for c in indicator.columns if rows and c not in rows[0]]:
-        raise IndicatorError(f"{indicator.path.name}: the query does not return the column(s) {', '.join(missing)} "
-                             "its header declares")
+        raise IndicatorError(
+            f"{indicator.path.name}: the query does not return the column(s) {', '.join(missing)} its header declares"
+        )
     for dim in indicator.dimensions:
         cells[dim] = cells[dim].astype(str)
     if cells.duplicated(list(indicator.dimensions)).any():
-        raise IndicatorError(f"{indicator.path.name}: the query returned the same cell twice "
-                             f"(dimensions {', '.join(indicator.dimensions)})")
+        raise IndicatorError(
+            f"{indicator.path.name}: the query returned the same cell twice "
+            f"(dimensions {', '.join(indicator.dimensions)})"
+        )
     cells = cells.sort_values(list(indicator.dimensions), kind="stable").reset_index(drop=True)
     coverage.sort(key=lambda r: (r["source_id"], r["country_iso3"]))
     return IndicatorResult(indicator, cells, coverage)
@@ -203,8 +255,9 @@ def compute_indicators(conn: Connection, indicators: list[Indicator]) -> dict[st
         try:
             coverage_sql = make_basis(conn, group[0])
         except Exception as exc:
-            raise IndicatorError(f"{group[0].path.name}: its basis failed to run "
-                                 f"({exc.__class__.__name__}: {exc})") from exc
+            raise IndicatorError(
+                f"{group[0].path.name}: its basis failed to run ({exc.__class__.__name__}: {exc})"
+            ) from exc
         try:
             for indicator in group:
                 results[indicator.id] = run_indicator(conn, indicator, coverage_sql)

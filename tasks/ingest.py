@@ -20,8 +20,8 @@ from pop.db import get_engine
 from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, QuarantineRow
 from schemas.spec import SourceSchema
 from tasks import batches
-from tasks.corrections import CORRECTION_COLUMNS, open_originals, settle_originals, split_links
 from tasks.convert import BadFileError, check_header, convert_types, map_columns, sender_names
+from tasks.corrections import CORRECTION_COLUMNS, open_originals, settle_originals, split_links
 from tasks.dimensions import add_period_and_age_bands
 from tasks.errata import Erratum, apply_errata
 from tasks.extract import IncomingFile, land, read_chunks
@@ -60,8 +60,15 @@ def _choices(frame: pd.DataFrame, schema: SourceSchema) -> pd.DataFrame:
     for spec in schema.multi_fields:
         exploded = frame[spec.name].explode().dropna()
         if len(exploded):
-            parts.append(pd.DataFrame({"row_number": exploded.index.to_numpy(), "field": spec.name,
-                                       "code": exploded.astype(str).to_numpy()}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "row_number": exploded.index.to_numpy(),
+                        "field": spec.name,
+                        "code": exploded.astype(str).to_numpy(),
+                    }
+                )
+            )
     if not parts:
         return pd.DataFrame(columns=["row_number", "field", "code"])
     return pd.concat(parts, ignore_index=True).drop_duplicates()
@@ -77,23 +84,28 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
     rows = issues["row"].to_numpy()
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]))
-    reasons = [json.dumps({"field": f, "check": c, "value": None if pd.isna(v) else str(v), "message": m},
-                          ensure_ascii=False)
-               for f, c, v, m in zip(issues["field"], issues["check"], issues["value"], issues["message"])]
+    reasons = [
+        json.dumps({"field": f, "check": c, "value": None if pd.isna(v) else str(v), "message": m}, ensure_ascii=False)
+        for f, c, v, m in zip(issues["field"], issues["check"], issues["value"], issues["message"])
+    ]
     fields = issues["field"].tolist()
     originals = raw.loc[rows[starts]].astype(object)
     originals = originals.where(originals.notna(), None).to_dict("records")
     dropped = np.logical_or.reduceat((issues["check"] == "erratum_drop").to_numpy(), starts)
-    return pd.DataFrame({
-        "row_number": rows[starts].astype(np.int64),
-        "fields": [",".join(dict.fromkeys(fields[a:b])) for a, b in bounds],
-        "reasons_json": ["[" + ", ".join(reasons[a:b]) + "]" for a, b in bounds],
-        "original_json": [json.dumps(o, ensure_ascii=False, default=str) for o in originals],
-        "status": np.where(dropped, "dismissed", "open")})
+    return pd.DataFrame(
+        {
+            "row_number": rows[starts].astype(np.int64),
+            "fields": [",".join(dict.fromkeys(fields[a:b])) for a, b in bounds],
+            "reasons_json": ["[" + ", ".join(reasons[a:b]) + "]" for a, b in bounds],
+            "original_json": [json.dumps(o, ensure_ascii=False, default=str) for o in originals],
+            "status": np.where(dropped, "dismissed", "open"),
+        }
+    )
 
 
-def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: SeenKeys,
-                  context: FileContext = FileContext()) -> tuple[ChunkResult, SeenKeys]:
+def process_chunk(
+    raw: pd.DataFrame, source: Source, seen_keys: SeenKeys, context: FileContext = FileContext()
+) -> tuple[ChunkResult, SeenKeys]:
     """Map, apply errata, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
     schema = source.schema
     issues = RowIssues()
@@ -114,8 +126,9 @@ def process_chunk(raw: pd.DataFrame, source: Source, seen_keys: SeenKeys,
     return result, seen_keys
 
 
-def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id: int,
-                context: FileContext = FileContext()) -> None:
+def _load_chunk(
+    conn: Connection, result: ChunkResult, source: Source, batch_id: int, context: FileContext = FileContext()
+) -> None:
     schema = source.schema
     for frame in (result.clean, result.choices, result.quarantine):
         frame.insert(0, "batch_id", batch_id)
@@ -133,8 +146,12 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
         bulk_insert(conn, ErratumApplication.__table__, pd.DataFrame(result.applications).assign(batch_id=batch_id))
     if originals:
         loaded = result.links.loc[result.clean["row_number"]].dropna()
-        settle_originals(conn, batch_id, resolved=[originals[int(n)] for n in loaded if int(n) in originals],
-                         resubmitted=result.quarantine["corrects_quarantine_id"].dropna().astype(int).tolist())
+        settle_originals(
+            conn,
+            batch_id,
+            resolved=[originals[int(n)] for n in loaded if int(n) in originals],
+            resubmitted=result.quarantine["corrects_quarantine_id"].dropna().astype(int).tolist(),
+        )
 
 
 def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
@@ -142,15 +159,24 @@ def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
     schema = source.schema
     fact = FACT_TABLES[schema.fact_table]
     batch = Batch.__table__
-    query = (select(fact.c.batch_id, fact.c.row_number, *[fact.c[c] for c in schema.natural_key_columns])
-             .join(batch, batch.c.batch_id == fact.c.batch_id).where(batch.c.source_id == source.id))
-    existing = pd.DataFrame(conn.execute(query).all(), columns=["batch_id", "row_number",
-                                                                *schema.natural_key_columns])
+    query = (
+        select(fact.c.batch_id, fact.c.row_number, *[fact.c[c] for c in schema.natural_key_columns])
+        .join(batch, batch.c.batch_id == fact.c.batch_id)
+        .where(batch.c.source_id == source.id)
+    )
+    existing = pd.DataFrame(conn.execute(query).all(), columns=["batch_id", "row_number", *schema.natural_key_columns])
     return SeenKeys.loaded(existing, schema.natural_key_columns)
 
 
-def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id: int,
-              chunk_rows: int, context: FileContext = FileContext()) -> tuple[int, int, int, list[dict]]:
+def load_file(
+    conn: Connection,
+    path: Path,
+    source: Source,
+    name: str,
+    batch_id: int,
+    chunk_rows: int,
+    context: FileContext = FileContext(),
+) -> tuple[int, int, int, list[dict]]:
     """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures).
     One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
     rows_in = loaded = quarantined = 0
@@ -166,11 +192,18 @@ def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id:
             if pending is not None:
                 pending.result()  # the previous chunk is in; a failure there stops the file here
             pending = writer.submit(_load_chunk, conn, result, source, batch_id, context)
-            rows_in, loaded, quarantined = (rows_in + len(raw), loaded + len(result.clean),
-                                            quarantined + len(result.quarantine))
+            rows_in, loaded, quarantined = (
+                rows_in + len(raw),
+                loaded + len(result.clean),
+                quarantined + len(result.quarantine),
+            )
             summaries.append(result.summary)
-            log.info("%s: %s rows read", name, rows_in, extra={"pop_progress": {"event": "chunk", "file": name,
-                                                                                 "rows": rows_in}})
+            log.info(
+                "%s: %s rows read",
+                name,
+                rows_in,
+                extra={"pop_progress": {"event": "chunk", "file": name, "rows": rows_in}},
+            )
         if pending is not None:
             pending.result()
     if rows_in == 0:
@@ -180,9 +213,18 @@ def load_file(conn: Connection, path: Path, source: Source, name: str, batch_id:
     return rows_in, loaded, quarantined, merge_summaries(summaries)
 
 
-def ingest_one(source: Source, incoming: IncomingFile, *, database_url: str, landing_dir: Path,
-               chunk_rows: int, run_id: str | None, errata: list[Erratum] | tuple[Erratum, ...] = (),
-               auto_approve: bool = True, corrects: int | None = None) -> dict[str, Any] | None:
+def ingest_one(
+    source: Source,
+    incoming: IncomingFile,
+    *,
+    database_url: str,
+    landing_dir: Path,
+    chunk_rows: int,
+    run_id: str | None,
+    errata: list[Erratum] | tuple[Erratum, ...] = (),
+    auto_approve: bool = True,
+    corrects: int | None = None,
+) -> dict[str, Any] | None:
     """Ingest one incoming file (a correction of batch `corrects` when given); None when this very file was
     ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
     engine = get_engine(database_url)
@@ -198,39 +240,84 @@ def ingest_one(source: Source, incoming: IncomingFile, *, database_url: str, lan
         else:
             same = batches.find_same_content(conn, source, incoming)
             if same:
-                batch_id = batches.open_batch(conn, source, incoming, landed, run_id, status="duplicate",
-                                              duplicate_of=same["batch_id"])
-                batches.close_batch(conn, batch_id, status="duplicate", rows_in=0, rows_loaded=0, rows_quarantined=0,
-                                    message=f"{incoming.path.name}: same content as {same['original_name']} "
-                                            f"(batch {same['batch_id']}); nothing loaded again.", failures=[])
+                batch_id = batches.open_batch(
+                    conn, source, incoming, landed, run_id, status="duplicate", duplicate_of=same["batch_id"]
+                )
+                batches.close_batch(
+                    conn,
+                    batch_id,
+                    status="duplicate",
+                    rows_in=0,
+                    rows_loaded=0,
+                    rows_quarantined=0,
+                    message=f"{incoming.path.name}: same content as {same['original_name']} "
+                    f"(batch {same['batch_id']}); nothing loaded again.",
+                    failures=[],
+                )
                 return batches.batch_summary(conn, batch_id)
             batch_id = batches.open_batch(conn, source, incoming, landed, run_id, corrects_batch_id=corrects)
     try:
         with engine.begin() as conn:
-            rows_in, loaded, quarantined, failures = load_file(conn, Path(landed), source, incoming.path.name,
-                                                               batch_id, chunk_rows, context)
-            batches.close_batch(conn, batch_id, status="loaded", rows_in=rows_in, rows_loaded=loaded,
-                                rows_quarantined=quarantined, message=None, failures=failures)
+            rows_in, loaded, quarantined, failures = load_file(
+                conn, Path(landed), source, incoming.path.name, batch_id, chunk_rows, context
+            )
+            batches.close_batch(
+                conn,
+                batch_id,
+                status="loaded",
+                rows_in=rows_in,
+                rows_loaded=loaded,
+                rows_quarantined=quarantined,
+                message=None,
+                failures=failures,
+            )
             if auto_approve:
                 auto_approve_if_clean(conn, batch_id)
-    except Exception as exc:  # noqa: BLE001 - any failure fails this batch only, never the other files
-        message = str(exc) if isinstance(exc, BadFileError) else \
-            f"{incoming.path.name}: could not be ingested ({exc.__class__.__name__}: {exc}). Nothing was loaded."
+    except Exception as exc:
+        message = (
+            str(exc)
+            if isinstance(exc, BadFileError)
+            else f"{incoming.path.name}: could not be ingested ({exc.__class__.__name__}: {exc}). Nothing was loaded."
+        )
         log.warning("batch %s failed: %s", batch_id, message)
         with engine.begin() as conn:
-            batches.close_batch(conn, batch_id, status="failed", rows_in=0, rows_loaded=0, rows_quarantined=0,
-                                message=message, failures=[])
+            batches.close_batch(
+                conn,
+                batch_id,
+                status="failed",
+                rows_in=0,
+                rows_loaded=0,
+                rows_quarantined=0,
+                message=message,
+                failures=[],
+            )
     with engine.connect() as conn:
         return batches.batch_summary(conn, batch_id)
 
 
 @task(name="ingest-file", cache_policy=NO_CACHE, task_run_name="ingest-{source.id}-{incoming.path.name}")
-def ingest_file(source: Source, incoming: IncomingFile, database_url: str, landing_dir: Path, chunk_rows: int,
-                run_id: str | None = None, errata: list[Erratum] | None = None, auto_approve: bool = True,
-                corrects: int | None = None) -> dict[str, Any] | None:
+def ingest_file(
+    source: Source,
+    incoming: IncomingFile,
+    database_url: str,
+    landing_dir: Path,
+    chunk_rows: int,
+    run_id: str | None = None,
+    errata: list[Erratum] | None = None,
+    auto_approve: bool = True,
+    corrects: int | None = None,
+) -> dict[str, Any] | None:
     """Prefect task: ingest one file of one source (see ingest_one)."""
-    summary = ingest_one(source, incoming, database_url=database_url, landing_dir=landing_dir,
-                         chunk_rows=chunk_rows, run_id=run_id, errata=errata or (), auto_approve=auto_approve,
-                         corrects=corrects)
+    summary = ingest_one(
+        source,
+        incoming,
+        database_url=database_url,
+        landing_dir=landing_dir,
+        chunk_rows=chunk_rows,
+        run_id=run_id,
+        errata=errata or (),
+        auto_approve=auto_approve,
+        corrects=corrects,
+    )
     log.info("%s: done", incoming.path.name, extra={"pop_progress": {"event": "file", "file": incoming.path.name}})
     return summary

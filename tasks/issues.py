@@ -35,16 +35,20 @@ class RowIssues:
 
     parts: list[pd.DataFrame] = field(default_factory=list)
 
-    def add(self, index: pd.Index, field_name: str, check: str, values: pd.Series | list[Any] | None,
-            message: str) -> None:
+    def add(
+        self, index: pd.Index, field_name: str, check: str, values: pd.Series | list[Any] | None, message: str
+    ) -> None:
         """Record that rows `index` failed `check` on `field_name` (values are what the sender wrote)."""
         if len(index) == 0:
             return
         if values is None:
             values = [None] * len(index)
         vals = values.astype(object).tolist() if isinstance(values, pd.Series) else list(values)
-        self.parts.append(pd.DataFrame({"row": index.to_numpy(), "field": field_name, "check": check,
-                                        "value": vals, "message": message}))
+        self.parts.append(
+            pd.DataFrame(
+                {"row": index.to_numpy(), "field": field_name, "check": check, "value": vals, "message": message}
+            )
+        )
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
@@ -68,9 +72,17 @@ def summarise(issues: pd.DataFrame, row_numbers: pd.Series, sender_columns: dict
     for (field_name, check), group in issues.groupby(["field", "check"], sort=True):
         examples = [str(v) for v in pd.unique(group["value"].dropna().astype(str))[:MAX_EXAMPLES]]
         rows = sorted(int(n) for n in row_numbers.loc[group["row"]])
-        summary.append({"column": field_name, "sender_column": sender_columns.get(field_name), "check": check,
-                        "rows": int(len(group)), "examples": examples, "row_numbers": rows[:MAX_ROW_NUMBERS],
-                        "hint": str(group["message"].iloc[0])})
+        summary.append(
+            {
+                "column": field_name,
+                "sender_column": sender_columns.get(field_name),
+                "check": check,
+                "rows": len(group),
+                "examples": examples,
+                "row_numbers": rows[:MAX_ROW_NUMBERS],
+                "hint": str(group["message"].iloc[0]),
+            }
+        )
     return summary
 
 

@@ -57,18 +57,19 @@ def _csv_cells(column: pd.Series) -> np.ndarray:
 
 def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     """COPY in CSV; a column missing in every row is left out (it is NULL without a default), so not sent."""
-    frame = frame[[name for name in frame.columns
-                   if table.c[name].server_default is not None or not frame[name].isna().all()]]
+    frame = frame[
+        [name for name in frame.columns if table.c[name].server_default is not None or not frame[name].isna().all()]
+    ]
     cols = ", ".join(f'"{c}"' for c in frame.columns)
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
         # an explicit NULL marker, so that an empty text value stays an empty string; a queued writer sends each
         # part from its own thread, so the server takes in one part while the next is formatted
-        statement = f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL_MARK}\')'
+        statement = f"COPY \"{table.name}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARK}')"
         with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
             step = COPY_ROWS_PER_WRITE
             for start in range(0, len(frame), step):
-                cells = [_csv_cells(frame[name].iloc[start:start + step]) for name in frame.columns]
+                cells = [_csv_cells(frame[name].iloc[start : start + step]) for name in frame.columns]
                 copy.write("\n".join(map(",".join, zip(*cells))) + "\n")
 
 
@@ -121,8 +122,10 @@ def _executemany_sqlite(conn: Connection, table: Table, frame: pd.DataFrame) -> 
     cursor = raw.cursor()
     try:
         if whole:
-            cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([row] * per_statement)}',
-                               cells[:whole].reshape(whole // per_statement, per_statement * len(bound)).tolist())
+            cursor.executemany(
+                f'INSERT INTO "{table.name}" ({cols}) VALUES {", ".join([row] * per_statement)}',
+                cells[:whole].reshape(whole // per_statement, per_statement * len(bound)).tolist(),
+            )
         if whole < len(frame):
             cursor.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES {row}', cells[whole:].tolist())
     finally:

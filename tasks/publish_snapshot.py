@@ -24,23 +24,44 @@ def make_snapshot(database_url: str, as_of: dt.date, snapshots_dir: Path) -> dic
     doc = build_snapshot(database_url, as_of, snapshots_dir)
     paths = write_snapshot(doc, snapshots_dir, INDICATORS_DIR)
     stated = [f for f in doc["findings"] if f.get("stated")]
-    return {"id": doc["snapshot"]["id"], "as_of": doc["snapshot"]["as_of"], "findings": len(stated),
-            "indicators": len(doc["indicators"]), "hidden_cells": sum(t["hidden_cells"] for t in doc["indicators"]),
-            "approved_batches": len(doc["snapshot"]["approved_batches"]),
-            "pending_batches": len(doc["snapshot"]["pending_batches"]), "changes": doc["changes"]["summary"],
-            "statements": [{"id": f["id"], "statement": f["statement"], "corroboration": f["corroboration"]}
-                           for f in stated],
-            "table": [{"indicator": t["id"], "title": t["metadata"]["title"], "cells": len(t["rows"]),
-                       "hidden": t["hidden_cells"], "unstable": t["unstable_cells"],
-                       "sources": ", ".join(t["coverage"]["sources"])} for t in doc["indicators"]],
-            "paths": {k: str(v) for k, v in paths.items()}}
+    return {
+        "id": doc["snapshot"]["id"],
+        "as_of": doc["snapshot"]["as_of"],
+        "findings": len(stated),
+        "indicators": len(doc["indicators"]),
+        "hidden_cells": sum(t["hidden_cells"] for t in doc["indicators"]),
+        "approved_batches": len(doc["snapshot"]["approved_batches"]),
+        "pending_batches": len(doc["snapshot"]["pending_batches"]),
+        "changes": doc["changes"]["summary"],
+        "statements": [
+            {"id": f["id"], "statement": f["statement"], "corroboration": f["corroboration"]} for f in stated
+        ],
+        "table": [
+            {
+                "indicator": t["id"],
+                "title": t["metadata"]["title"],
+                "cells": len(t["rows"]),
+                "hidden": t["hidden_cells"],
+                "unstable": t["unstable_cells"],
+                "sources": ", ".join(t["coverage"]["sources"]),
+            }
+            for t in doc["indicators"]
+        ],
+        "paths": {k: str(v) for k, v in paths.items()},
+    }
 
 
 def snapshot_markdown(summary: dict[str, Any]) -> str:
     """The snapshot's headline findings as a markdown artifact."""
-    lines = [f"# Snapshot {summary['id']}", "",
-             f"{summary['approved_batches']} approved file(s); {summary['pending_batches']} awaiting review and not "
-             f"included. {summary['hidden_cells']} cell(s) hidden by disclosure control.", "", "## Findings", ""]
+    lines = [
+        f"# Snapshot {summary['id']}",
+        "",
+        f"{summary['approved_batches']} approved file(s); {summary['pending_batches']} awaiting review and not "
+        f"included. {summary['hidden_cells']} cell(s) hidden by disclosure control.",
+        "",
+        "## Findings",
+        "",
+    ]
     lines += [f"- {s['statement']} _(corroboration: {s['corroboration']})_" for s in summary["statements"]]
     lines += ["", "## What changed", "", summary["changes"], "", f"Open: `{summary['paths']['html']}`"]
     return "\n".join(lines)
@@ -49,7 +70,11 @@ def snapshot_markdown(summary: dict[str, Any]) -> str:
 @task(name="snapshot-artifacts", cache_policy=NO_CACHE)
 def snapshot_artifacts(summary: dict[str, Any]) -> None:
     """The snapshot in the Prefect UI: a markdown report of the findings and a table of the indicators."""
-    create_markdown_artifact(key="snapshot-report", markdown=snapshot_markdown(summary),
-                             description=f"POP snapshot {summary['id']}")
-    create_table_artifact(key="snapshot-indicators", table=summary["table"],
-                          description=f"Indicators of snapshot {summary['id']} (cells, hidden, unstable)")
+    create_markdown_artifact(
+        key="snapshot-report", markdown=snapshot_markdown(summary), description=f"POP snapshot {summary['id']}"
+    )
+    create_table_artifact(
+        key="snapshot-indicators",
+        table=summary["table"],
+        description=f"Indicators of snapshot {summary['id']} (cells, hidden, unstable)",
+    )

@@ -45,13 +45,21 @@ FRESHNESS = "source_freshness"
 SITE = "pop_data_docs"
 TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT = "warehouse_tables", "warehouse_freshness"
 COUNTRY_CODES = "country_codes"
-FRESHNESS_DAYS: dict[str, int | None] = {"daily": 2, "weekly": 8, "monthly": 35, "quarterly": 100,
-                                         "half-yearly": 190, "yearly": 400, "ad-hoc": None}
+FRESHNESS_DAYS: dict[str, int | None] = {
+    "daily": 2,
+    "weekly": 8,
+    "monthly": 35,
+    "quarterly": 100,
+    "half-yearly": 190,
+    "yearly": 400,
+    "ad-hoc": None,
+}
 VOCAB_OF_KIND = {"company": "company", "platform": "platform"}  # harmonised kinds that resolve through a vocabulary
 EXAMPLES = 10  # unexpected values kept per failed expectation
 
 
 # --- suites, derived from the schemas -------------------------------------------------------------------------
+
 
 def _gx() -> Any:
     """Great Expectations, imported on first use (~2 s) with its analytics off."""
@@ -82,15 +90,24 @@ def field_expectations(spec: FieldSpec) -> list[Expectation]:
         found.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
     low = spec.min if spec.min is not None else spec.min_exclusive
     if low is not None or spec.max is not None:
-        found.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=spec.max,
-                                                       strict_min=spec.min is None and low is not None))
+        found.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=low, max_value=spec.max, strict_min=spec.min is None and low is not None
+            )
+        )
     vocab = spec.vocab if spec.kind == "vocab" else VOCAB_OF_KIND.get(spec.kind)
     if vocab:
-        found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(vocabulary(vocab).codes),
-                                                     meta={"vocabulary": vocab}))
+        found.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set=list(vocabulary(vocab).codes), meta={"vocabulary": vocab}
+            )
+        )
     if spec.kind == "country":
-        found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set={"$PARAMETER": COUNTRY_CODES},
-                                                     meta={"vocabulary": "dim_country"}))
+        found.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set={"$PARAMETER": COUNTRY_CODES}, meta={"vocabulary": "dim_country"}
+            )
+        )
     return found
 
 
@@ -114,10 +131,13 @@ def table_suite(schema: SourceSchema) -> ExpectationSuite:
     gxe = _gx().expectations
     expectations = [
         gxe.ExpectColumnValuesToNotBeNull(column="source_id", meta={"rule": "every row belongs to a loaded batch"}),
-        gxe.ExpectTableRowCountToEqual(value={"$PARAMETER": rows_parameter(schema.fact_table)},
-                                       meta={"rule": "rows_loaded of the loaded batches of this group"}),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_id", *schema.natural_key_columns],
-                                            meta={"rule": "natural key unique per source"}),
+        gxe.ExpectTableRowCountToEqual(
+            value={"$PARAMETER": rows_parameter(schema.fact_table)},
+            meta={"rule": "rows_loaded of the loaded batches of this group"},
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["source_id", *schema.natural_key_columns], meta={"rule": "natural key unique per source"}
+        ),
     ]
     for spec in schema.fields.values():
         if spec.kind not in MULTI_KINDS:
@@ -128,31 +148,45 @@ def table_suite(schema: SourceSchema) -> ExpectationSuite:
 def freshness_suite() -> ExpectationSuite:
     """Each source's newest date (its newest period's end, or for submissions the newest submitted_on) is no older
     than its update frequency allows."""
-    return _suite(FRESHNESS, [_gx().expectations.ExpectColumnValuesToBeBetween(
-        column="days_overdue", max_value=0, meta={"limits_in_days": FRESHNESS_DAYS})])
+    return _suite(
+        FRESHNESS,
+        [
+            _gx().expectations.ExpectColumnValuesToBeBetween(
+                column="days_overdue", max_value=0, meta={"limits_in_days": FRESHNESS_DAYS}
+            )
+        ],
+    )
 
 
 def rows_query(table: str) -> str:
     """A fact table's rows in scope with their source: rows of rejected batches left out, a row of no loaded batch
     kept with source_id NULL (so that it fails). source_id is a scalar subquery, not a join: joined, SQLite and
     PostgreSQL (without statistics) match GX's per-key counts back to the rows batch by batch, in n squared time."""
-    return (f"SELECT f.*, (SELECT b.source_id FROM batches b WHERE b.batch_id = f.batch_id AND b.status = 'loaded') "
-            f"AS source_id FROM {table} f WHERE NOT EXISTS (SELECT 1 FROM batches r WHERE r.batch_id = f.batch_id "
-            f"AND r.status = 'loaded' AND r.review_status = 'rejected')")
+    return (
+        f"SELECT f.*, (SELECT b.source_id FROM batches b WHERE b.batch_id = f.batch_id AND b.status = 'loaded') "
+        f"AS source_id FROM {table} f WHERE NOT EXISTS (SELECT 1 FROM batches r WHERE r.batch_id = f.batch_id "
+        f"AND r.status = 'loaded' AND r.review_status = 'rejected')"
+    )
 
 
 # --- the GX project (idempotent set-up) -----------------------------------------------------------------------
 
+
 def _store_config(variable: str, class_name: str) -> dict[str, Any]:
     """A filesystem store (or site) whose folder is the value of ${variable}."""
-    return {"class_name": class_name,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": f"${{{variable}}}"}}
+    return {
+        "class_name": class_name,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": f"${{{variable}}}"},
+    }
 
 
 def _site_config() -> dict[str, Any]:
     """The SiteBuilder config of our Data Docs site."""
-    return {**_store_config(ENV_DOCS, "SiteBuilder"), "show_how_to_buttons": False,
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+    return {
+        **_store_config(ENV_DOCS, "SiteBuilder"),
+        "show_how_to_buttons": False,
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
 
 
 def _configure(context: FileDataContext) -> None:
@@ -162,8 +196,10 @@ def _configure(context: FileDataContext) -> None:
     variables = context.variables
     variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     # written, not built: a store built now would make a folder named after the unsubstituted ${VARIABLE}
-    variables.stores = {**variables.stores,
-                        "validation_results_store": _store_config(ENV_RESULTS, "ValidationResultsStore")}
+    variables.stores = {
+        **variables.stores,
+        "validation_results_store": _store_config(ENV_RESULTS, "ValidationResultsStore"),
+    }
     variables.save()
     sites = context.list_data_docs_sites()
     for name in set(sites) - {SITE}:
@@ -220,10 +256,13 @@ def _saved(context: FileDataContext, suite: ExpectationSuite) -> ExpectationSuit
 def _checkpoint(context: FileDataContext, name: str, validations: list[tuple[Any, ExpectationSuite]]) -> None:
     """Save a checkpoint over (batch definition, suite) pairs, with their suites and validation definitions."""
     gx = _gx()
-    definitions = [gx.ValidationDefinition(name=suite.name, data=batch, suite=_saved(context, suite))
-                   for batch, suite in validations]
-    context.checkpoints.add_or_update(gx.Checkpoint(name=name, validation_definitions=definitions,
-                                                    result_format="SUMMARY"))
+    definitions = [
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=_saved(context, suite))
+        for batch, suite in validations
+    ]
+    context.checkpoints.add_or_update(
+        gx.Checkpoint(name=name, validation_definitions=definitions, result_format="SUMMARY")
+    )
 
 
 def setup_project() -> None:
@@ -231,8 +270,10 @@ def setup_project() -> None:
     context = project_context()
     _configure(context)
     warehouse = _datasource(context, WAREHOUSE, "sql")
-    tables = [(_query_batch(warehouse, schema.fact_table, rows_query(schema.fact_table)), table_suite(schema))
-              for schema in map(load_schema, GROUPS)]
+    tables = [
+        (_query_batch(warehouse, schema.fact_table, rows_query(schema.fact_table)), table_suite(schema))
+        for schema in map(load_schema, GROUPS)
+    ]
     freshness = [(_frame_batch(_datasource(context, FRAMES, "pandas"), FRESHNESS), freshness_suite())]
     _checkpoint(context, TABLES_CHECKPOINT, tables)
     _checkpoint(context, FRESHNESS_CHECKPOINT, freshness)
@@ -278,9 +319,14 @@ IN_SCOPE = (BATCH.c.status == "loaded") & (BATCH.c.review_status != "rejected")
 def suite_parameters(conn: Connection) -> dict[str, Any]:
     """Expected row counts per fact table (rows_loaded of the group's loaded, unrejected batches) and country codes."""
     source = SourceRecord.__table__
-    loaded = dict(conn.execute(select(source.c.stakeholder_group, func.sum(BATCH.c.rows_loaded))
-                               .join(source, source.c.id == BATCH.c.source_id).where(IN_SCOPE)
-                               .group_by(source.c.stakeholder_group)).all())
+    loaded = dict(
+        conn.execute(
+            select(source.c.stakeholder_group, func.sum(BATCH.c.rows_loaded))
+            .join(source, source.c.id == BATCH.c.source_id)
+            .where(IN_SCOPE)
+            .group_by(source.c.stakeholder_group)
+        ).all()
+    )
     counts = {rows_parameter(load_schema(g).fact_table): int(loaded.get(g) or 0) for g in GROUPS}
     return {**counts, COUNTRY_CODES: list(conn.execute(select(DimCountry.iso3).order_by(DimCountry.iso3)).scalars())}
 
@@ -304,8 +350,9 @@ def _newest_dates(conn: Connection, schema: SourceSchema, dated: str) -> list[tu
         newest, rows = func.max(period.c.period_end), rows.join(period, period.c.period == fact.c.period)
     else:
         newest = func.max(fact.c[dated])
-    return conn.execute(select(BATCH.c.source_id, newest).select_from(rows).where(IN_SCOPE)
-                        .group_by(BATCH.c.source_id)).all()
+    return conn.execute(
+        select(BATCH.c.source_id, newest).select_from(rows).where(IN_SCOPE).group_by(BATCH.c.source_id)
+    ).all()
 
 
 def freshness_frame(conn: Connection, as_of: dt.date) -> pd.DataFrame:
@@ -322,16 +369,24 @@ def freshness_frame(conn: Connection, as_of: dt.date) -> pd.DataFrame:
             end = dt.date.fromisoformat(str(newest)[:10])
             allowed = FRESHNESS_DAYS.get(frequency.get(source_id, ""))
             age = (as_of - end).days
-            records.append({"source_id": source_id, "update_frequency": frequency.get(source_id), "dated_by": dated,
-                            "newest_date": end.isoformat(), "age_days": age, "allowed_days": allowed,
-                            "days_overdue": float("nan") if allowed is None else float(age - allowed)})
-    columns = ["source_id", "update_frequency", "dated_by", "newest_date", "age_days", "allowed_days",
-               "days_overdue"]
+            records.append(
+                {
+                    "source_id": source_id,
+                    "update_frequency": frequency.get(source_id),
+                    "dated_by": dated,
+                    "newest_date": end.isoformat(),
+                    "age_days": age,
+                    "allowed_days": allowed,
+                    "days_overdue": float("nan") if allowed is None else float(age - allowed),
+                }
+            )
+    columns = ["source_id", "update_frequency", "dated_by", "newest_date", "age_days", "allowed_days", "days_overdue"]
     frame = pd.DataFrame(records, columns=columns).astype({"days_overdue": "float64"})
     return frame.set_index("source_id").sort_index()
 
 
 # --- outcomes ---------------------------------------------------------------------------------------------------
+
 
 def _plain(value: Any) -> Any:
     """A JSON-ready copy (NumPy scalars, dates and nested containers)."""
@@ -342,10 +397,13 @@ def _observed(found: dict[str, Any]) -> Any:
     """What the data showed: the observed value, else how many values missed and distinct examples of them."""
     if not found or "observed_value" in found:
         return found.get("observed_value")
-    examples = {json.dumps(v, sort_keys=True, default=str): v for v in found.get("partial_unexpected_list", [])
-                if v is not None}
-    return {"unexpected_count": found.get("unexpected_count"), **({"examples": list(examples.values())[:EXAMPLES]}
-                                                                 if examples else {})}
+    examples = {
+        json.dumps(v, sort_keys=True, default=str): v for v in found.get("partial_unexpected_list", []) if v is not None
+    }
+    return {
+        "unexpected_count": found.get("unexpected_count"),
+        **({"examples": list(examples.values())[:EXAMPLES]} if examples else {}),
+    }
 
 
 def outcome(result: ExpectationValidationResult) -> dict[str, Any]:
@@ -354,28 +412,43 @@ def outcome(result: ExpectationValidationResult) -> dict[str, Any]:
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "value_set")}
     column = kwargs.pop("column", None) or ",".join(kwargs.pop("column_list", [])) or None
     found = result.result or {}
-    details = {"expected": kwargs,
-               **{k: found[k] for k in ("element_count", "unexpected_percent") if found.get(k) is not None}}
+    details = {
+        "expected": kwargs,
+        **{k: found[k] for k in ("element_count", "unexpected_percent") if found.get(k) is not None},
+    }
     if found.get("partial_unexpected_index_list"):
         details["unexpected_rows"] = found["partial_unexpected_index_list"][:EXAMPLES]
     if result.exception_info and result.exception_info.get("raised_exception"):
         details["exception"] = result.exception_info.get("exception_message")
     if config.meta:
         details["meta"] = config.meta
-    return _plain({"expectation": config.type, "column": column, "success": bool(result.success),
-                   "observed": _observed(found), "details": details})
+    return _plain(
+        {
+            "expectation": config.type,
+            "column": column,
+            "success": bool(result.success),
+            "observed": _observed(found),
+            "details": details,
+        }
+    )
 
 
 def with_sources(outcomes: list[dict[str, Any]], freshness: pd.DataFrame) -> list[dict[str, Any]]:
     """Freshness outcomes naming the overdue sources: days overdue by source, and each one's newest date (and what
     it is dated by), update frequency and age in the details."""
     for found in outcomes:
-        rows = _plain([{"source_id": r["source_id"], **freshness.loc[r["source_id"]].to_dict()}
-                       for r in found["details"].get("unexpected_rows", [])])
+        rows = _plain(
+            [
+                {"source_id": r["source_id"], **freshness.loc[r["source_id"]].to_dict()}
+                for r in found["details"].get("unexpected_rows", [])
+            ]
+        )
         if rows:
             found["details"]["unexpected_rows"] = rows
-            found["observed"] = {"unexpected_count": found["observed"]["unexpected_count"],
-                                 "days_overdue": {r["source_id"]: r["days_overdue"] for r in rows}}
+            found["observed"] = {
+                "unexpected_count": found["observed"]["unexpected_count"],
+                "days_overdue": {r["source_id"]: r["days_overdue"] for r in rows},
+            }
     return outcomes
 
 
@@ -387,11 +460,20 @@ def suite_summary(suite: str, outcomes: list[dict[str, Any]], success: bool) -> 
 
 def store_outcomes(conn: Connection, run_id: str, outcomes: dict[str, list[dict[str, Any]]]) -> None:
     """One quality_results row per expectation outcome."""
-    now = dt.datetime.now(dt.timezone.utc)
-    rows = [{"run_id": run_id, "checked_at": now, "suite": suite, "expectation": o["expectation"],
-             "column": o["column"], "success": o["success"],
-             "details_json": json.dumps({"observed": o["observed"], **o["details"]}, ensure_ascii=False)}
-            for suite, found in outcomes.items() for o in found]
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "checked_at": now,
+            "suite": suite,
+            "expectation": o["expectation"],
+            "column": o["column"],
+            "success": o["success"],
+            "details_json": json.dumps({"observed": o["observed"], **o["details"]}, ensure_ascii=False),
+        }
+        for suite, found in outcomes.items()
+        for o in found
+    ]
     if rows:
         conn.execute(QualityResult.__table__.insert(), rows)
 
@@ -403,8 +485,9 @@ def prune_results(context: FileDataContext, keep: int) -> int:
     by_suite: dict[str, list[Any]] = {}
     for key in store.list_keys():
         by_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
-    old = [key for keys in by_suite.values()
-           for key in sorted(keys, key=lambda k: k.run_id.run_time, reverse=True)[keep:]]
+    old = [
+        key for keys in by_suite.values() for key in sorted(keys, key=lambda k: k.run_id.run_time, reverse=True)[keep:]
+    ]
     for key in old:
         store.remove_key(key)
     return len(old)
@@ -416,23 +499,25 @@ def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteVal
     context.build_data_docs(site_names=[SITE], resource_identifiers=[*results, *suites])
 
 
-def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, parameters: dict[str, Any],
-                     freshness: pd.DataFrame, keep: int) -> list[ExpectationSuiteValidationResult]:
+def _run_checkpoints(
+    database_url: str, outputs_dir: Path, run_id: str, parameters: dict[str, Any], freshness: pd.DataFrame, keep: int
+) -> list[ExpectationSuiteValidationResult]:
     """Set up the project, run both checkpoints, keep the newest `keep` results per suite and build the Data Docs,
     with the ${VARIABLES} of this call."""
     reports = outputs_dir / "reports"
-    values = {ENV_URL: database_url, ENV_RESULTS: str(reports / "gx_validations"),
-              ENV_DOCS: str(reports / "data_docs")}
+    values = {ENV_URL: database_url, ENV_RESULTS: str(reports / "gx_validations"), ENV_DOCS: str(reports / "data_docs")}
     with _one_check_at_a_time(), _variables(values):
         from great_expectations.core.run_identifier import RunIdentifier  # imported under the lock: not thread-safe
 
         setup_project()
         context = project_context()  # loaded afresh: its stores are built from the substituted configuration
         tables, fresh = (context.checkpoints.get(name) for name in (TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT))
-        run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.timezone.utc))
+        run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
         try:
-            results = {**tables.run(run_id=run, expectation_parameters=parameters).run_results,
-                       **fresh.run(run_id=run, batch_parameters={"dataframe": freshness}).run_results}
+            results = {
+                **tables.run(run_id=run, expectation_parameters=parameters).run_results,
+                **fresh.run(run_id=run, batch_parameters={"dataframe": freshness}).run_results,
+            }
             prune_results(context, keep)
             _build_docs(context, results)
             return list(results.values())
@@ -440,8 +525,9 @@ def _run_checkpoints(database_url: str, outputs_dir: Path, run_id: str, paramete
             context.data_sources.get(WAREHOUSE).get_execution_engine().engine.dispose()
 
 
-def run_warehouse_checks(database_url: str, outputs_dir: Path, run_id: str,
-                         as_of: dt.date | None = None) -> dict[str, Any]:
+def run_warehouse_checks(
+    database_url: str, outputs_dir: Path, run_id: str, as_of: dt.date | None = None
+) -> dict[str, Any]:
     """Run every suite on the warehouse; store each outcome in quality_results and refresh the Data Docs, keeping the
     newest POP_GX_KEEP_RESULTS validation results per suite.
     Returns {"success", "suites": [{"suite", "success", "evaluated", "failed": [...]}], "data_docs"}."""
@@ -456,16 +542,20 @@ def run_warehouse_checks(database_url: str, outputs_dir: Path, run_id: str,
     with engine.begin() as conn:
         store_outcomes(conn, run_id, outcomes)
     suites = [suite_summary(v.suite_name, outcomes[v.suite_name], bool(v.success)) for v in validations]
-    return {"success": all(s["success"] for s in suites), "suites": suites,
-            "data_docs": str(outputs_dir / "reports" / "data_docs" / "index.html")}
+    return {
+        "success": all(s["success"] for s in suites),
+        "suites": suites,
+        "data_docs": str(outputs_dir / "reports" / "data_docs" / "index.html"),
+    }
 
 
 # --- Prefect ------------------------------------------------------------------------------------------------------
 
+
 def _short(value: Any, width: int = 100) -> str:
     """A value as text for a markdown cell, of at most `width` characters."""
     text = (json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value).replace("|", "/")
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _expected(failure: dict[str, Any]) -> Any:
@@ -477,13 +567,19 @@ def _expected(failure: dict[str, Any]) -> Any:
 def markdown_report(result: dict[str, Any]) -> str:
     """The failed expectations as a markdown report (or a line saying every suite passed)."""
     failed = [(s["suite"], f) for s in result["suites"] for f in s["failed"]]
-    lines = [f"# Warehouse quality: {'passed' if result['success'] else 'FAILED'}", "",
-             f"Data Docs: `{result['data_docs']}`", ""]
+    lines = [
+        f"# Warehouse quality: {'passed' if result['success'] else 'FAILED'}",
+        "",
+        f"Data Docs: `{result['data_docs']}`",
+        "",
+    ]
     if not failed:
         return "\n".join([*lines, "Every expectation of every suite passed."])
     lines += ["| suite | expectation | column | expected | observed |", "|---|---|---|---|---|"]
-    lines += [f"| {suite} | {f['expectation']} | {f['column'] or ''} | {_short(_expected(f))} | "
-              f"{_short(f['observed'])} |" for suite, f in failed]
+    lines += [
+        f"| {suite} | {f['expectation']} | {f['column'] or ''} | {_short(_expected(f))} | {_short(f['observed'])} |"
+        for suite, f in failed
+    ]
     return "\n".join(lines)
 
 
@@ -491,11 +587,19 @@ def markdown_report(result: dict[str, Any]) -> str:
 def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt.date | None = None) -> dict[str, Any]:
     """Prefect task: run the warehouse checks, with a table and a markdown artifact of their outcome."""
     result = run_warehouse_checks(database_url, outputs_dir, run_id, as_of)
-    create_table_artifact(key="warehouse-quality", description="Great Expectations suites on the warehouse",
-                          table=[{"suite": s["suite"], "success": s["success"], "evaluated": s["evaluated"],
-                                  "failed": len(s["failed"])} for s in result["suites"]])
-    create_markdown_artifact(key="warehouse-quality-report", markdown=markdown_report(result),
-                             description=f"Data Docs: {result['data_docs']}")
+    create_table_artifact(
+        key="warehouse-quality",
+        description="Great Expectations suites on the warehouse",
+        table=[
+            {"suite": s["suite"], "success": s["success"], "evaluated": s["evaluated"], "failed": len(s["failed"])}
+            for s in result["suites"]
+        ],
+    )
+    create_markdown_artifact(
+        key="warehouse-quality-report",
+        markdown=markdown_report(result),
+        description=f"Data Docs: {result['data_docs']}",
+    )
     if not result["success"]:
         log.warning("warehouse checks failed: %s", ", ".join(s["suite"] for s in result["suites"] if not s["success"]))
     return result

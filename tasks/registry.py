@@ -81,15 +81,17 @@ class Source(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _mapping_fits_schema(self) -> "Source":
+    def _mapping_fits_schema(self) -> Source:
         schema = load_schema(self.schema_name)
         if schema.group != self.group:
             raise ValueError(f"schema {self.schema_name!r} belongs to group {schema.group!r}, not {self.group!r}")
         onehot = {name for name in self.multi_select_columns}
         for sender, ours in self.columns.items():
             if ours not in schema.fields:
-                raise ValueError(f"column {sender!r} maps to {ours!r}, which is not a field of schema "
-                                 f"{schema.group}; fields: {', '.join(schema.fields)}")
+                raise ValueError(
+                    f"column {sender!r} maps to {ours!r}, which is not a field of schema "
+                    f"{schema.group}; fields: {', '.join(schema.fields)}"
+                )
         for ours in [*self.values, *onehot, *self.defaults]:
             if ours not in schema.fields:
                 raise ValueError(f"{ours!r} is not a field of schema {schema.group}")
@@ -101,7 +103,7 @@ class Source(BaseModel):
         return self
 
     @property
-    def schema(self):  # noqa: D401 - the loaded schema object
+    def schema(self):
         return load_schema(self.schema_name)
 
 
@@ -110,7 +112,7 @@ class Registry(BaseModel):
     sources: list[Source]
 
     @model_validator(mode="after")
-    def _ids_unique(self) -> "Registry":
+    def _ids_unique(self) -> Registry:
         seen: set[str] = set()
         for source in self.sources:
             if source.id in seen:

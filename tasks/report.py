@@ -7,7 +7,7 @@ import json
 import math
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,32 +15,73 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "report"
-BATCH_KEYS = ("batch_id", "source_id", "group", "organisation", "original_name", "sha256", "landed_path",
-              "received_at", "started_at", "finished_at", "duration_s", "status", "rows_in", "rows_loaded",
-              "rows_quarantined", "message", "duplicate_of", "contact", "review_status", "corrects_batch_id")
+BATCH_KEYS = (
+    "batch_id",
+    "source_id",
+    "group",
+    "organisation",
+    "original_name",
+    "sha256",
+    "landed_path",
+    "received_at",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "status",
+    "rows_in",
+    "rows_loaded",
+    "rows_quarantined",
+    "message",
+    "duplicate_of",
+    "contact",
+    "review_status",
+    "corrects_batch_id",
+)
 RUN_KEYS = ("run_id", "flow_run_name", "started_at", "finished_at", "status", "message", "database")
 TOTAL_KEYS = ("files_seen", "batches_new", "rows_in", "rows_loaded", "rows_quarantined", "failed_batches")
 STATUS_ORDER = ("loaded", "failed", "duplicate")
 # status -> (tone, symbol, label): every status is shown as a word and a symbol, never by colour alone
-STATUS_BADGES = {"loaded": ("good", "✓", "Loaded"), "completed": ("good", "✓", "Completed"), "ok": ("good", "✓", "OK"),
-                 "failed": ("bad", "✗", "Failed"), "duplicate": ("neutral", "=", "Duplicate"),
-                 "no_new_files": ("neutral", "–", "No new files"), "processing": ("neutral", "…", "Processing"),
-                 "approved": ("good", "✓", "Approved"), "rejected": ("bad", "✗", "Rejected"),
-                 "pending": ("neutral", "…", "Awaiting review")}
+STATUS_BADGES = {
+    "loaded": ("good", "✓", "Loaded"),
+    "completed": ("good", "✓", "Completed"),
+    "ok": ("good", "✓", "OK"),
+    "failed": ("bad", "✗", "Failed"),
+    "duplicate": ("neutral", "=", "Duplicate"),
+    "no_new_files": ("neutral", "–", "No new files"),
+    "processing": ("neutral", "…", "Processing"),
+    "approved": ("good", "✓", "Approved"),
+    "rejected": ("bad", "✗", "Rejected"),
+    "pending": ("neutral", "…", "Awaiting review"),
+}
 TOP_CHECKS = 10
 EXAMPLE_CHARS = 80
 
 
 # --- rendering plumbing ---------------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The jinja2 environment for report templates: HTML autoescaped, markdown not, undefined names fail."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(num=format_count, when=format_time, duration=format_duration, check_label=check_label,
-                       md=markdown_cell, value=format_value, status_label=status_label, counted=counted,
-                       batch_href=batch_href)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=format_count,
+        when=format_time,
+        duration=format_duration,
+        check_label=check_label,
+        md=markdown_cell,
+        value=format_value,
+        status_label=status_label,
+        counted=counted,
+        batch_href=batch_href,
+    )
     env.globals["status_badge"] = status_badge
     return env
 
@@ -87,6 +128,7 @@ def run_href(run_id: Any) -> str:
 
 # --- formatting -----------------------------------------------------------------------------------------------
 
+
 def format_count(value: int | float | None) -> str:
     """A count with thousands separators, or a dash when unknown."""
     return "—" if value is None else f"{value:,}"
@@ -108,7 +150,7 @@ def parse_time(value: Any) -> datetime | None:
             return None
     else:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def format_time(value: Any) -> str:
@@ -161,7 +203,7 @@ def format_value(value: Any) -> str:
     if not text.strip():
         return "(blank)"
     if len(text) > EXAMPLE_CHARS:
-        text = text[:EXAMPLE_CHARS - 1] + "…"
+        text = text[: EXAMPLE_CHARS - 1] + "…"
     return f"“{text}”"
 
 
@@ -173,6 +215,7 @@ def markdown_cell(value: Any) -> str:
 
 
 # --- what the reports say -------------------------------------------------------------------------------------
+
 
 def reconciliation(rows_in: int | None, loaded: int | None, quarantined: int | None) -> dict[str, Any]:
     """The line 'rows in = loaded + quarantined: 1200 = 1180 + 20 ✓' and whether it holds (None: not counted)."""
@@ -199,8 +242,10 @@ def batch_note(batch: dict) -> str:
     failures = sorted_failures(batch)
     if failures:
         top = failures[0]
-        return (f"{counted(batch.get('rows_quarantined'), 'row')} quarantined; most often: "
-                f"{top['sender_column'] or top['column']} ({check_label(top['check']).lower()}).")
+        return (
+            f"{counted(batch.get('rows_quarantined'), 'row')} quarantined; most often: "
+            f"{top['sender_column'] or top['column']} ({check_label(top['check']).lower()})."
+        )
     return ""
 
 
@@ -218,10 +263,14 @@ def sorted_failures(batch: dict) -> list[dict]:
 def batch_view(batch: dict, reports_dir: Path | None = None) -> dict[str, Any]:
     """Everything a template shows about a batch, with absent keys as None."""
     view = {key: batch.get(key) for key in BATCH_KEYS}
-    view.update(failures=sorted_failures(batch), note=batch_note(batch), stem=safe_name(batch.get("batch_id")),
-                href=batch_href(batch.get("batch_id")),
-                reconciliation=reconciliation(view["rows_in"], view["rows_loaded"], view["rows_quarantined"]),
-                duplicate_href=None)
+    view.update(
+        failures=sorted_failures(batch),
+        note=batch_note(batch),
+        stem=safe_name(batch.get("batch_id")),
+        href=batch_href(batch.get("batch_id")),
+        reconciliation=reconciliation(view["rows_in"], view["rows_loaded"], view["rows_quarantined"]),
+        duplicate_href=None,
+    )
     original = view["duplicate_of"]
     if original is not None and reports_dir is not None and (reports_dir / batch_href(original)).exists():
         view["duplicate_href"] = f"{safe_name(original)}.html"
@@ -230,9 +279,11 @@ def batch_view(batch: dict, reports_dir: Path | None = None) -> dict[str, Any]:
 
 def newest_first(items: list[dict], time_key: str, id_key: str) -> list[dict]:
     """Items ordered by a timestamp, newest first; ties go to the larger id (padded so 12 beats 9)."""
+
     def key(item: dict) -> tuple[float, str]:
         moment = parse_time(item.get(time_key))
         return (moment.timestamp() if moment else -math.inf, str(item.get(id_key) or "").zfill(20))
+
     return sorted(items, key=key, reverse=True)
 
 
@@ -244,18 +295,31 @@ def run_batches(run: dict) -> list[dict]:
 def source_view(source: dict) -> dict[str, Any]:
     """A source's line in a run report: status, files and summed row counts."""
     batches = source.get("batches") or []
-    return {"source_id": source.get("source_id"), "group": source.get("group"), "status": source.get("status"),
-            "message": source.get("message"), "files": len(batches),
-            "rows_in": total([b.get("rows_in") for b in batches]),
-            "rows_loaded": total([b.get("rows_loaded") for b in batches]),
-            "rows_quarantined": total([b.get("rows_quarantined") for b in batches])}
+    return {
+        "source_id": source.get("source_id"),
+        "group": source.get("group"),
+        "status": source.get("status"),
+        "message": source.get("message"),
+        "files": len(batches),
+        "rows_in": total([b.get("rows_in") for b in batches]),
+        "rows_loaded": total([b.get("rows_loaded") for b in batches]),
+        "rows_quarantined": total([b.get("rows_quarantined") for b in batches]),
+    }
 
 
 def top_checks(batches: list[dict], limit: int = TOP_CHECKS) -> list[dict]:
     """The failed checks with the most rows across batches, each naming its batch."""
-    checks = [failure | {"source_id": batch.get("source_id"), "original_name": batch.get("original_name"),
-                         "batch_id": batch.get("batch_id"), "href": batch_href(batch.get("batch_id"))}
-              for batch in batches for failure in sorted_failures(batch)]
+    checks = [
+        failure
+        | {
+            "source_id": batch.get("source_id"),
+            "original_name": batch.get("original_name"),
+            "batch_id": batch.get("batch_id"),
+            "href": batch_href(batch.get("batch_id")),
+        }
+        for batch in batches
+        for failure in sorted_failures(batch)
+    ]
     return sorted(checks, key=lambda c: -(c.get("rows") or 0))[:limit]
 
 
@@ -264,14 +328,19 @@ def run_view(run: dict) -> dict[str, Any]:
     view = {key: run.get(key) for key in RUN_KEYS}
     totals = {key: (run.get("totals") or {}).get(key) for key in TOTAL_KEYS}
     batches = [batch_view(batch) for batch in run_batches(run)]
-    view.update(title=run.get("flow_run_name") or run.get("run_id"), totals=totals, batches=batches,
-                sources=[source_view(source) for source in run.get("sources") or []],
-                failed_sources=[s for s in run.get("sources") or [] if s.get("status") == "failed"],
-                failed_batches=[b for b in batches if b["status"] == "failed"],
-                top_checks=top_checks(run_batches(run)), stem=safe_name(run.get("run_id")),
-                href=run_href(run.get("run_id")),
-                duration_s=seconds_between(run.get("started_at"), run.get("finished_at")),
-                reconciliation=reconciliation(totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"]))
+    view.update(
+        title=run.get("flow_run_name") or run.get("run_id"),
+        totals=totals,
+        batches=batches,
+        sources=[source_view(source) for source in run.get("sources") or []],
+        failed_sources=[s for s in run.get("sources") or [] if s.get("status") == "failed"],
+        failed_batches=[b for b in batches if b["status"] == "failed"],
+        top_checks=top_checks(run_batches(run)),
+        stem=safe_name(run.get("run_id")),
+        href=run_href(run.get("run_id")),
+        duration_s=seconds_between(run.get("started_at"), run.get("finished_at")),
+        reconciliation=reconciliation(totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"]),
+    )
     return view
 
 
@@ -280,13 +349,17 @@ def index_summary(batches: list[dict], open_quarantine: int | None) -> dict[str,
     by_status = Counter(batch.get("status") or "unknown" for batch in batches)
     ordered = [s for s in STATUS_ORDER if s in by_status] + sorted(s for s in by_status if s not in STATUS_ORDER)
     quarantined = total([batch.get("rows_quarantined") for batch in batches])
-    return {"batches": len(batches), "by_status": {status: by_status[status] for status in ordered},
-            "rows_loaded": total([batch.get("rows_loaded") for batch in batches]),
-            "rows_quarantined": quarantined,
-            "open_quarantine": quarantined if open_quarantine is None else open_quarantine}
+    return {
+        "batches": len(batches),
+        "by_status": {status: by_status[status] for status in ordered},
+        "rows_loaded": total([batch.get("rows_loaded") for batch in batches]),
+        "rows_quarantined": quarantined,
+        "open_quarantine": quarantined if open_quarantine is None else open_quarantine,
+    }
 
 
 # --- the reports ----------------------------------------------------------------------------------------------
+
 
 def write_batch_report(batch: dict, reports_dir: Path) -> dict[str, Path]:
     """Write batches/<batch_id>.html and .json: what failed in one file and what the sender should fix."""
@@ -315,8 +388,13 @@ def ensure_run_reports(runs: list[dict], reports_dir: Path) -> None:
             write_run_report(run, reports_dir)
 
 
-def write_index(batches: list[dict], runs: list[dict], reports_dir: Path,
-                open_quarantine: int | None = None, steward: dict[str, Any] | None = None) -> Path:
+def write_index(
+    batches: list[dict],
+    runs: list[dict],
+    reports_dir: Path,
+    open_quarantine: int | None = None,
+    steward: dict[str, Any] | None = None,
+) -> Path:
     """Write index.html and index.json: every batch ever ingested, newest first, and every run.
 
     open_quarantine is the number of quarantined rows not yet resolved (from the warehouse); without it every
@@ -328,10 +406,17 @@ def write_index(batches: list[dict], runs: list[dict], reports_dir: Path,
     ordered_runs = newest_first(runs, "started_at", "run_id")
     summary = index_summary(batches, open_quarantine)
     steward = steward_view(steward or {}, reports_dir)
-    html = render("index.html", summary=summary, batches=[batch_view(b) for b in ordered_batches],
-                  runs=[run_view(r) for r in ordered_runs], steward=steward)
-    write_text(reports_dir / "index.json", to_json({"batches": ordered_batches, "runs": ordered_runs,
-                                                    "summary": summary, "steward": steward}))
+    html = render(
+        "index.html",
+        summary=summary,
+        batches=[batch_view(b) for b in ordered_batches],
+        runs=[run_view(r) for r in ordered_runs],
+        steward=steward,
+    )
+    write_text(
+        reports_dir / "index.json",
+        to_json({"batches": ordered_batches, "runs": ordered_runs, "summary": summary, "steward": steward}),
+    )
     return write_text(reports_dir / "index.html", html)
 
 
@@ -344,8 +429,11 @@ def steward_view(steward: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
             quality["data_docs_href"] = Path(docs).resolve().relative_to(Path(reports_dir).resolve()).as_posix()
         except ValueError:
             quality["data_docs_href"] = Path(docs).resolve().as_uri()
-    return {"quality": quality or None, "findings": steward.get("findings") or [],
-            "actions": steward.get("actions") or []}
+    return {
+        "quality": quality or None,
+        "findings": steward.get("findings") or [],
+        "actions": steward.get("actions") or [],
+    }
 
 
 def markdown_summary(run: dict) -> str:
@@ -355,7 +443,15 @@ def markdown_summary(run: dict) -> str:
 
 def table_rows(run: dict) -> list[dict]:
     """One flat dict per batch of a run, for a Prefect table artifact."""
-    return [{"source": batch.get("source_id"), "file": batch.get("original_name"), "status": batch.get("status"),
-             "rows_in": batch.get("rows_in"), "rows_loaded": batch.get("rows_loaded"),
-             "rows_quarantined": batch.get("rows_quarantined"), "message": batch_note(batch)}
-            for batch in run_batches(run)]
+    return [
+        {
+            "source": batch.get("source_id"),
+            "file": batch.get("original_name"),
+            "status": batch.get("status"),
+            "rows_in": batch.get("rows_in"),
+            "rows_loaded": batch.get("rows_loaded"),
+            "rows_quarantined": batch.get("rows_quarantined"),
+            "message": batch_note(batch),
+        }
+        for batch in run_batches(run)
+    ]

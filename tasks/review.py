@@ -21,19 +21,35 @@ class ReviewError(ValueError):
     """A steward action that cannot be taken; the message says why."""
 
 
-def record_action(conn: Connection, actor: str, action: str, *, batch_id: int | None = None,
-                  quarantine_id: int | None = None, reason: str | None = None,
-                  details: dict[str, Any] | None = None) -> None:
+def record_action(
+    conn: Connection,
+    actor: str,
+    action: str,
+    *,
+    batch_id: int | None = None,
+    quarantine_id: int | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     """Write one line of the audit trail."""
-    conn.execute(ACTIONS.insert().values(at=utcnow(), actor=actor, action=action, batch_id=batch_id,
-                                         quarantine_id=quarantine_id, reason=reason,
-                                         details_json=json.dumps(details, default=str) if details else None))
+    conn.execute(
+        ACTIONS.insert().values(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            batch_id=batch_id,
+            quarantine_id=quarantine_id,
+            reason=reason,
+            details_json=json.dumps(details, default=str) if details else None,
+        )
+    )
 
 
 def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
     """Approve a loaded batch with no quarantined row (when the setting allows); True when it did."""
-    batch = conn.execute(select(BATCH.c.status, BATCH.c.rows_quarantined, BATCH.c.review_status)
-                         .where(BATCH.c.batch_id == batch_id)).one()
+    batch = conn.execute(
+        select(BATCH.c.status, BATCH.c.rows_quarantined, BATCH.c.review_status).where(BATCH.c.batch_id == batch_id)
+    ).one()
     if batch.status != "loaded" or batch.rows_quarantined or batch.review_status != "pending":
         return False
     conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status="approved"))
@@ -59,8 +75,14 @@ def review_batch(conn: Connection, batch_id: int, decision: str, actor: str, rea
         raise ReviewError("a rejection needs a reason, so the sender and other stewards know why")
     batch = loaded_batch(conn, batch_id)
     conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=decision))
-    record_action(conn, actor, "approve" if decision == "approved" else "reject", batch_id=batch_id, reason=reason,
-                  details={"was": batch["review_status"]})
+    record_action(
+        conn,
+        actor,
+        "approve" if decision == "approved" else "reject",
+        batch_id=batch_id,
+        reason=reason,
+        details={"was": batch["review_status"]},
+    )
 
 
 def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason: str) -> None:
@@ -69,10 +91,15 @@ def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason
         raise ReviewError("dismissing a quarantined row needs a reason")
     row = conn.execute(select(QUARANTINE).where(QUARANTINE.c.quarantine_id == quarantine_id)).mappings().first()
     if row is None or row["status"] != "open":
-        raise ReviewError(f"quarantined row {quarantine_id} is not open"
-                          + (f" (it is {row['status']})" if row else " (there is no such row)"))
-    conn.execute(update(QUARANTINE).where(QUARANTINE.c.quarantine_id == quarantine_id)
-                 .values(status="dismissed", resolved_at=utcnow()))
+        raise ReviewError(
+            f"quarantined row {quarantine_id} is not open"
+            + (f" (it is {row['status']})" if row else " (there is no such row)")
+        )
+    conn.execute(
+        update(QUARANTINE)
+        .where(QUARANTINE.c.quarantine_id == quarantine_id)
+        .values(status="dismissed", resolved_at=utcnow())
+    )
     record_action(conn, actor, "dismiss", batch_id=row["batch_id"], quarantine_id=quarantine_id, reason=reason)
 
 
@@ -90,6 +117,10 @@ def open_quarantine_count(conn: Connection) -> int:
 
 def pending_loaded_batches(conn: Connection) -> list[int]:
     """The ids of loaded batches awaiting review, oldest first."""
-    return list(conn.execute(select(BATCH.c.batch_id).where(BATCH.c.status == "loaded",
-                                                           BATCH.c.review_status == "pending")
-                             .order_by(BATCH.c.batch_id)).scalars())
+    return list(
+        conn.execute(
+            select(BATCH.c.batch_id)
+            .where(BATCH.c.status == "loaded", BATCH.c.review_status == "pending")
+            .order_by(BATCH.c.batch_id)
+        ).scalars()
+    )

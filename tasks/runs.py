@@ -31,10 +31,16 @@ def prepare_warehouse(database_url: str, registry: Registry) -> None:
 def start_run(database_url: str, run_id: str, flow_run_name: str | None) -> dict[str, Any]:
     started = utcnow()
     with get_engine(database_url).begin() as conn:
-        conn.execute(RUNS.insert().values(run_id=run_id, flow_run_name=flow_run_name, started_at=started,
-                                          status="running"))
-    return {"run_id": run_id, "flow_run_name": flow_run_name, "started_at": started.isoformat(),
-            "database": redact(database_url), "sources": []}
+        conn.execute(
+            RUNS.insert().values(run_id=run_id, flow_run_name=flow_run_name, started_at=started, status="running")
+        )
+    return {
+        "run_id": run_id,
+        "flow_run_name": flow_run_name,
+        "started_at": started.isoformat(),
+        "database": redact(database_url),
+        "sources": [],
+    }
 
 
 def finish_run(database_url: str, run: dict[str, Any], quality: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -50,23 +56,37 @@ def finish_run(database_url: str, run: dict[str, Any], quality: dict[str, Any] |
         "rows_quarantined": sum(b["rows_quarantined"] for b in batches),
         "failed_batches": sum(b["status"] == "failed" for b in batches),
     }
-    problems = [("Failed sources: " + "; ".join(f"{s['source_id']}: {s['message']}" for s in failed))
-                if failed else None, quality_failure(quality) if quality else None]
+    problems = [
+        ("Failed sources: " + "; ".join(f"{s['source_id']}: {s['message']}" for s in failed)) if failed else None,
+        quality_failure(quality) if quality else None,
+    ]
     run["status"] = "failed" if any(problems) else "completed"
     run["message"] = "; ".join(p for p in problems if p) or None
     run["finished_at"] = utcnow().isoformat()
     with get_engine(database_url).begin() as conn:
-        conn.execute(update(RUNS).where(RUNS.c.run_id == run["run_id"]).values(
-            finished_at=dt.datetime.fromisoformat(run["finished_at"]), status=run["status"],
-            message=run["message"], summary_json=json.dumps(run, default=str)))
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.run_id == run["run_id"])
+            .values(
+                finished_at=dt.datetime.fromisoformat(run["finished_at"]),
+                status=run["status"],
+                message=run["message"],
+                summary_json=json.dumps(run, default=str),
+            )
+        )
     return run
 
 
 def all_runs(database_url: str) -> list[dict[str, Any]]:
     """Every run, newest first, as stored."""
     with get_engine(database_url).connect() as conn:
-        rows = conn.execute(select(RUNS.c.summary_json).where(RUNS.c.summary_json.is_not(None))
-                            .order_by(RUNS.c.started_at.desc())).scalars().all()
+        rows = (
+            conn.execute(
+                select(RUNS.c.summary_json).where(RUNS.c.summary_json.is_not(None)).order_by(RUNS.c.started_at.desc())
+            )
+            .scalars()
+            .all()
+        )
     return [json.loads(r) for r in rows]
 
 
@@ -83,10 +103,17 @@ def flag_stale_errata(database_url: str, run: dict[str, Any], errata: list[Errat
 
 def quality_view(quality: dict[str, Any]) -> dict[str, Any]:
     """What the steward index shows of the warehouse checks."""
-    failed = [f"{s['suite']}: {f['expectation']}" + (f" ({f['column']})" if f.get("column") else "")
-              for s in quality["suites"] for f in s["failed"]]
-    return {"success": quality["success"], "failed": len(failed), "failed_expectations": failed,
-            "data_docs": quality["data_docs"]}
+    failed = [
+        f"{s['suite']}: {f['expectation']}" + (f" ({f['column']})" if f.get("column") else "")
+        for s in quality["suites"]
+        for f in s["failed"]
+    ]
+    return {
+        "success": quality["success"],
+        "failed": len(failed),
+        "failed_expectations": failed,
+        "data_docs": quality["data_docs"],
+    }
 
 
 def quality_failure(quality: dict[str, Any]) -> str | None:

@@ -8,8 +8,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,8 @@ from pop.settings import PROJECT_ROOT
 from schemas.vocabulary import VOCAB_DIR, vocabularies
 from tasks.disclosure import DisclosureRules, protect, published
 from tasks.disclosure import load_rules as load_disclosure_rules
-from tasks.findings import FINDINGS_PATH, build_findings, load_rules as load_finding_rules
+from tasks.findings import FINDINGS_PATH, build_findings
+from tasks.findings import load_rules as load_finding_rules
 from tasks.indicators import INDICATORS_DIR, TOTAL, Indicator, IndicatorResult, compute_indicators, load_indicators
 
 log = logging.getLogger(__name__)
@@ -34,19 +36,26 @@ CONFIG_FILES = (FINDINGS_PATH, PROJECT_ROOT / "config" / "disclosure.yaml", VOCA
 
 # --- what the snapshot rests on ------------------------------------------------------------------------------
 
+
 def evidence_basis(conn: Connection) -> list[dict[str, Any]]:
     """The approved batches the snapshot reads (through the approved views), in batch order."""
     b = Batch.__table__
-    rows = conn.execute(select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256, b.c.rows_loaded)
-                        .where(b.c.status == "loaded", b.c.review_status == "approved").order_by(b.c.batch_id))
+    rows = conn.execute(
+        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256, b.c.rows_loaded)
+        .where(b.c.status == "loaded", b.c.review_status == "approved")
+        .order_by(b.c.batch_id)
+    )
     return [dict(r._mapping) for r in rows]
 
 
 def pending_batches(conn: Connection) -> list[dict[str, Any]]:
     """Loaded batches not (yet) approved: left out of the snapshot, and said so."""
     b = Batch.__table__
-    rows = conn.execute(select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.review_status)
-                        .where(b.c.status == "loaded", b.c.review_status != "approved").order_by(b.c.batch_id))
+    rows = conn.execute(
+        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.review_status)
+        .where(b.c.status == "loaded", b.c.review_status != "approved")
+        .order_by(b.c.batch_id)
+    )
     return [dict(r._mapping) for r in rows]
 
 
@@ -65,6 +74,7 @@ def snapshot_id(as_of: dt.date, digest: str) -> str:
 
 # --- history ----------------------------------------------------------------------------------------------
 
+
 def read_history(snapshots_dir: Path) -> list[dict[str, Any]]:
     """The snapshots made so far, oldest first (outputs/snapshots/index.json)."""
     path = snapshots_dir / "index.json"
@@ -74,7 +84,7 @@ def read_history(snapshots_dir: Path) -> list[dict[str, Any]]:
 def previous_snapshot(snapshots_dir: Path, current_id: str) -> dict[str, Any] | None:
     """The snapshot made before `current_id` (its snapshot.json), or None for the first."""
     ids = [s["id"] for s in read_history(snapshots_dir)]
-    earlier = ids[:ids.index(current_id)] if current_id in ids else ids
+    earlier = ids[: ids.index(current_id)] if current_id in ids else ids
     for sid in reversed(earlier):
         path = snapshots_dir / sid / "snapshot.json"
         if path.exists():
@@ -82,8 +92,9 @@ def previous_snapshot(snapshots_dir: Path, current_id: str) -> dict[str, Any] | 
     return None
 
 
-def hidden_before(previous: dict[str, Any] | None, indicator: Indicator,
-                  codes: dict[str, str]) -> dict[tuple[str, ...], str]:
+def hidden_before(
+    previous: dict[str, Any] | None, indicator: Indicator, codes: dict[str, str]
+) -> dict[tuple[str, ...], str]:
     """The cells of `indicator` hidden in the previous snapshot: key → kind (primary, secondary, carried)."""
     if not previous:
         return {}
@@ -91,11 +102,15 @@ def hidden_before(previous: dict[str, Any] | None, indicator: Indicator,
     table = next((t for t in previous["indicators"] if t["id"] == indicator.id), None)
     if table is None or table["metadata"]["dimensions"] != list(indicator.dimensions):
         return {}  # new, or redefined: its old cells are not these cells (the change is listed as such)
-    return {tuple(str(row[d]) for d in indicator.dimensions): kind_of.get(row["disclosure"], "carried")
-            for row in table["rows"] if row.get("disclosure")}
+    return {
+        tuple(str(row[d]) for d in indicator.dimensions): kind_of.get(row["disclosure"], "carried")
+        for row in table["rows"]
+        if row.get("disclosure")
+    }
 
 
 # --- disclosure control per indicator -------------------------------------------------------------------------
+
 
 def detail(indicator: Indicator, cells: pd.DataFrame) -> int:
     """How many dimensions a cell of this table crosses at most (totals and nested dimensions add none)."""
@@ -106,8 +121,9 @@ def detail(indicator: Indicator, cells: pd.DataFrame) -> int:
     return int(crossed.max())
 
 
-def protect_indicator(result: IndicatorResult, rules: DisclosureRules,
-                      carried: dict[tuple[str, ...], str]) -> pd.DataFrame:
+def protect_indicator(
+    result: IndicatorResult, rules: DisclosureRules, carried: dict[tuple[str, ...], str]
+) -> pd.DataFrame:
     """The indicator's cells with `disclosure` and `unstable` columns (or none hidden when not about children)."""
     ind, cells = result.indicator, result.cells.copy()
     if not ind.counts:
@@ -118,8 +134,7 @@ def protect_indicator(result: IndicatorResult, rules: DisclosureRules,
     if "cases" in cells and "base" in cells:
         cells[REST] = cells["base"] - cells["cases"]
         counts.append(REST)
-    protected = protect(cells, ind.dimensions, ind.margins, counts, rules, carried=carried,
-                        n_dims=detail(ind, cells))
+    protected = protect(cells, ind.dimensions, ind.margins, counts, rules, carried=carried, n_dims=detail(ind, cells))
     return protected.drop(columns=[REST], errors="ignore")
 
 
@@ -129,8 +144,10 @@ def published_rows(ind: Indicator, protected: pd.DataFrame, rules: DisclosureRul
         return []
     out = published(protected, list(ind.values), rules, counts=list(ind.counts))
     out["disclosure"] = protected["disclosure"]
-    return [{k: _json_value(v) for k, v in row.items()} for row in out[list(ind.columns) + ["disclosure", "flag"]]
-            .to_dict(orient="records")]
+    return [
+        {k: _json_value(v) for k, v in row.items()}
+        for row in out[list(ind.columns) + ["disclosure", "flag"]].to_dict(orient="records")
+    ]
 
 
 def finding_rows(ind: Indicator, protected: pd.DataFrame) -> list[dict[str, Any]]:
@@ -138,8 +155,13 @@ def finding_rows(ind: Indicator, protected: pd.DataFrame) -> list[dict[str, Any]
     rows = []
     for row in protected.to_dict(orient="records"):
         hidden = row.get("disclosure") is not None
-        rows.append({k: (None if hidden and k in ind.values + ind.counts else _json_value(v))
-                     for k, v in row.items() if k != "unstable"})
+        rows.append(
+            {
+                k: (None if hidden and k in ind.values + ind.counts else _json_value(v))
+                for k, v in row.items()
+                if k != "unstable"
+            }
+        )
     return rows
 
 
@@ -155,6 +177,7 @@ def _json_value(value: Any) -> Any:
 
 
 # --- labels -------------------------------------------------------------------------------------------------
+
 
 def read_labels() -> dict[str, dict[str, str]]:
     """schemas/vocab/labels.yaml: labels of codes and of published column names."""
@@ -177,49 +200,75 @@ def labeller(conn: Connection) -> Callable[[str], str]:
     def label(code: Any) -> str:
         text = str(code)
         return labels.get(text, text.replace("_", " ").capitalize() if text.islower() else text)
+
     return label
 
 
 # --- coverage -------------------------------------------------------------------------------------------------
 
+
 def sources_table(conn: Connection) -> dict[str, dict[str, Any]]:
     """The registry entries of the sources, by id."""
     s = SourceRecord.__table__
-    return {r.id: {"id": r.id, "group": r.stakeholder_group, "organisation": r.organisation, "licence": r.licence}
-            for r in conn.execute(select(s.c.id, s.c.stakeholder_group, s.c.organisation, s.c.licence))}
+    return {
+        r.id: {"id": r.id, "group": r.stakeholder_group, "organisation": r.organisation, "licence": r.licence}
+        for r in conn.execute(select(s.c.id, s.c.stakeholder_group, s.c.organisation, s.c.licence))
+    }
 
 
-def coverage_summary(results: dict[str, IndicatorResult], sources: dict[str, dict[str, Any]],
-                     label: Callable[[str], str]) -> list[dict[str, Any]]:
+def coverage_summary(
+    results: dict[str, IndicatorResult], sources: dict[str, dict[str, Any]], label: Callable[[str], str]
+) -> list[dict[str, Any]]:
     """Per source the snapshot draws on: its group, organisation, countries, periods and the indicators using it."""
     by_source: dict[str, dict[str, Any]] = {}
     for ind_id, result in results.items():
         for row in result.coverage:
-            entry = by_source.setdefault(row["source_id"], {
-                **sources.get(row["source_id"], {"id": row["source_id"], "group": "", "organisation": ""}),
-                "countries": set(), "periods": set(), "indicators": set()})
+            entry = by_source.setdefault(
+                row["source_id"],
+                {
+                    **sources.get(row["source_id"], {"id": row["source_id"], "group": "", "organisation": ""}),
+                    "countries": set(),
+                    "periods": set(),
+                    "indicators": set(),
+                },
+            )
             entry["countries"].add(row["country_iso3"])
             entry["periods"] |= {row["first_period"], row["last_period"]}
             entry["indicators"].add(ind_id)
-    return [{**e, "countries": [{"code": c, "name": label(c)} for c in sorted(e["countries"])],
-             "periods": sorted(e["periods"]), "indicators": sorted(e["indicators"])}
-            for _, e in sorted(by_source.items())]
+    return [
+        {
+            **e,
+            "countries": [{"code": c, "name": label(c)} for c in sorted(e["countries"])],
+            "periods": sorted(e["periods"]),
+            "indicators": sorted(e["indicators"]),
+        }
+        for _, e in sorted(by_source.items())
+    ]
 
 
 def indicator_coverage(result: IndicatorResult) -> dict[str, Any]:
     """An indicator's coverage: its sources, countries and period range, and the rows it rests on."""
     cov = result.coverage
     periods = sorted({p for c in cov for p in (c["first_period"], c["last_period"])})
-    return {"sources": sorted({c["source_id"] for c in cov}), "countries": sorted({c["country_iso3"] for c in cov}),
-            "first_period": periods[0] if periods else None, "last_period": periods[-1] if periods else None,
-            "basis_rows": int(sum(c["basis_rows"] for c in cov)), "detail": cov}
+    return {
+        "sources": sorted({c["source_id"] for c in cov}),
+        "countries": sorted({c["country_iso3"] for c in cov}),
+        "first_period": periods[0] if periods else None,
+        "last_period": periods[-1] if periods else None,
+        "basis_rows": int(sum(c["basis_rows"] for c in cov)),
+        "detail": cov,
+    }
 
 
 # --- what changed ---------------------------------------------------------------------------------------------
 
+
 def _cells(doc: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], dict[str, Any]]:
-    return {(t["id"], tuple(str(r[d]) for d in t["metadata"]["dimensions"])): r
-            for t in doc["indicators"] for r in t["rows"]}
+    return {
+        (t["id"], tuple(str(r[d]) for d in t["metadata"]["dimensions"])): r
+        for t in doc["indicators"]
+        for r in t["rows"]
+    }
 
 
 def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
@@ -230,39 +279,62 @@ def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[st
     old_ids = {t["id"] for t in previous["indicators"]}
     new_ids = {t["id"] for t in current["indicators"]}
     old_dims = {t["id"]: t["metadata"]["dimensions"] for t in previous["indicators"]}
-    redefined = sorted(t["id"] for t in current["indicators"]
-                       if t["id"] in old_dims and old_dims[t["id"]] != t["metadata"]["dimensions"])
+    redefined = sorted(
+        t["id"]
+        for t in current["indicators"]
+        if t["id"] in old_dims and old_dims[t["id"]] != t["metadata"]["dimensions"]
+    )
     changed, hidden, shown = [], [], []
     for key in sorted(before.keys() & after.keys()):
         old, new = before[key], after[key]
         if bool(old.get("disclosure")) != bool(new.get("disclosure")):
             (hidden if new.get("disclosure") else shown).append({"indicator": key[0], "cell": list(key[1])})
         elif not new.get("disclosure") and old.get("value") != new.get("value"):
-            changed.append({"indicator": key[0], "cell": list(key[1]), "before": old.get("value"),
-                            "after": new.get("value")})
+            changed.append(
+                {"indicator": key[0], "cell": list(key[1]), "before": old.get("value"), "after": new.get("value")}
+            )
     added = sorted(after.keys() - before.keys())
     removed = sorted(before.keys() - after.keys())
     old_f = {f["id"]: f for f in previous["findings"] if f.get("stated")}
     new_f = {f["id"]: f for f in current["findings"] if f.get("stated")}
-    findings = [{"id": fid, "change": "new" if fid not in old_f else "dropped" if fid not in new_f else "reworded",
-                 "before": old_f.get(fid, {}).get("statement"), "after": new_f.get(fid, {}).get("statement")}
-                for fid in sorted(old_f.keys() | new_f.keys())
-                if fid not in old_f or fid not in new_f or old_f[fid].get("statement") != new_f[fid].get("statement")
-                or old_f[fid].get("corroboration") != new_f[fid].get("corroboration")]
-    summary = (f"{len(changed)} value(s) changed, {len(added)} cell(s) new, {len(removed)} removed, "
-               f"{len(hidden)} newly hidden, {len(shown)} newly shown; {len(findings)} finding(s) changed.")
-    return {"previous": previous["snapshot"]["id"], "summary": summary,
-            "indicators_added": sorted(new_ids - old_ids), "indicators_removed": sorted(old_ids - new_ids),
-            "indicators_redefined": redefined,
-            "values_changed": changed, "cells_added": [{"indicator": k[0], "cell": list(k[1])} for k in added],
-            "cells_removed": [{"indicator": k[0], "cell": list(k[1])} for k in removed],
-            "newly_hidden": hidden, "newly_shown": shown, "findings": findings}
+    findings = [
+        {
+            "id": fid,
+            "change": "new" if fid not in old_f else "dropped" if fid not in new_f else "reworded",
+            "before": old_f.get(fid, {}).get("statement"),
+            "after": new_f.get(fid, {}).get("statement"),
+        }
+        for fid in sorted(old_f.keys() | new_f.keys())
+        if fid not in old_f
+        or fid not in new_f
+        or old_f[fid].get("statement") != new_f[fid].get("statement")
+        or old_f[fid].get("corroboration") != new_f[fid].get("corroboration")
+    ]
+    summary = (
+        f"{len(changed)} value(s) changed, {len(added)} cell(s) new, {len(removed)} removed, "
+        f"{len(hidden)} newly hidden, {len(shown)} newly shown; {len(findings)} finding(s) changed."
+    )
+    return {
+        "previous": previous["snapshot"]["id"],
+        "summary": summary,
+        "indicators_added": sorted(new_ids - old_ids),
+        "indicators_removed": sorted(old_ids - new_ids),
+        "indicators_redefined": redefined,
+        "values_changed": changed,
+        "cells_added": [{"indicator": k[0], "cell": list(k[1])} for k in added],
+        "cells_removed": [{"indicator": k[0], "cell": list(k[1])} for k in removed],
+        "newly_hidden": hidden,
+        "newly_shown": shown,
+        "findings": findings,
+    }
 
 
 # --- the whole snapshot -------------------------------------------------------------------------------------
 
-def build_snapshot(database_url: str, as_of: dt.date, snapshots_dir: Path,
-                   indicators_dir: Path = INDICATORS_DIR) -> dict[str, Any]:
+
+def build_snapshot(
+    database_url: str, as_of: dt.date, snapshots_dir: Path, indicators_dir: Path = INDICATORS_DIR
+) -> dict[str, Any]:
     """The snapshot document: metadata, protected indicators with coverage, findings, and what changed."""
     indicators = load_indicators(indicators_dir)
     rules = load_disclosure_rules()
@@ -282,17 +354,35 @@ def build_snapshot(database_url: str, as_of: dt.date, snapshots_dir: Path,
         protected = protect_indicator(result, rules, hidden_before(previous, ind, rules.codes))
         coverage = indicator_coverage(result)
         rows = published_rows(ind, protected, rules)
-        tables.append({"id": ind.id, "metadata": ind.metadata(), "coverage": coverage, "rows": rows,
-                       "hidden_cells": sum(1 for r in rows if r["disclosure"]),
-                       "unstable_cells": sum(1 for r in rows if r["flag"])})
-        for_findings[ind.id] = {"rows": finding_rows(ind, protected), "coverage": result.coverage,
-                                "value": ind.values[0], "unit": ind.unit, "dimensions": list(ind.dimensions)}
+        tables.append(
+            {
+                "id": ind.id,
+                "metadata": ind.metadata(),
+                "coverage": coverage,
+                "rows": rows,
+                "hidden_cells": sum(1 for r in rows if r["disclosure"]),
+                "unstable_cells": sum(1 for r in rows if r["flag"]),
+            }
+        )
+        for_findings[ind.id] = {
+            "rows": finding_rows(ind, protected),
+            "coverage": result.coverage,
+            "value": ind.values[0],
+            "unit": ind.unit,
+            "dimensions": list(ind.dimensions),
+        }
     findings = build_findings(finding_rules, for_findings, label)
     doc = {
-        "snapshot": {"id": sid, "format": SNAPSHOT_FORMAT, "as_of": as_of.isoformat(), "fingerprint": digest,
-                     "title": f"POP snapshot of {as_of:%d %B %Y}".replace(" 0", " "),
-                     "approved_batches": basis, "pending_batches": pending,
-                     "disclosure": rules.as_metadata()},
+        "snapshot": {
+            "id": sid,
+            "format": SNAPSHOT_FORMAT,
+            "as_of": as_of.isoformat(),
+            "fingerprint": digest,
+            "title": f"POP snapshot of {as_of:%d %B %Y}".replace(" 0", " "),
+            "approved_batches": basis,
+            "pending_batches": pending,
+            "disclosure": rules.as_metadata(),
+        },
         "coverage": coverage_summary(results, sources, label),
         "findings": findings,
         "indicators": tables,
@@ -317,6 +407,12 @@ def used_labels(doc: dict[str, Any], label: Callable[[str], str]) -> dict[str, s
 def column_labels(doc: dict[str, Any]) -> dict[str, str]:
     """The label of every published column name."""
     known = read_labels()["columns"]
-    names = {c for t in doc["indicators"] for c in t["metadata"]["dimensions"] + t["metadata"]["values"]
-             + t["metadata"]["counts"] + t["metadata"]["attributes"]}
+    names = {
+        c
+        for t in doc["indicators"]
+        for c in t["metadata"]["dimensions"]
+        + t["metadata"]["values"]
+        + t["metadata"]["counts"]
+        + t["metadata"]["attributes"]
+    }
     return {name: known.get(name, name.replace("_", " ").capitalize()) for name in sorted(names)}

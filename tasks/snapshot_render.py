@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 
@@ -20,11 +21,20 @@ from tasks.report import to_json, write_text
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates" / "snapshot"
 GROUP_ORDER = ("helplines_services", "children_youth", "service_providers", "tech_companies", "protection_community")
-GROUP_LABELS = {"helplines_services": "Helplines & services", "children_youth": "Children & youth",
-                "service_providers": "Service providers", "tech_companies": "Tech companies",
-                "protection_community": "The protection community"}
-CORROBORATION = {"three or more groups": "good", "two groups": "good", "single group": "neutral",
-                 "contested": "warn", "unsupported": "bad"}
+GROUP_LABELS = {
+    "helplines_services": "Helplines & services",
+    "children_youth": "Children & youth",
+    "service_providers": "Service providers",
+    "tech_companies": "Tech companies",
+    "protection_community": "The protection community",
+}
+CORROBORATION = {
+    "three or more groups": "good",
+    "two groups": "good",
+    "single group": "neutral",
+    "contested": "warn",
+    "unsupported": "bad",
+}
 TABLE_ROWS = 40  # rows of a full table shown in the page; the CSV has them all
 
 
@@ -38,10 +48,19 @@ def unit_of(column: str, unit: str) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.globals.update(group_label=lambda g: GROUP_LABELS.get(g, g), tone=lambda c: CORROBORATION.get(c, "neutral"),
-                       TABLE_ROWS=TABLE_ROWS)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(
+        group_label=lambda g: GROUP_LABELS.get(g, g),
+        tone=lambda c: CORROBORATION.get(c, "neutral"),
+        TABLE_ROWS=TABLE_ROWS,
+    )
     env.filters["group_name"] = lambda g: GROUP_LABELS.get(g, g)
     env.filters["label"] = pass_context(lambda ctx, code: ctx["doc"]["labels"].get(str(code), str(code)))
     env.filters["column"] = pass_context(lambda ctx, name: ctx["doc"]["column_labels"].get(name, name))
@@ -51,8 +70,13 @@ def environment() -> Environment:
 
 def indicator_csv(table: dict[str, Any]) -> str:
     """An indicator's published rows as CSV: codes in hidden cells, an empty string for a missing value."""
-    columns = table["metadata"]["dimensions"] + table["metadata"]["values"] + table["metadata"]["counts"] \
-        + table["metadata"]["attributes"] + ["flag"]
+    columns = (
+        table["metadata"]["dimensions"]
+        + table["metadata"]["values"]
+        + table["metadata"]["counts"]
+        + table["metadata"]["attributes"]
+        + ["flag"]
+    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -69,18 +93,32 @@ def data_package(doc: dict[str, Any]) -> dict[str, Any]:
     for table in doc["indicators"]:
         meta = table["metadata"]
         number_fields = meta["values"] + meta["counts"]
-        fields = ([{"name": d, "type": "string"} for d in meta["dimensions"]]
-                  + [{"name": c, "type": "number" if c in meta["values"] else "integer"} for c in number_fields]
-                  + [{"name": a, "type": "any"} for a in meta["attributes"]]
-                  + [{"name": "flag", "type": "string", "description": "[u]: unstable, few cases"}])
-        resources.append({"name": table["id"].replace("_", "-"), "path": f"indicators/{table['id']}.csv",
-                          "title": meta["title"], "description": meta["description"], "format": "csv",
-                          "schema": {"fields": fields, "primaryKey": meta["dimensions"], "missingValues": missing},
-                          "pop_metadata": meta,
-                          "pop_coverage": {k: v for k, v in table["coverage"].items() if k != "detail"}})
-    return {"name": f"pop-snapshot-{doc['snapshot']['id']}", "title": doc["snapshot"]["title"],
-            "created": doc["snapshot"]["as_of"], "licenses": [{"name": "CC-BY-4.0"}],
-            "pop_disclosure": rules, "resources": resources}
+        fields = (
+            [{"name": d, "type": "string"} for d in meta["dimensions"]]
+            + [{"name": c, "type": "number" if c in meta["values"] else "integer"} for c in number_fields]
+            + [{"name": a, "type": "any"} for a in meta["attributes"]]
+            + [{"name": "flag", "type": "string", "description": "[u]: unstable, few cases"}]
+        )
+        resources.append(
+            {
+                "name": table["id"].replace("_", "-"),
+                "path": f"indicators/{table['id']}.csv",
+                "title": meta["title"],
+                "description": meta["description"],
+                "format": "csv",
+                "schema": {"fields": fields, "primaryKey": meta["dimensions"], "missingValues": missing},
+                "pop_metadata": meta,
+                "pop_coverage": {k: v for k, v in table["coverage"].items() if k != "detail"},
+            }
+        )
+    return {
+        "name": f"pop-snapshot-{doc['snapshot']['id']}",
+        "title": doc["snapshot"]["title"],
+        "created": doc["snapshot"]["as_of"],
+        "licenses": [{"name": "CC-BY-4.0"}],
+        "pop_disclosure": rules,
+        "resources": resources,
+    }
 
 
 def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str]) -> dict[str, list[dict[str, Any]]]:
@@ -101,10 +139,17 @@ def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str
             where = ", ".join(f"{columns.get(d, d)}: {label(v)}" for d, v in fixed.items())
             title = label(value) if value is not None else indicator.title
             caption = f"{title}, by {columns.get(spec.dimension, spec.dimension).lower()}" + (
-                f" ({where})" if where else "")
-            out.setdefault(table["id"], []).append({
-                "svg": bar_chart(indicator, rows, spec, label, f"chart-{table['id']}-{n}", caption), "rows": rows,
-                "dimension": spec.dimension, "caption": caption, "value": indicator.values[0]})
+                f" ({where})" if where else ""
+            )
+            out.setdefault(table["id"], []).append(
+                {
+                    "svg": bar_chart(indicator, rows, spec, label, f"chart-{table['id']}-{n}", caption),
+                    "rows": rows,
+                    "dimension": spec.dimension,
+                    "caption": caption,
+                    "value": indicator.values[0],
+                }
+            )
     return out
 
 
@@ -115,6 +160,7 @@ def write_snapshot(doc: dict[str, Any], snapshots_dir: Path, indicators_dir: Pat
 
     def label(code: Any) -> str:
         return labels.get(str(code), str(code))
+
     drawn = charts(doc, indicators_dir, label)
     context = {"doc": doc, "charts": drawn, "label": label, "fmt": format_value, "groups": GROUP_ORDER}
     env = environment()
@@ -128,8 +174,10 @@ def write_snapshot(doc: dict[str, Any], snapshots_dir: Path, indicators_dir: Pat
     }
     for table in doc["indicators"]:
         write_text(folder / "indicators" / f"{table['id']}.csv", indicator_csv(table))
-        write_text(folder / "indicators" / f"{table['id']}.json",
-                   to_json({k: table[k] for k in ("id", "metadata", "coverage", "rows")}))
+        write_text(
+            folder / "indicators" / f"{table['id']}.json",
+            to_json({k: table[k] for k in ("id", "metadata", "coverage", "rows")}),
+        )
     paths["index"] = update_index(snapshots_dir, doc)
     return paths
 
@@ -139,9 +187,15 @@ def update_index(snapshots_dir: Path, doc: dict[str, Any]) -> Path:
     path = snapshots_dir / "index.json"
     history = json.loads(path.read_text(encoding="utf-8"))["snapshots"] if path.exists() else []
     meta = doc["snapshot"]
-    entry = {"id": meta["id"], "as_of": meta["as_of"], "title": meta["title"],
-             "findings": sum(1 for f in doc["findings"] if f.get("stated")), "indicators": len(doc["indicators"]),
-             "approved_batches": len(meta["approved_batches"]), "changes": doc["changes"]["summary"]}
+    entry = {
+        "id": meta["id"],
+        "as_of": meta["as_of"],
+        "title": meta["title"],
+        "findings": sum(1 for f in doc["findings"] if f.get("stated")),
+        "indicators": len(doc["indicators"]),
+        "approved_batches": len(meta["approved_batches"]),
+        "changes": doc["changes"]["summary"],
+    }
     ids = [h["id"] for h in history]
     if meta["id"] in ids:
         history[ids.index(meta["id"])] = entry

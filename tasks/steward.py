@@ -42,10 +42,15 @@ def batch_details(database_url: str, batch_id: int) -> dict[str, Any]:
         if conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id == batch_id)).first() is None:
             raise ReviewError(f"there is no batch {batch_id}")
         summary = batches.batch_summary(conn, batch_id)
-        rows = conn.execute(select(QUARANTINE).where(QUARANTINE.c.batch_id == batch_id)
-                            .order_by(QUARANTINE.c.row_number)).mappings().all()
-        summary["quarantined"] = [{**dict(r), "reasons": json.loads(r["reasons_json"]),
-                                   "original": json.loads(r["original_json"])} for r in rows]
+        rows = (
+            conn.execute(select(QUARANTINE).where(QUARANTINE.c.batch_id == batch_id).order_by(QUARANTINE.c.row_number))
+            .mappings()
+            .all()
+        )
+        summary["quarantined"] = [
+            {**dict(r), "reasons": json.loads(r["reasons_json"]), "original": json.loads(r["original_json"])}
+            for r in rows
+        ]
         summary["reconciliation"] = reconcile(conn, batch_id) if summary["status"] == "loaded" else None
     return summary
 
@@ -63,27 +68,55 @@ def export_batch(database_url: str, registry: Registry, batch_id: int, path: Pat
 
 def _original_batch(database_url: str, batch_id: int) -> dict[str, Any]:
     with get_engine(database_url).connect() as conn:
-        return dict(loaded_batch(conn, batch_id, "only a loaded batch with quarantined rows can be corrected "
-                                                 "(a failed file is sent again as a new file)"))
+        return dict(
+            loaded_batch(
+                conn,
+                batch_id,
+                "only a loaded batch with quarantined rows can be corrected "
+                "(a failed file is sent again as a new file)",
+            )
+        )
 
 
 @task(name="submit-correction", cache_policy=NO_CACHE)
-def submit_correction(database_url: str, registry: Registry, batch_id: int, path: Path, *, landing_dir: Path,
-                      chunk_rows: int, actor: str, run_id: str | None = None, errata: list[Erratum] | None = None,
-                      auto_approve: bool = True) -> dict[str, Any]:
+def submit_correction(
+    database_url: str,
+    registry: Registry,
+    batch_id: int,
+    path: Path,
+    *,
+    landing_dir: Path,
+    chunk_rows: int,
+    actor: str,
+    run_id: str | None = None,
+    errata: list[Erratum] | None = None,
+    auto_approve: bool = True,
+) -> dict[str, Any]:
     """Ingest a corrected file as a correction of batch `batch_id`: its rows load (resolving the originals) or go
     back to quarantine with new reasons. Returns the correction batch and the original's reconciliation."""
     original = _original_batch(database_url, batch_id)
     source = registry.get(original["source_id"])
     path = Path(path)
     incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
-    correction = ingest_one(source, incoming, database_url=database_url, landing_dir=landing_dir,
-                            chunk_rows=chunk_rows, run_id=run_id, errata=errata or (), auto_approve=auto_approve,
-                            corrects=batch_id)
+    correction = ingest_one(
+        source,
+        incoming,
+        database_url=database_url,
+        landing_dir=landing_dir,
+        chunk_rows=chunk_rows,
+        run_id=run_id,
+        errata=errata or (),
+        auto_approve=auto_approve,
+        corrects=batch_id,
+    )
     with get_engine(database_url).begin() as conn:
         if correction is not None:
-            record_action(conn, actor, "correction", batch_id=batch_id,
-                          details={"correction_batch": correction["batch_id"], "file": path.name,
-                                   "status": correction["status"]})
+            record_action(
+                conn,
+                actor,
+                "correction",
+                batch_id=batch_id,
+                details={"correction_batch": correction["batch_id"], "file": path.name, "status": correction["status"]},
+            )
         numbers = reconcile(conn, batch_id)
     return {"correction": correction, "reconciliation": numbers}

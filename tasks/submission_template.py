@@ -137,8 +137,9 @@ def format_text(column: TemplateColumn) -> str:
 
 def _coded(name: str) -> list[str]:
     vocab = vocabulary(name)
-    return [f"{code} = {vocab.entries[code]['label']}" if vocab.entries[code].get("label") else code
-            for code in vocab.codes]
+    return [
+        f"{code} = {vocab.entries[code]['label']}" if vocab.entries[code].get("label") else code for code in vocab.codes
+    ]
 
 
 def allowed_text(column: TemplateColumn) -> str:
@@ -161,16 +162,19 @@ def allowed_text(column: TemplateColumn) -> str:
 
 def required_text(column: TemplateColumn, source: Source) -> str:
     """'yes' when every row needs a value, else 'no'."""
-    return "yes" if column.spec.name in source.schema.required_fields and column.spec.name not in source.defaults \
-        else "no"
+    return (
+        "yes" if column.spec.name in source.schema.required_fields and column.spec.name not in source.defaults else "no"
+    )
 
 
 def notes_text(column: TemplateColumn, source: Source) -> str:
     """Defaults, the source's own codes, key membership, and fields this source does not send."""
     spec, notes = column.spec, []
     if not column.in_sheet:
-        notes.append(f"Not in this source's registration, so not on the data sheet: to send it, ask the POP team "
-                     f"({source.contact}) to add it.")
+        notes.append(
+            f"Not in this source's registration, so not on the data sheet: to send it, ask the POP team "
+            f"({source.contact}) to add it."
+        )
     default = source.defaults.get(spec.name, spec.default)
     if default is not None:
         notes.append(f"Left blank, it is read as {str(default)!r}." if str(default) else "May be left blank.")
@@ -223,14 +227,18 @@ def _rule(column: TemplateColumn, source: Source, refs: dict[str, str]) -> DataV
         return DataValidation(type="list", formula1=ONE_ZERO, errorStyle="stop")
     if spec.kind in SINGLE_CHOICE:
         lenient = spec.kind in ALIAS_KINDS or spec.name in source.values
-        return DataValidation(type="list", formula1=refs[list_name(spec)],
-                              errorStyle="warning" if lenient else "stop")
+        return DataValidation(type="list", formula1=refs[list_name(spec)], errorStyle="warning" if lenient else "stop")
     if spec.kind == "bool":
         return DataValidation(type="list", formula1=YES_NO, errorStyle="stop")
     if spec.kind in ("int", "number"):
         operator, low, high = _numeric_rule(spec)
-        return DataValidation(type="whole" if spec.kind == "int" else "decimal", operator=operator, formula1=low,
-                              formula2=high, errorStyle="stop")
+        return DataValidation(
+            type="whole" if spec.kind == "int" else "decimal",
+            operator=operator,
+            formula1=low,
+            formula2=high,
+            errorStyle="stop",
+        )
     if spec.kind == "date":
         return DataValidation(type="date", operator="greaterThanOrEqual", formula1="1", errorStyle="stop")
     return DataValidation()  # any value: only the input message
@@ -276,8 +284,9 @@ def write_data_sheet(sheet: Worksheet, source: Source, columns: list[TemplateCol
     """Title above the header (when header_row > 1), the bold frozen header with a filter, formats and checks."""
     top = source.header_row
     if top > 1:
-        sheet.cell(1, 1, f"POP submission template: {source.schema.title} — {source.organisation}").font = \
-            Font(bold=True, size=13)
+        sheet.cell(1, 1, f"POP submission template: {source.schema.title} — {source.organisation}").font = Font(
+            bold=True, size=13
+        )
     if top > 2:
         sheet.cell(2, 1, f"Fill in one row per record from row {top + 1}; the README sheet explains every column.")
     first, last = top + 1, top + PREPARED_ROWS
@@ -295,12 +304,20 @@ def write_data_sheet(sheet: Worksheet, source: Source, columns: list[TemplateCol
 
 def _about(source: Source, data_sheet: str) -> list[tuple[str, str]]:
     schema = source.schema
-    rows = [("What this is", "A template for sending evidence to POP (Protection through Online Participation). "
-                             f"The POP pipeline reads the '{data_sheet}' sheet and checks every row."),
-            ("Stakeholder group", f"{schema.title} ({schema.group})"),
-            ("Organisation", source.organisation), ("Source id", source.id), ("Contact", source.contact),
-            ("Licence", source.licence), ("Consent", source.consent or ""),
-            ("Update frequency", source.update_frequency)]
+    rows = [
+        (
+            "What this is",
+            "A template for sending evidence to POP (Protection through Online Participation). "
+            f"The POP pipeline reads the '{data_sheet}' sheet and checks every row.",
+        ),
+        ("Stakeholder group", f"{schema.title} ({schema.group})"),
+        ("Organisation", source.organisation),
+        ("Source id", source.id),
+        ("Contact", source.contact),
+        ("Licence", source.licence),
+        ("Consent", source.consent or ""),
+        ("Update frequency", source.update_frequency),
+    ]
     return [(k, v) for k, v in rows if v]
 
 
@@ -330,8 +347,18 @@ def readme_rows(source: Source, columns: list[TemplateColumn]) -> list[tuple[Any
     for column in columns:
         spec = column.spec
         meaning = spec.description + (f" Option: {column.option}." if column.option is not None else "")
-        rows.append((column.header, spec.name, required_text(column, source), meaning, allowed_text(column),
-                     format_text(column), example_value(column), notes_text(column, source)))
+        rows.append(
+            (
+                column.header,
+                spec.name,
+                required_text(column, source),
+                meaning,
+                allowed_text(column),
+                format_text(column),
+                example_value(column),
+                notes_text(column, source),
+            )
+        )
     return rows
 
 

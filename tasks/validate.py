@@ -52,8 +52,11 @@ def validate_frame(frame: pd.DataFrame, mapped: pd.DataFrame, schema: SourceSche
     for check, group in cases[rule_cases].groupby("check", sort=True):
         rule = row_checks[check]
         rows = pd.Index(group["index"].astype(int).unique())
-        values = mapped.loc[rows, list(rule.columns)].astype(str).apply(
-            lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+        values = (
+            mapped.loc[rows, list(rule.columns)]
+            .astype(str)
+            .apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+        )
         issues.add(rows, rule.columns[0], rule.name, values, rule.hint)
     for (column, check), group in cases[~rule_cases].groupby(["column", "check"], dropna=False, sort=True):
         rows = pd.Index(group["index"].astype(int).unique())
@@ -82,12 +85,15 @@ class SeenKeys:
     batches: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))  # 0: this file
 
     @classmethod
-    def loaded(cls, existing: pd.DataFrame, columns: list[str]) -> "SeenKeys":
+    def loaded(cls, existing: pd.DataFrame, columns: list[str]) -> SeenKeys:
         """The keys already in the warehouse (frame with batch_id, row_number and the key columns)."""
         hashes = key_hashes(existing, columns) if len(existing) else np.array([], dtype=np.uint64)
         order = np.argsort(hashes, kind="stable")
-        return cls(hashes[order], existing["row_number"].to_numpy(dtype=np.int64)[order],
-                   existing["batch_id"].to_numpy(dtype=np.int64)[order])
+        return cls(
+            hashes[order],
+            existing["row_number"].to_numpy(dtype=np.int64)[order],
+            existing["batch_id"].to_numpy(dtype=np.int64)[order],
+        )
 
     def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each hash: where it is, or would be inserted, in the sorted keys, and whether it is there. The
@@ -99,7 +105,7 @@ class SeenKeys:
             return position, np.zeros(len(hashes), dtype=bool)
         return position, self.hashes[np.minimum(position, len(self.hashes) - 1)] == hashes
 
-    def with_new(self, hashes: np.ndarray, rows: np.ndarray, at: np.ndarray) -> "SeenKeys":
+    def with_new(self, hashes: np.ndarray, rows: np.ndarray, at: np.ndarray) -> SeenKeys:
         """These keys plus new, distinct ones that are not among them (`at`: their insertion points, from
         `find`), still sorted: one merge pass rather than sorting every key of the file again."""
         order = np.argsort(hashes)
@@ -112,8 +118,11 @@ class SeenKeys:
             out[old], out[slots] = kept, added[order]
             return out
 
-        return SeenKeys(merged(self.hashes, hashes), merged(self.rows, rows),
-                        merged(self.batches, np.zeros(len(hashes), dtype=np.int64)))
+        return SeenKeys(
+            merged(self.hashes, hashes),
+            merged(self.rows, rows),
+            merged(self.batches, np.zeros(len(hashes), dtype=np.int64)),
+        )
 
     def describe(self, position: int) -> str:
         row, batch = self.rows[position], self.batches[position]
@@ -135,14 +144,26 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
     if in_seen.any():
         where = candidates.index[in_seen]
         loaded_before = seen.batches[position[in_seen]] != 0
-        issues.add(where[~loaded_before], "natural_key", "duplicate_key",
-                   [seen.describe(p) for p in position[in_seen][~loaded_before]],
-                   hint("duplicate_key", ", ".join(schema.natural_key)))
-        issues.add(where[loaded_before], "natural_key", "already_loaded",
-                   [seen.describe(p) for p in position[in_seen][loaded_before]],
-                   hint("already_loaded", ", ".join(schema.natural_key)))
-    issues.add(candidates.index[repeated_here], "natural_key", "duplicate_key",
-               [f"same key as row {n}" for n in first_here[repeated_here]],
-               hint("duplicate_key", ", ".join(schema.natural_key)))
+        issues.add(
+            where[~loaded_before],
+            "natural_key",
+            "duplicate_key",
+            [seen.describe(p) for p in position[in_seen][~loaded_before]],
+            hint("duplicate_key", ", ".join(schema.natural_key)),
+        )
+        issues.add(
+            where[loaded_before],
+            "natural_key",
+            "already_loaded",
+            [seen.describe(p) for p in position[in_seen][loaded_before]],
+            hint("already_loaded", ", ".join(schema.natural_key)),
+        )
+    issues.add(
+        candidates.index[repeated_here],
+        "natural_key",
+        "duplicate_key",
+        [f"same key as row {n}" for n in first_here[repeated_here]],
+        hint("duplicate_key", ", ".join(schema.natural_key)),
+    )
     new = ~(in_seen | repeated_here)
     return seen.with_new(hashes[new], rows[new], position[new])

@@ -12,9 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="pop-prefect-")
-for _name, _value in {"PREFECT_HOME": _PREFECT_HOME, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                      "GX_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-                      "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+for _name, _value in {
+    "PREFECT_HOME": _PREFECT_HOME,
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}.items():
     os.environ[_name] = _value
 
 import pytest  # noqa: E402
@@ -47,7 +52,9 @@ def postgres_server_url() -> str:
     if not url:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("POP_TEST_POSTGRES_URL is not set under CI=true: .ci/run must provide the PostgreSQL server")
-        pytest.skip("PostgreSQL tests need POP_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need POP_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     return url
 
 
@@ -57,7 +64,7 @@ def _fresh_postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("CI", "").lower() == "true":
             raise
         pytest.skip(f"PostgreSQL at {make_url(server_url).render_as_string(hide_password=True)} unreachable: {exc}")
@@ -100,8 +107,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def demo_settings(outputs: Path, database_url: str, **more: str) -> Iterator[Path]:
     """Settings pointing at `outputs`, the demo registry and inbox, and the warehouse (plus POP_<NAME> = value for
     each of `more`) while inside; usable by fixtures of any scope."""
-    values = {"OUTPUTS_DIR": str(outputs), "DATABASE_URL": database_url, "REGISTRY_PATH": str(DEMO_REGISTRY),
-              "INBOX_DIR": str(DEMO_INBOX), **{name.upper(): value for name, value in more.items()}}
+    values = {
+        "OUTPUTS_DIR": str(outputs),
+        "DATABASE_URL": database_url,
+        "REGISTRY_PATH": str(DEMO_REGISTRY),
+        "INBOX_DIR": str(DEMO_INBOX),
+        **{name.upper(): value for name, value in more.items()},
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in values.items():
             patch.setenv(f"POP_{name}", value)

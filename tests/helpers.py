@@ -9,17 +9,34 @@ import yaml
 
 from tasks.registry import Source, load_registry
 
-HELPLINE_COLUMNS = {"Year": "period", "Country": "country", "Type": "contact_type", "Channel": "channel",
-                    "Reason": "reason", "Age": "age_band", "Sex": "gender", "Contacts": "contacts"}
+HELPLINE_COLUMNS = {
+    "Year": "period",
+    "Country": "country",
+    "Type": "contact_type",
+    "Channel": "channel",
+    "Reason": "reason",
+    "Age": "age_band",
+    "Sex": "gender",
+    "Contacts": "contacts",
+}
 HEADER = ",".join(HELPLINE_COLUMNS)
 
 
 def helpline_source(tmp_path: Path, **overrides: Any) -> Source:
     """A helpline source whose files arrive in tmp_path/inbox/hl/, read through a real registry file."""
-    entry = {"id": "test_helpline", "group": "helplines_services", "schema": "helplines_services",
-             "organisation": "Test Helpline", "format": "csv", "files": "hl/*.csv", "columns": HELPLINE_COLUMNS,
-             "values": {"channel": {"TEL": "phone"}}, "licence": "CC-BY-4.0", "contact": "data@example.org",
-             "update_frequency": "quarterly"}
+    entry = {
+        "id": "test_helpline",
+        "group": "helplines_services",
+        "schema": "helplines_services",
+        "organisation": "Test Helpline",
+        "format": "csv",
+        "files": "hl/*.csv",
+        "columns": HELPLINE_COLUMNS,
+        "values": {"channel": {"TEL": "phone"}},
+        "licence": "CC-BY-4.0",
+        "contact": "data@example.org",
+        "update_frequency": "quarterly",
+    }
     entry.update(overrides)
     registry = tmp_path / "sources.yaml"
     registry.write_text(yaml.safe_dump({"sources": [entry]}), encoding="utf-8")

@@ -57,22 +57,28 @@ def origin(url: str, quarantine_id: int) -> Key:
     """The sender's first row that a quarantined row stands for, following its correction links back."""
     link: int | None = quarantine_id
     while link is not None:
-        [(quarantine_id, link)] = rows(url, "SELECT quarantine_id, corrects_quarantine_id FROM quarantine "
-                                            "WHERE quarantine_id = :q", q=link)
-    [(source, name, row)] = rows(url, "SELECT b.source_id, b.original_name, q.row_number FROM quarantine q "
-                                      "JOIN batches b ON b.batch_id = q.batch_id WHERE q.quarantine_id = :q",
-                                 q=quarantine_id)
+        [(quarantine_id, link)] = rows(
+            url, "SELECT quarantine_id, corrects_quarantine_id FROM quarantine WHERE quarantine_id = :q", q=link
+        )
+    [(source, name, row)] = rows(
+        url,
+        "SELECT b.source_id, b.original_name, q.row_number FROM quarantine q "
+        "JOIN batches b ON b.batch_id = q.batch_id WHERE q.quarantine_id = :q",
+        q=quarantine_id,
+    )
     return source, name, int(row)
 
 
 def quarantined(url: str, batch_id: int) -> dict[int, tuple[Key, int]]:
     """The batch's open quarantined rows: row number → (the sender's first row it stands for, its id)."""
-    found = rows(url, "SELECT row_number, quarantine_id FROM quarantine WHERE batch_id = :b AND status = 'open'",
-                 b=batch_id)
+    found = rows(
+        url, "SELECT row_number, quarantine_id FROM quarantine WHERE batch_id = :b AND status = 'open'", b=batch_id
+    )
     return {int(number): (origin(url, quarantine_id), int(quarantine_id)) for number, quarantine_id in found}
 
 
 # --- the sender's side: edit the exported file in its own format -------------------------------------------------
+
 
 def edit_csv(path: Path, source: Source, cells: dict[int, dict[str, str]]) -> None:
     """Change cells of an exported CSV, row by row (rows found by their pop_row), keeping every other cell as sent."""
@@ -108,6 +114,7 @@ EDITORS = {"csv": edit_csv, "json": edit_json, "xlsx": edit_xlsx}
 
 
 # --- the steward's side ----------------------------------------------------------------------------------------
+
 
 def dismiss_planned(url: str, batch_id: int) -> None:
     """Dismiss the batch's open rows that the plan says to dismiss (true duplicates, out of scope), with its reason."""
@@ -163,10 +170,20 @@ def loop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             first = correction_round(url, registry, folder / "round-1", first_round=True)
             second = correction_round(url, registry, folder / "round-2", first_round=False)
             after = table_counts(url)
-            again = [correct(batch_id=done[-1]["batch_id"], file=str(done[-1]["file"]), return_state=True)
-                     for done in (first, second)]
-        yield {"url": url, "outputs": folder / "outputs", "ingested": ingested, "before": before, "held": held,
-               "rounds": (first, second), "after": after, "again": again}
+            again = [
+                correct(batch_id=done[-1]["batch_id"], file=str(done[-1]["file"]), return_state=True)
+                for done in (first, second)
+            ]
+        yield {
+            "url": url,
+            "outputs": folder / "outputs",
+            "ingested": ingested,
+            "before": before,
+            "held": held,
+            "rounds": (first, second),
+            "after": after,
+            "again": again,
+        }
 
 
 def test_the_plan_covers_every_seeded_defect() -> None:
@@ -203,15 +220,23 @@ def test_a_correction_still_wrong_goes_back_with_new_reasons(loop: dict[str, Any
     for done in first:
         correction = done["outcome"]["correction"]
         assert correction["status"] == "loaded" and correction["corrects_batch_id"] == done["batch_id"]
-        for quarantine_id, reasons in rows(loop["url"], "SELECT quarantine_id, reasons_json FROM quarantine "
-                                                        "WHERE batch_id = :b", b=correction["batch_id"]):
+        for quarantine_id, reasons in rows(
+            loop["url"],
+            "SELECT quarantine_id, reasons_json FROM quarantine WHERE batch_id = :b",
+            b=correction["batch_id"],
+        ):
             back[origin(loop["url"], quarantine_id)] = [r["check"] for r in json.loads(reasons)]
     assert back == {key: [plan["first_try"]["fails"]] for key, plan in retried.items()}
     assert len(second) == len({(s, f) for s, f, _ in retried})  # one second-round file per batch with a retry
     assert all(done["outcome"]["correction"]["rows_quarantined"] == 0 for done in second)
-    statuses = {(s, f, n): status for s, f, n, status in rows(
-        loop["url"], "SELECT q.source_id, b.original_name, q.row_number, q.status FROM quarantine q "
-                     "JOIN batches b ON b.batch_id = q.batch_id WHERE b.corrects_batch_id IS NULL")}
+    statuses = {
+        (s, f, n): status
+        for s, f, n, status in rows(
+            loop["url"],
+            "SELECT q.source_id, b.original_name, q.row_number, q.status FROM quarantine q "
+            "JOIN batches b ON b.batch_id = q.batch_id WHERE b.corrects_batch_id IS NULL",
+        )
+    }
     assert {statuses[key] for key in retried} == {"resubmitted"}
 
 
@@ -228,11 +253,17 @@ def test_every_original_batch_reconciles(loop: dict[str, Any]) -> None:
         plans = [PLAN[key] for key, _ in held.values()]
         with get_engine(loop["url"]).connect() as conn:
             numbers = reconcile(conn, batch_id)
-        [(rows_in, loaded)] = rows(loop["url"], "SELECT rows_in, rows_loaded FROM batches WHERE batch_id = :b",
-                                   b=batch_id)
-        assert numbers == {"rows_in": rows_in, "loaded_first_time": loaded,
-                           "loaded_by_correction": sum("fix" in p for p in plans), "open": 0,
-                           "dismissed": sum("dismiss" in p for p in plans), "accounted": rows_in}
+        [(rows_in, loaded)] = rows(
+            loop["url"], "SELECT rows_in, rows_loaded FROM batches WHERE batch_id = :b", b=batch_id
+        )
+        assert numbers == {
+            "rows_in": rows_in,
+            "loaded_first_time": loaded,
+            "loaded_by_correction": sum("fix" in p for p in plans),
+            "open": 0,
+            "dismissed": sum("dismiss" in p for p in plans),
+            "accounted": rows_in,
+        }
 
 
 def test_the_warehouse_grew_by_exactly_the_corrected_rows(loop: dict[str, Any]) -> None:
@@ -253,8 +284,10 @@ def test_sending_a_correction_again_changes_nothing(loop: dict[str, Any]) -> Non
 def test_every_dismissal_is_in_the_audit_with_its_reason(loop: dict[str, Any]) -> None:
     reasons = sorted(r for (r,) in rows(loop["url"], "SELECT reason FROM steward_actions WHERE action = 'dismiss'"))
     assert reasons == sorted(p["dismiss"] for p in PLAN.values() if "dismiss" in p)
-    exports, corrections = (rows(loop["url"], "SELECT COUNT(*) FROM steward_actions WHERE action = :a AND actor = :s",
-                                 a=a, s=STEWARD)[0][0] for a in ("export", "correction"))
+    exports, corrections = (
+        rows(loop["url"], "SELECT COUNT(*) FROM steward_actions WHERE action = :a AND actor = :s", a=a, s=STEWARD)[0][0]
+        for a in ("export", "correction")
+    )
     assert exports == corrections == sum(len(r) for r in loop["rounds"])
 
 
@@ -271,15 +304,22 @@ def seed_bad_batch(url: str) -> int:
     changed = {"batch_id": ":b", "row_number": "2", "contacts": "-5", "channel": "'pigeon'"}
     q4 = "(SELECT batch_id FROM batches WHERE original_name = '2023_q4.csv')"
     with get_engine(url).begin() as conn:
-        conn.execute(text(
-            "INSERT INTO batches (source_id, run_id, original_name, sha256, size_bytes, landed_path, received_at, "
-            "status, rows_in, rows_loaded, rows_quarantined, review_status) SELECT source_id, run_id, 'bad.csv', "
-            f"sha256, size_bytes, landed_path, received_at, 'loaded', 2, 2, 0, 'pending' FROM batches "
-            f"WHERE batch_id = {q4}"))
+        conn.execute(
+            text(
+                "INSERT INTO batches (source_id, run_id, original_name, sha256, size_bytes, landed_path, received_at, "
+                "status, rows_in, rows_loaded, rows_quarantined, review_status) SELECT source_id, run_id, 'bad.csv', "
+                f"sha256, size_bytes, landed_path, received_at, 'loaded', 2, 2, 0, 'pending' FROM batches "
+                f"WHERE batch_id = {q4}"
+            )
+        )
         batch_id = conn.execute(text("SELECT batch_id FROM batches WHERE original_name = 'bad.csv'")).scalar_one()
-        conn.execute(text(
-            f"INSERT INTO {HELPLINE} ({', '.join(columns)}) SELECT {', '.join(changed.get(c, c) for c in columns)} "
-            f"FROM {HELPLINE} WHERE batch_id = {q4} AND row_number = 2"), {"b": batch_id})
+        conn.execute(
+            text(
+                f"INSERT INTO {HELPLINE} ({', '.join(columns)}) SELECT {', '.join(changed.get(c, c) for c in columns)} "
+                f"FROM {HELPLINE} WHERE batch_id = {q4} AND row_number = 2"
+            ),
+            {"b": batch_id},
+        )
     return batch_id
 
 
@@ -294,10 +334,14 @@ def test_the_checkpoint_names_what_a_seeded_bad_batch_breaks(loop: dict[str, Any
             conn.execute(text("DELETE FROM batches WHERE batch_id = :b"), {"b": batch_id})
     assert result["success"] is False
     failed = {(s["suite"], f["expectation"], f["column"]): f for s in result["suites"] for f in s["failed"]}
-    assert set(failed) == {(HELPLINE, "expect_column_values_to_be_between", "contacts"),
-                           (HELPLINE, "expect_column_values_to_be_in_set", "channel"),
-                           (HELPLINE, "expect_table_row_count_to_equal", None)}
+    assert set(failed) == {
+        (HELPLINE, "expect_column_values_to_be_between", "contacts"),
+        (HELPLINE, "expect_column_values_to_be_in_set", "channel"),
+        (HELPLINE, "expect_table_row_count_to_equal", None),
+    }
     assert failed[(HELPLINE, "expect_column_values_to_be_in_set", "channel")]["observed"] == {
-        "unexpected_count": 1, "examples": ["pigeon"]}
+        "unexpected_count": 1,
+        "examples": ["pigeon"],
+    }
     row_count = failed[(HELPLINE, "expect_table_row_count_to_equal", None)]
     assert row_count["details"]["expected"]["value"] == row_count["observed"] + 1  # the batch claims one row more

@@ -19,14 +19,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import BACKENDS, demo_settings, warehouse  # tests/conftest.py, as pytest imports it
 from openpyxl import load_workbook
 
 from pop.db import get_engine
 from pop.settings import PROJECT_ROOT
 from tasks.indicators import IndicatorResult, compute_indicators, load_indicators
 from tasks.review import pending_loaded_batches, review_batch
-
-from conftest import BACKENDS, demo_settings, warehouse  # tests/conftest.py, as pytest imports it
 
 INBOX = PROJECT_ROOT / "demo" / "inbox"
 REL = 1e-9
@@ -53,57 +52,128 @@ def same(*codes: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- senders' labels → our codes (keys lower-case)
-COUNTRIES = {"kenya": "KEN", "brasil": "BRA", "phl": "PHL", "deutschland": "DEU",  # helplines
-             "ke": "KEN", "ph": "PHL", "br": "BRA", "de": "DEU"}  # youth survey (ISO alpha-2)
+COUNTRIES = {
+    "kenya": "KEN",
+    "brasil": "BRA",
+    "phl": "PHL",
+    "deutschland": "DEU",  # helplines
+    "ke": "KEN",
+    "ph": "PHL",
+    "br": "BRA",
+    "de": "DEU",
+}  # youth survey (ISO alpha-2)
 REGIONS = {"KEN": "Africa", "BRA": "Americas", "PHL": "Asia", "DEU": "Europe"}  # UN M49
 CONTACT_TYPES = {"non-counselling": "non_counselling"} | same("counselling", "non_counselling")
 CHANNELS = {"whatsapp": "messaging_app", "web chat": "web_chat"} | same(
-    "phone", "sms", "web_chat", "messaging_app", "email", "social_media", "in_person")
-REASONS = {"physical abuse": "violence.physical", "sexual abuse": "violence.sexual", "neglect": "violence.neglect",
-           "emotional abuse": "violence.mental_emotional", "cyberbullying": "online.cyberbullying",
-           "sextortion": "online.sextortion", "online grooming": "online.grooming", "grooming": "online.grooming",
-           "mental health": "mental_health", "family relationships": "family_relationships",
-           "peer relationships": "peer_relationships", "education": "education_occupation", "sexuality": "sexuality",
-           "non-counselling": "non_counselling", "online sexual exploitation": "violence.online_sexual_exploitation",
-           "information seeking about osa/ose": "violence.info_osa_ose"} | same(*HARMS)
-HELPLINE_BANDS = {"7-9": "0-9", "10-12": "10-12", "13-15": "13-15", "16-17": "16-17", "18-25": "mixed",
-                  "unknown": "unknown"}  # the POP band holding the helpline's band; 18-25 spans two
+    "phone", "sms", "web_chat", "messaging_app", "email", "social_media", "in_person"
+)
+REASONS = {
+    "physical abuse": "violence.physical",
+    "sexual abuse": "violence.sexual",
+    "neglect": "violence.neglect",
+    "emotional abuse": "violence.mental_emotional",
+    "cyberbullying": "online.cyberbullying",
+    "sextortion": "online.sextortion",
+    "online grooming": "online.grooming",
+    "grooming": "online.grooming",
+    "mental health": "mental_health",
+    "family relationships": "family_relationships",
+    "peer relationships": "peer_relationships",
+    "education": "education_occupation",
+    "sexuality": "sexuality",
+    "non-counselling": "non_counselling",
+    "online sexual exploitation": "violence.online_sexual_exploitation",
+    "information seeking about osa/ose": "violence.info_osa_ose",
+} | same(*HARMS)
+HELPLINE_BANDS = {
+    "7-9": "0-9",
+    "10-12": "10-12",
+    "13-15": "13-15",
+    "16-17": "16-17",
+    "18-25": "mixed",
+    "unknown": "unknown",
+}  # the POP band holding the helpline's band; 18-25 spans two
 GENDERS = {"female": "girl", "male": "boy", "non-binary": "nonbinary"} | same("girl", "boy", "nonbinary", "unknown")
 RESPONDENT_GENDERS = {"1": "boy", "2": "girl", "3": "other", "9": "prefer_not_to_say"}
 YOUTH_BANDS = [(8, 9, "0-9"), (10, 12, "10-12"), (13, 15, "13-15"), (16, 17, "16-17"), (18, 24, "18-24")]
 YES_NO = {"yes": True, "1": True, "no": False, "0": False}
 OUTCOMES = {"dont_know": "unknown"} | same("helped", "partly", "not_helped")
-HELP_TOOLS = same("helpline_chat_or_app", "helpline_phone", "platform_report_or_block", "messaging_app",
-                  "social_media_peer", "search_engine", "ai_chatbot", "online_counselling", "youth_led_platform",
-                  "other")
+HELP_TOOLS = same(
+    "helpline_chat_or_app",
+    "helpline_phone",
+    "platform_report_or_block",
+    "messaging_app",
+    "social_media_peer",
+    "search_engine",
+    "ai_chatbot",
+    "online_counselling",
+    "youth_led_platform",
+    "other",
+)
 BARRIERS = same("shame", "fear_trouble", "didnt_know_where", "not_serious", "no_access", "distrust", "other")
-PLATFORMS = {"twitter": "x", "x (twitter)": "x"} | same("facebook", "instagram", "whatsapp", "youtube", "tiktok", "snapchat", "discord",
-                                    "roblox", "x", "all", "other")
-PROVIDER_TYPES = {"social services": "social_services", "child helpline": "helpline", "reporting hotline":
-                  "hotline_reporting", "hotline": "hotline_reporting", "referral": "referral_service",
-                  "police": "law_enforcement", "health service": "health"} | same(
-    "social_services", "helpline", "law_enforcement", "ngo")
-COMPANIES = {"facebook": "meta", "meta": "meta", "meta platforms, inc.": "meta", "tiktok": "bytedance",
-             "google llc": "alphabet", "snapchat": "snap", "snap inc.": "snap", "twitter": "x_corp",
-             "x corp.": "x_corp"}
+PLATFORMS = {"twitter": "x", "x (twitter)": "x"} | same(
+    "facebook", "instagram", "whatsapp", "youtube", "tiktok", "snapchat", "discord", "roblox", "x", "all", "other"
+)
+PROVIDER_TYPES = {
+    "social services": "social_services",
+    "child helpline": "helpline",
+    "reporting hotline": "hotline_reporting",
+    "hotline": "hotline_reporting",
+    "referral": "referral_service",
+    "police": "law_enforcement",
+    "health service": "health",
+} | same("social_services", "helpline", "law_enforcement", "ngo")
+COMPANIES = {
+    "facebook": "meta",
+    "meta": "meta",
+    "meta platforms, inc.": "meta",
+    "tiktok": "bytedance",
+    "google llc": "alphabet",
+    "snapchat": "snap",
+    "snap inc.": "snap",
+    "twitter": "x_corp",
+    "x corp.": "x_corp",
+}
 REPORTERS = {"self-reported": "company", "ncmec": "ncmec", "eu dsa transparency database": "regulator"}
-METRICS = {"content actioned": "content_actioned", "content removed": "content_actioned",
-           "proactive rate": "proactive_rate", "accounts actioned": "accounts_actioned",
-           "accounts suspected under 13 removed": "underage_accounts_removed", "safety tool users": "safety_tool_users",
-           "reports to ncmec": "cybertipline_reports", "cybertipline reports": "cybertipline_reports"}
+METRICS = {
+    "content actioned": "content_actioned",
+    "content removed": "content_actioned",
+    "proactive rate": "proactive_rate",
+    "accounts actioned": "accounts_actioned",
+    "accounts suspected under 13 removed": "underage_accounts_removed",
+    "safety tool users": "safety_tool_users",
+    "reports to ncmec": "cybertipline_reports",
+    "cybertipline reports": "cybertipline_reports",
+}
 UNITS = {"%": "percent"} | same("count")
 EVIDENCE = {"case study": "case_study"} | same("evaluation", "research", "testimony", "dataset", "policy")
-INTERVENTIONS = {"reporting tool": "reporting_tool", "peer support": "peer_support", "platform feature":
-                 "platform_feature", "policy": "policy_law"} | same("education", "helpline", "other")
-THEMES = {"non-consensual image sharing": "online.nonconsensual_image_sharing", "sextortion": "online.sextortion",
-          "cyberbullying": "online.cyberbullying", "harmful content": "online.harmful_content",
-          "online grooming": "online.grooming", "grooming": "online.grooming",
-          "privacy invasion": "online.privacy_invasion", "mental health": "mental_health",
-          "online sexual exploitation": "violence.online_sexual_exploitation",
-          "online sexual abuse": "violence.online_sexual_abuse"}
-AUDIENCES = {"tech": "tech_ict_industry", "helplines": "helplines_online_services", "children": "children_youth",
-             "children & youth": "children_youth", "policy makers": "policy_makers", "cso": "cso_other",
-             "un agencies": "un_agencies"}
+INTERVENTIONS = {
+    "reporting tool": "reporting_tool",
+    "peer support": "peer_support",
+    "platform feature": "platform_feature",
+    "policy": "policy_law",
+} | same("education", "helpline", "other")
+THEMES = {
+    "non-consensual image sharing": "online.nonconsensual_image_sharing",
+    "sextortion": "online.sextortion",
+    "cyberbullying": "online.cyberbullying",
+    "harmful content": "online.harmful_content",
+    "online grooming": "online.grooming",
+    "grooming": "online.grooming",
+    "privacy invasion": "online.privacy_invasion",
+    "mental health": "mental_health",
+    "online sexual exploitation": "violence.online_sexual_exploitation",
+    "online sexual abuse": "violence.online_sexual_abuse",
+}
+AUDIENCES = {
+    "tech": "tech_ict_industry",
+    "helplines": "helplines_online_services",
+    "children": "children_youth",
+    "children & youth": "children_youth",
+    "policy makers": "policy_makers",
+    "cso": "cso_other",
+    "un agencies": "un_agencies",
+}
 
 
 def coded(values: pd.Series, table: dict[str, str], what: str) -> pd.Series:
@@ -130,8 +200,9 @@ def whole(values: pd.Series) -> pd.Series:
 def read_sent(path: Path, source: dict) -> pd.DataFrame:
     """A sent file as the sender wrote it, indexed by the row number a spreadsheet shows (JSON: record index)."""
     if source["format"] == "csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=source["encoding"],
-                            sep=source["delimiter"])
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding=source["encoding"], sep=source["delimiter"]
+        )
         return frame.set_axis(range(2, len(frame) + 2))
     if source["format"] == "xlsx":
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -199,15 +270,24 @@ def platform_lists(raw: pd.DataFrame) -> pd.Series:
 @cache
 def helpline_cells() -> pd.DataFrame:
     """Helpline cells of the four demo helplines, in our codes, with the POP age band."""
-    raw = pd.concat([sent_rows(s).assign(source=s) for s in ("helpline_ke", "helpline_br", "helpline_ph",
-                                                              "helpline_de")], ignore_index=True)
-    return pd.DataFrame({
-        "source": raw["source"], "country_iso3": coded(raw["country"], COUNTRIES, "country"),
-        "year": year_of(raw["period"]), "contact_type": coded(raw["contact_type"], CONTACT_TYPES, "contact type"),
-        "channel": coded(raw["channel"], CHANNELS, "channel"), "reason": coded(raw["reason"], REASONS, "reason"),
-        "age_band": coded(raw["age_band"], HELPLINE_BANDS, "age band"),
-        "gender": coded(raw["gender"], GENDERS, "gender"), "contacts": whole(raw["contacts"]).astype("int64"),
-        "platforms": platform_lists(raw)})
+    raw = pd.concat(
+        [sent_rows(s).assign(source=s) for s in ("helpline_ke", "helpline_br", "helpline_ph", "helpline_de")],
+        ignore_index=True,
+    )
+    return pd.DataFrame(
+        {
+            "source": raw["source"],
+            "country_iso3": coded(raw["country"], COUNTRIES, "country"),
+            "year": year_of(raw["period"]),
+            "contact_type": coded(raw["contact_type"], CONTACT_TYPES, "contact type"),
+            "channel": coded(raw["channel"], CHANNELS, "channel"),
+            "reason": coded(raw["reason"], REASONS, "reason"),
+            "age_band": coded(raw["age_band"], HELPLINE_BANDS, "age band"),
+            "gender": coded(raw["gender"], GENDERS, "gender"),
+            "contacts": whole(raw["contacts"]).astype("int64"),
+            "platforms": platform_lists(raw),
+        }
+    )
 
 
 @cache
@@ -216,53 +296,72 @@ def youth() -> pd.DataFrame:
     raw = sent_rows("youth_survey")
     told = SOURCES["youth_survey"]["multi_select_columns"]["told_whom"]
     age = pd.to_numeric(raw["age"]).astype("int64")
-    return pd.DataFrame({
-        "country_iso3": coded(raw["country"], COUNTRIES, "country"), "age": age,
-        "age_band": age.map(lambda a: next(band for low, high, band in YOUTH_BANDS if low <= a <= high)),
-        "gender": coded(raw["gender"], RESPONDENT_GENDERS, "gender"), "felt_unsafe": raw["felt_unsafe_context"],
-        "sought_help": raw["sought_help"].map(YES_NO).astype("boolean"),
-        "used_online_help": raw["used_online_help"].map(YES_NO).astype(bool),
-        "outcome": raw["help_outcome"].map(lambda v: OUTCOMES[v] if v else None),
-        "weight": raw["weight"].astype(float),
-        "help_tools_used": coded_lists(raw["help_tools_used"], HELP_TOOLS, "help tool"),
-        "platforms_named": coded_lists(raw["platforms_named"], PLATFORMS, "platform"),
-        "told_whom": raw[list(told)].apply(lambda r: [told[c] for c in told if r[c] == "1"], axis=1),
-        "barriers": coded_lists(raw["barriers"], BARRIERS, "barrier")})
+    return pd.DataFrame(
+        {
+            "country_iso3": coded(raw["country"], COUNTRIES, "country"),
+            "age": age,
+            "age_band": age.map(lambda a: next(band for low, high, band in YOUTH_BANDS if low <= a <= high)),
+            "gender": coded(raw["gender"], RESPONDENT_GENDERS, "gender"),
+            "felt_unsafe": raw["felt_unsafe_context"],
+            "sought_help": raw["sought_help"].map(YES_NO).astype("boolean"),
+            "used_online_help": raw["used_online_help"].map(YES_NO).astype(bool),
+            "outcome": raw["help_outcome"].map(lambda v: OUTCOMES[v] if v else None),
+            "weight": raw["weight"].astype(float),
+            "help_tools_used": coded_lists(raw["help_tools_used"], HELP_TOOLS, "help tool"),
+            "platforms_named": coded_lists(raw["platforms_named"], PLATFORMS, "platform"),
+            "told_whom": raw[list(told)].apply(lambda r: [told[c] for c in told if r[c] == "1"], axis=1),
+            "barriers": coded_lists(raw["barriers"], BARRIERS, "barrier"),
+        }
+    )
 
 
 @cache
 def provider_reports() -> pd.DataFrame:
     """Service provider reports of the network and the portal, with our org types and the report's year."""
     raw = pd.concat([sent_rows("sp_network"), sent_rows("sp_portal")], ignore_index=True)
-    return pd.DataFrame({"org_type": coded(raw["org_type"], PROVIDER_TYPES, "org type"),
-                         "year": year_of(raw["period"]), "platforms": platform_lists(raw),
-                         **{c: whole(raw[c]) for c in ("contacts_total", "contacts_online", "referrals_in",
-                                                       "referrals_out")}})
+    return pd.DataFrame(
+        {
+            "org_type": coded(raw["org_type"], PROVIDER_TYPES, "org type"),
+            "year": year_of(raw["period"]),
+            "platforms": platform_lists(raw),
+            **{c: whole(raw[c]) for c in ("contacts_total", "contacts_online", "referrals_in", "referrals_out")},
+        }
+    )
 
 
 @cache
 def tech_metrics() -> pd.DataFrame:
     """Transparency metrics with canonical companies, products, reporters, metrics, units and period labels."""
     raw = sent_rows("tech_transparency")
-    return pd.DataFrame({
-        "company": coded(raw["company"], COMPANIES, "company"), "product": coded(raw["product"], PLATFORMS, "product"),
-        "reporter": coded(raw["reporter"], REPORTERS, "reporter"), "metric": coded(raw["metric"], METRICS, "metric"),
-        "unit": coded(raw["unit"], UNITS, "unit"), "value_quality": raw["value_quality"],
-        "period": raw["period"].str.replace(r"^(\d{4}) Q([1-4])$", r"\1-Q\2", regex=True),
-        "year": year_of(raw["period"]), "value": pd.to_numeric(raw["value"].str.replace(",", "")),
-        "is_total_row": raw["is_total_row"].str.strip().str.lower().eq("yes")})
+    return pd.DataFrame(
+        {
+            "company": coded(raw["company"], COMPANIES, "company"),
+            "product": coded(raw["product"], PLATFORMS, "product"),
+            "reporter": coded(raw["reporter"], REPORTERS, "reporter"),
+            "metric": coded(raw["metric"], METRICS, "metric"),
+            "unit": coded(raw["unit"], UNITS, "unit"),
+            "value_quality": raw["value_quality"],
+            "period": raw["period"].str.replace(r"^(\d{4}) Q([1-4])$", r"\1-Q\2", regex=True),
+            "year": year_of(raw["period"]),
+            "value": pd.to_numeric(raw["value"].str.replace(",", "")),
+            "is_total_row": raw["is_total_row"].str.strip().str.lower().eq("yes"),
+        }
+    )
 
 
 @cache
 def submissions() -> pd.DataFrame:
     """Protection community submissions: types in our codes, themes and audiences as lists of codes."""
     raw = sent_rows("community_submissions")
-    return pd.DataFrame({
-        "evidence_type": coded(raw["evidence_type"], EVIDENCE, "evidence type"),
-        "intervention_type": coded(raw["intervention_type"], INTERVENTIONS, "intervention"),
-        "theme": coded_lists(raw["harm_types"], THEMES, "harm type"),
-        "audience": coded_lists(raw["audiences"], AUDIENCES, "audience"),
-        "consent": raw["consent"].map(YES_NO).astype(int)})
+    return pd.DataFrame(
+        {
+            "evidence_type": coded(raw["evidence_type"], EVIDENCE, "evidence type"),
+            "intervention_type": coded(raw["intervention_type"], INTERVENTIONS, "intervention"),
+            "theme": coded_lists(raw["harm_types"], THEMES, "harm type"),
+            "audience": coded_lists(raw["audiences"], AUDIENCES, "audience"),
+            "consent": raw["consent"].map(YES_NO).astype(int),
+        }
+    )
 
 
 # ---------------------------------------------------------------- small aggregation helpers
@@ -276,8 +375,7 @@ def with_totals(frame: pd.DataFrame, *dims: str) -> pd.DataFrame:
 def one_way(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows once per one-way breakdown: by country, by age band, by gender, and all (others set to 'all')."""
     dims = ["country_iso3", "age_band", "gender"]
-    return pd.concat([frame.assign(**{d: ALL for d in dims if d != kept}) for kept in (*dims, None)],
-                     ignore_index=True)
+    return pd.concat([frame.assign(**{d: ALL for d in dims if d != kept}) for kept in (*dims, None)], ignore_index=True)
 
 
 def answer_shares(asked: pd.DataFrame, field: str) -> pd.DataFrame:
@@ -303,7 +401,8 @@ def online_cells(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def expected_helpline_online_share() -> pd.DataFrame:
     """Online share of helpline contacts per region, country and year, with region and world totals."""
     cells = online_cells(helpline_cells(), ["country_iso3", "year"]).assign(
-        region=lambda f: f["country_iso3"].map(REGIONS))
+        region=lambda f: f["country_iso3"].map(REGIONS)
+    )
     regions = cells.assign(country_iso3=ALL)
     world = regions.assign(region=ALL).groupby(["region", "country_iso3", "year"], as_index=False).sum()
     out = pd.concat([cells, regions, world], ignore_index=True)
@@ -314,7 +413,8 @@ def expected_helpline_online_share_trend() -> pd.DataFrame:
     """Percentage-point change of each country's online share from the year before."""
     years = online_cells(helpline_cells(), ["country_iso3", "year"]).assign(share=lambda f: f["cases"] / f["base"])
     before = years.assign(year=(years["year"].astype(int) + 1).astype(str)).rename(
-        columns={"share": "previous_share", "cases": "previous_cases", "base": "previous_base"})
+        columns={"share": "previous_share", "cases": "previous_cases", "base": "previous_base"}
+    )
     out = years.merge(before, on=["country_iso3", "year"])
     return out.assign(value=100 * (out["share"] - out["previous_share"]))
 
@@ -347,8 +447,11 @@ def expected_youth_help_seeking() -> pd.DataFrame:
         answered = unsafe[unsafe[measure].notna()]
         yes = answered[measure].astype(int)
         parts.append(one_way(answered.assign(measure=measure, yes=yes, weighted_yes=yes * answered["weight"])))
-    out = pd.concat(parts).groupby(["measure", *dims]).agg(
-        weight=("weight", "sum"), weighted_yes=("weighted_yes", "sum"), cases=("yes", "sum"), base=("yes", "size"))
+    out = (
+        pd.concat(parts)
+        .groupby(["measure", *dims])
+        .agg(weight=("weight", "sum"), weighted_yes=("weighted_yes", "sum"), cases=("yes", "sum"), base=("yes", "size"))
+    )
     return out.assign(value=out["weighted_yes"] / out["weight"]).reset_index()
 
 
@@ -358,10 +461,16 @@ def expected_youth_choices() -> pd.DataFrame:
     those who felt unsafe and (answered that they) did not seek help."""
     people = youth()
     unsafe = people["felt_unsafe"] != "none"
-    asked = {"help_tools_used": people["used_online_help"], "platforms_named": people["used_online_help"],
-             "told_whom": unsafe, "barriers": unsafe & people["sought_help"].eq(False)}
-    return pd.concat([answer_shares(people[who], question).assign(question=question)
-                      for question, who in asked.items()], ignore_index=True)
+    asked = {
+        "help_tools_used": people["used_online_help"],
+        "platforms_named": people["used_online_help"],
+        "told_whom": unsafe,
+        "barriers": unsafe & people["sought_help"].eq(False),
+    }
+    return pd.concat(
+        [answer_shares(people[who], question).assign(question=question) for question, who in asked.items()],
+        ignore_index=True,
+    )
 
 
 def expected_youth_help_outcome() -> pd.DataFrame:
@@ -370,8 +479,12 @@ def expected_youth_help_outcome() -> pd.DataFrame:
     people = youth()
     sought = people[people["sought_help"].eq(True) & people["outcome"].notna()]
     by = ["country_iso3", "age_band", "gender"]
-    cells = with_totals(one_way(sought), "outcome").groupby(["outcome", *by]).agg(
-        weight=("weight", "sum"), cases=("weight", "size")).reset_index()
+    cells = (
+        with_totals(one_way(sought), "outcome")
+        .groupby(["outcome", *by])
+        .agg(weight=("weight", "sum"), cases=("weight", "size"))
+        .reset_index()
+    )
     totals = cells[cells["outcome"] == ALL][[*by, "weight", "cases"]]
     out = cells.merge(totals, on=by, suffixes=("", "_all"))
     return out.assign(value=out["weight"] / out["weight_all"], base=out["cases_all"])
@@ -381,12 +494,22 @@ def expected_provider_online_referrals() -> pd.DataFrame:
     """Online share of provider contacts (reports giving both numbers) and referrals, per org type and year."""
     reports = provider_reports()
     has_online = reports["contacts_online"].notna()
-    reports = reports.assign(cases=reports["contacts_online"].where(has_online, 0),
-                             base=reports["contacts_total"].where(has_online, 0))
-    out = with_totals(reports, "org_type").groupby(["org_type", "year"]).agg(
-        cases=("cases", "sum"), base=("base", "sum"), referrals_in=("referrals_in", "sum"),
-        referrals_out=("referrals_out", "sum"), reports=("cases", "size")).reset_index()
-    out = out.astype({c: "int64" for c in ("cases", "base", "referrals_in", "referrals_out")})
+    reports = reports.assign(
+        cases=reports["contacts_online"].where(has_online, 0), base=reports["contacts_total"].where(has_online, 0)
+    )
+    out = (
+        with_totals(reports, "org_type")
+        .groupby(["org_type", "year"])
+        .agg(
+            cases=("cases", "sum"),
+            base=("base", "sum"),
+            referrals_in=("referrals_in", "sum"),
+            referrals_out=("referrals_out", "sum"),
+            reports=("cases", "size"),
+        )
+        .reset_index()
+    )
+    out = out.astype(dict.fromkeys(("cases", "base", "referrals_in", "referrals_out"), "int64"))
     return out.assign(value=out["cases"] / out["base"])
 
 
@@ -395,18 +518,27 @@ def expected_tech_reports_actions() -> pd.DataFrame:
     own total rows are left out (they repeat the products it lists)."""
     metrics = tech_metrics()
     counts = metrics[(metrics["unit"] == "count") & ~metrics["is_total_row"]]
-    out = counts.groupby(["company", "product", "reporter", "metric", "year"]).agg(
-        value=("value", "sum"), periods_reported=("period", "nunique")).reset_index()
+    out = (
+        counts.groupby(["company", "product", "reporter", "metric", "year"])
+        .agg(value=("value", "sum"), periods_reported=("period", "nunique"))
+        .reset_index()
+    )
     return out.astype({"value": "int64"})
 
 
 def expected_protection_evidence() -> pd.DataFrame:
     """Submissions (and those with consent) per theme, audience, type of intervention and type of evidence."""
     subs = submissions()
-    parts = [subs[[b, "consent"]].explode(b).rename(columns={b: "category"}).assign(breakdown=b)
-             for b in ("theme", "audience", "intervention_type", "evidence_type")]
-    return pd.concat(parts).groupby(["breakdown", "category"]).agg(
-        submissions=("consent", "size"), with_consent=("consent", "sum")).reset_index()
+    parts = [
+        subs[[b, "consent"]].explode(b).rename(columns={b: "category"}).assign(breakdown=b)
+        for b in ("theme", "audience", "intervention_type", "evidence_type")
+    ]
+    return (
+        pd.concat(parts)
+        .groupby(["breakdown", "category"])
+        .agg(submissions=("consent", "size"), with_consent=("consent", "sum"))
+        .reset_index()
+    )
 
 
 def helpline_platform_contacts() -> pd.Series:
@@ -418,24 +550,42 @@ def helpline_platform_contacts() -> pd.Series:
 def expected_platform_triangulation() -> pd.DataFrame:
     """Per platform: youth share naming it among online-help users, helpline contacts, provider reports, NCMEC."""
     used = youth()[youth()["used_online_help"]]
-    named = used[["weight", "platforms_named"]].explode("platforms_named").dropna().groupby("platforms_named").agg(
-        weight=("weight", "sum"), cases=("weight", "size"))
+    named = (
+        used[["weight", "platforms_named"]]
+        .explode("platforms_named")
+        .dropna()
+        .groupby("platforms_named")
+        .agg(weight=("weight", "sum"), cases=("weight", "size"))
+    )
     metrics = tech_metrics()
-    ncmec = metrics[(metrics["reporter"] == "ncmec") & (metrics["metric"] == "cybertipline_reports")
-                    & ~metrics["product"].isin([ALL, "other"])].groupby("product")["value"].sum()
+    ncmec = (
+        metrics[
+            (metrics["reporter"] == "ncmec")
+            & (metrics["metric"] == "cybertipline_reports")
+            & ~metrics["product"].isin([ALL, "other"])
+        ]
+        .groupby("product")["value"]
+        .sum()
+    )
     providers = provider_reports()["platforms"].explode().dropna().value_counts()
     helplines = helpline_platform_contacts()
-    sides = {"children_youth": named["cases"], "helplines_services": helplines, "service_providers": providers,
-             "tech_companies": ncmec}
+    sides = {
+        "children_youth": named["cases"],
+        "helplines_services": helplines,
+        "service_providers": providers,
+        "tech_companies": ncmec,
+    }
     platforms = sorted(set().union(*(side.index for side in sides.values())) - {"other"})
     out = pd.DataFrame({"platform": platforms})
     return out.assign(
         value=out["platform"].map(named["weight"]).fillna(0) / used["weight"].sum(),
-        cases=out["platform"].map(named["cases"]).fillna(0).astype("int64"), base=len(used),
+        cases=out["platform"].map(named["cases"]).fillna(0).astype("int64"),
+        base=len(used),
         helpline_contacts=out["platform"].map(helplines).fillna(0).astype("int64"),
         provider_reports=out["platform"].map(providers).fillna(0).astype("int64"),
         ncmec_reports=out["platform"].map(ncmec).fillna(0).astype("int64"),
-        groups_seeing=sum(out["platform"].isin(side.index).astype("int64") for side in sides.values()))
+        groups_seeing=sum(out["platform"].isin(side.index).astype("int64") for side in sides.values()),
+    )
 
 
 ORACLES: dict[str, Callable[[], pd.DataFrame]] = {
@@ -466,7 +616,7 @@ def mismatches(result: IndicatorResult, expected: pd.DataFrame) -> list[str]:
     """Every cell and column where the indicator differs from the oracle, in words."""
     dims = list(result.indicator.dimensions)
     actual = result.cells.set_index(dims)
-    expected = expected.astype({d: str for d in dims}).set_index(dims)
+    expected = expected.astype(dict.fromkeys(dims, str)).set_index(dims)
     problems = [f"missing cell {key}" for key in expected.index.difference(actual.index)]
     problems += [f"unexpected cell {key}" for key in actual.index.difference(expected.index)]
     columns = [c for c in result.indicator.columns if c not in dims]
@@ -481,8 +631,9 @@ def mismatches(result: IndicatorResult, expected: pd.DataFrame) -> list[str]:
 
 # ---------------------------------------------------------------- the demo warehouse, once per backend
 @pytest.fixture(scope="module", params=BACKENDS)
-def computed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[dict[str, IndicatorResult]]:
+def computed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, IndicatorResult]]:
     """The demo inbox ingested into a fresh warehouse, every loaded batch approved, every indicator computed."""
     from flows.ingest import ingest
 
@@ -516,8 +667,14 @@ def cell(frame: pd.DataFrame, **dims: str) -> pd.Series:
     return pd.Series(row)
 
 
-SPOT_REASONS = [("online.cyberbullying", "13-15", "girl"), ("violence", "10-12", "boy"), ("all", "13-15", "girl"),
-                ("mental_health", "mixed", "unknown"), ("online.sextortion", "16-17", "girl"), ("all", "0-9", "boy")]
+SPOT_REASONS = [
+    ("online.cyberbullying", "13-15", "girl"),
+    ("violence", "10-12", "boy"),
+    ("all", "13-15", "girl"),
+    ("mental_health", "mixed", "unknown"),
+    ("online.sextortion", "16-17", "girl"),
+    ("all", "0-9", "boy"),
+]
 
 
 def test_helpline_reasons_spot_cells_and_totals(computed: dict[str, IndicatorResult]) -> None:
@@ -536,7 +693,13 @@ def test_platform_triangulation_sees_platforms_from_four_groups(computed: dict[s
     cells = computed["platform_triangulation"].cells.set_index("platform")
     assert helpline_platform_contacts().sum() == cells["helpline_contacts"].sum() > 0
     assert provider_reports()["platforms"].explode().dropna().size == cells["provider_reports"].sum() > 0
-    assert set(cells.index[cells["ncmec_reports"] > 0]) == {"facebook", "instagram", "whatsapp", "snapchat", "tiktok",
-                                                            "x"}
+    assert set(cells.index[cells["ncmec_reports"] > 0]) == {
+        "facebook",
+        "instagram",
+        "whatsapp",
+        "snapchat",
+        "tiktok",
+        "x",
+    }
     seen_by_all = cells.index[cells["groups_seeing"] == 4]
     assert {"instagram", "whatsapp", "snapchat", "tiktok", "facebook"} & set(seen_by_all)

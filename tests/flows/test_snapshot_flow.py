@@ -55,8 +55,12 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         approve_all(url)
         summary = run_snapshot(url, folder / "outputs")
         FIRST_SNAPSHOTS[request.param] = Path(summary["paths"]["html"]).parent
-        yield {"url": url, "outputs": folder / "outputs", "summary": summary,
-               "dir": Path(summary["paths"]["html"]).parent}
+        yield {
+            "url": url,
+            "outputs": folder / "outputs",
+            "summary": summary,
+            "dir": Path(summary["paths"]["html"]).parent,
+        }
 
 
 def read_json(path: Path) -> Any:
@@ -79,8 +83,12 @@ def test_the_snapshot_writes_every_output(demo: dict) -> None:
     share = next(r for r in package["resources"] if r["path"] == "indicators/helpline_online_share.csv")
     assert share["pop_coverage"]["sources"] == ["helpline_br", "helpline_de", "helpline_ke", "helpline_ph"]
     assert share["pop_metadata"]["stakeholder_groups"] == ["helplines_services"]
-    assert package["pop_disclosure"]["parameters"] == {"min_count": 5, "min_count_detailed": 10,
-                                                       "detailed_dimensions": 3, "unstable_base": 20}
+    assert package["pop_disclosure"]["parameters"] == {
+        "min_count": 5,
+        "min_count_detailed": 10,
+        "detailed_dimensions": 3,
+        "unstable_base": 20,
+    }
 
 
 def test_the_snapshot_shows_in_prefect_as_a_markdown_and_a_table_artifact(demo: dict) -> None:
@@ -88,8 +96,9 @@ def test_the_snapshot_shows_in_prefect_as_a_markdown_and_a_table_artifact(demo: 
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[demo["summary"]["flow_run_id"]])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[demo["summary"]["flow_run_id"]]))
+        )
     by_key = {a.key: a for a in artifacts}
     assert by_key["snapshot-report"].type == "markdown" and by_key["snapshot-indicators"].type == "table"
     assert demo["summary"]["statements"][0]["statement"] in by_key["snapshot-report"].data
@@ -109,7 +118,8 @@ def test_findings_come_first_with_corroboration_and_charts_have_data_tables(demo
         assert finding["statement"] in html
         assert finding["corroboration"] in ("single group", "two groups", "three or more groups", "contested")
         assert len(finding["supporting_groups"]) == {"single group": 1, "two groups": 2}.get(
-            finding["corroboration"], len(finding["supporting_groups"]))
+            finding["corroboration"], len(finding["supporting_groups"])
+        )
         assert all(e["sources"] for e in finding["evidence"] if e["status"] != "unavailable")
     online = next(f for f in stated if f["id"] == "online_channels_carry_help")
     assert online["corroboration"] == "three or more groups"
@@ -132,8 +142,12 @@ def visible_counts(folder: Path) -> Iterator[tuple[str, str, int, int]]:
                 if row[column] not in RULES.codes.values():
                     yield ind.id, column, int(float(row[column])), RULES.threshold(detail)
             if "cases" in ind.counts and row["cases"] not in RULES.codes.values():
-                yield ind.id, "base - cases", int(float(row["base"])) - int(float(row["cases"])), \
-                    RULES.threshold(detail)
+                yield (
+                    ind.id,
+                    "base - cases",
+                    int(float(row["base"])) - int(float(row["cases"])),
+                    RULES.threshold(detail),
+                )
 
 
 def test_no_published_count_of_children_is_below_the_threshold(demo: dict) -> None:
@@ -165,8 +179,13 @@ def same_files(first: Path, second: Path) -> list[str]:
     """The files of two snapshot folders that differ (or exist in one only)."""
     names = {p.relative_to(first) for p in first.rglob("*") if p.is_file()}
     names |= {p.relative_to(second) for p in second.rglob("*") if p.is_file()}
-    return sorted(str(n) for n in names if not ((first / n).is_file() and (second / n).is_file()
-                                                and (first / n).read_bytes() == (second / n).read_bytes()))
+    return sorted(
+        str(n)
+        for n in names
+        if not (
+            (first / n).is_file() and (second / n).is_file() and (first / n).read_bytes() == (second / n).read_bytes()
+        )
+    )
 
 
 def test_identical_warehouses_give_identical_snapshots(demo: dict, tmp_path: Path) -> None:
@@ -212,8 +231,11 @@ def test_a_later_snapshot_keeps_hidden_cells_hidden_and_says_what_changed(demo: 
     removed = [c for c in doc["changes"]["cells_removed"] if c["indicator"] == "helpline_online_share"]
     assert ["Americas", "BRA", "2023"] in [c["cell"] for c in removed]
     assert all("helpline_br" not in t["coverage"]["sources"] for t in doc["indicators"])
-    cells = {(t["id"], tuple(str(r[d]) for d in t["metadata"]["dimensions"])): r
-             for t in doc["indicators"] for r in t["rows"]}
+    cells = {
+        (t["id"], tuple(str(r[d]) for d in t["metadata"]["dimensions"])): r
+        for t in doc["indicators"]
+        for r in t["rows"]
+    }
     for table in first["indicators"]:
         for row in table["rows"]:
             key = (table["id"], tuple(str(row[d]) for d in table["metadata"]["dimensions"]))
@@ -239,8 +261,7 @@ def test_an_indicator_redefined_since_the_previous_snapshot_carries_nothing_over
     assert hidden_before(previous, ind, RULES.codes) == {}
 
 
-def test_a_warehouse_without_approved_evidence_gives_a_snapshot_that_says_so(database_url: str,
-                                                                               tmp_path: Path) -> None:
+def test_a_warehouse_without_approved_evidence_gives_a_snapshot_that_says_so(database_url: str, tmp_path: Path) -> None:
     summary = run_snapshot(database_url, tmp_path / "outputs")
     assert summary["findings"] == 0 and summary["approved_batches"] == 0 and summary["hidden_cells"] == 0
     doc = read_json(Path(summary["paths"]["json"]))

@@ -19,11 +19,13 @@ def row(**cells: object) -> dict:
 
 
 def test_a_chart_takes_the_totals_of_other_dimensions_and_the_latest_year() -> None:
-    rows = [row(region="Africa", country_iso3="KEN", year="2022", value=0.2),
-            row(region="Africa", country_iso3="KEN", year="2023", value=0.3),
-            row(region="Europe", country_iso3="DEU", year="2023", value=0.4),
-            row(region="Europe", country_iso3="FRA", year="2023", value="[c]", disclosure="[c]"),
-            row(region="Europe", country_iso3="all", year="2023", value=0.35)]
+    rows = [
+        row(region="Africa", country_iso3="KEN", year="2022", value=0.2),
+        row(region="Africa", country_iso3="KEN", year="2023", value=0.3),
+        row(region="Europe", country_iso3="DEU", year="2023", value=0.4),
+        row(region="Europe", country_iso3="FRA", year="2023", value="[c]", disclosure="[c]"),
+        row(region="Europe", country_iso3="all", year="2023", value=0.35),
+    ]
     drawn, fixed = chart_rows(SHARE, rows, parse_chart(SHARE))
     assert [r["country_iso3"] for r in drawn] == ["DEU", "KEN", "FRA"]  # largest first, hidden last
     assert fixed == {"year": "2023"}
@@ -43,8 +45,11 @@ def test_a_wrong_chart_line_is_refused(chart: str) -> None:
 
 
 def test_hidden_cells_show_their_code_and_no_bar_and_long_labels_are_shortened() -> None:
-    rows = [row(country_iso3="KEN", value=0.3), row(country_iso3="LONG", value="[s]", disclosure="[s]"),
-            row(country_iso3="UGA", value=0.1, flag="[u]")]
+    rows = [
+        row(country_iso3="KEN", value=0.3),
+        row(country_iso3="LONG", value="[s]", disclosure="[s]"),
+        row(country_iso3="UGA", value=0.1, flag="[u]"),
+    ]
     names = {"KEN": "Kenya", "UGA": "Uganda", "LONG": "A country with a very long name indeed, far too long to fit"}
     svg = bar_chart(SHARE, rows, parse_chart(SHARE), names.get, "c", "caption")
     assert svg.count("<rect") == 2 and "[s] hidden" in svg and "30.0%" in svg and "10.0% [u]" in svg

@@ -17,13 +17,16 @@ HELPLINE = load_schema("helplines_services")
 SURVEY = load_schema("children_youth")
 
 
-@pytest.mark.parametrize(("text", "start", "end", "granularity"), [
-    ("2023", "2023-01-01", "2023-12-31", "year"),
-    ("2023-Q2", "2023-04-01", "2023-06-30", "quarter"),
-    ("Q4 2023", "2023-10-01", "2023-12-31", "quarter"),
-    ("2023-H2", "2023-07-01", "2023-12-31", "half"),
-    ("2024-02", "2024-02-01", "2024-02-29", "month"),
-])
+@pytest.mark.parametrize(
+    ("text", "start", "end", "granularity"),
+    [
+        ("2023", "2023-01-01", "2023-12-31", "year"),
+        ("2023-Q2", "2023-04-01", "2023-06-30", "quarter"),
+        ("Q4 2023", "2023-10-01", "2023-12-31", "quarter"),
+        ("2023-H2", "2023-07-01", "2023-12-31", "half"),
+        ("2024-02", "2024-02-01", "2024-02-29", "month"),
+    ],
+)
 def test_periods_senders_write(text: str, start: str, end: str, granularity: str) -> None:
     assert parse_period(text) == (pd.Timestamp(start), pd.Timestamp(end), granularity)
 
@@ -54,8 +57,10 @@ def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
     converted = convert_simple(column, HELPLINE.fields["contacts"], issues)
     assert converted.tolist() == [12, pd.NA, pd.NA, pd.NA, 16_200_000]
     found = issues.frame()
-    assert found[["row", "check", "value"]].values.tolist() == [[3, "not_a_whole_number", "twelve"],
-                                                                 [4, "not_a_whole_number", "1.5"]]
+    assert found[["row", "check", "value"]].values.tolist() == [
+        [3, "not_a_whole_number", "twelve"],
+        [4, "not_a_whole_number", "1.5"],
+    ]
 
 
 def test_decimal_numbers() -> None:
@@ -66,26 +71,50 @@ def test_decimal_numbers() -> None:
     assert issues.frame()["value"].tolist() == ["0,9x"]
 
 
-@pytest.mark.parametrize(("name", "iso3"), [
-    ("Kenya", "KEN"), ("KEN", "KEN"), ("Viet Nam", "VNM"), ("Côte d'Ivoire", "CIV"), ("Brasil", "BRA"),
-    ("United Republic of Tanzania", "TZA"), ("UK", "GBR"), ("Global", "WLD"), ("Philippines", "PHL"),
-    ("Türkiye", "TUR"), ("Perú", "PER"), ("NA", "NAM"),
-])
+@pytest.mark.parametrize(
+    ("name", "iso3"),
+    [
+        ("Kenya", "KEN"),
+        ("KEN", "KEN"),
+        ("Viet Nam", "VNM"),
+        ("Côte d'Ivoire", "CIV"),
+        ("Brasil", "BRA"),
+        ("United Republic of Tanzania", "TZA"),
+        ("UK", "GBR"),
+        ("Global", "WLD"),
+        ("Philippines", "PHL"),
+        ("Türkiye", "TUR"),
+        ("Perú", "PER"),
+        ("NA", "NAM"),
+    ],
+)
 def test_country_names_senders_use(name: str, iso3: str) -> None:
     assert resolve_country(name) == iso3
 
 
 def test_unknown_country_and_regions() -> None:
     assert resolve_country("Narnia") is None
-    assert (countries()["KEN"].region, countries()["KEN"].sub_region, countries()["KEN"].m49_code) == \
-        ("Africa", "Eastern Africa", "404")
+    assert (countries()["KEN"].region, countries()["KEN"].sub_region, countries()["KEN"].m49_code) == (
+        "Africa",
+        "Eastern Africa",
+        "404",
+    )
     assert countries()["BRA"].region == "Americas"
 
 
-@pytest.mark.parametrize(("band", "low", "high", "pop"), [
-    ("13-15", 13, 15, "13-15"), ("0-6", 0, 6, "0-9"), ("7-9", 7, 9, "0-9"), ("18-25", 18, 25, "mixed"),
-    ("25+", 25, None, "25+"), ("16", 16, 16, "16-17"), ("unknown", None, None, "unknown"), ("10 to 12", 10, 12, "10-12"),
-])
+@pytest.mark.parametrize(
+    ("band", "low", "high", "pop"),
+    [
+        ("13-15", 13, 15, "13-15"),
+        ("0-6", 0, 6, "0-9"),
+        ("7-9", 7, 9, "0-9"),
+        ("18-25", 18, 25, "mixed"),
+        ("25+", 25, None, "25+"),
+        ("16", 16, 16, "16-17"),
+        ("unknown", None, None, "unknown"),
+        ("10 to 12", 10, 12, "10-12"),
+    ],
+)
 def test_age_bands(band: str, low: int | None, high: int | None, pop: str) -> None:
     assert parse_age_band(band) == (low, high)
     assert pop_age_band(low, high) == pop

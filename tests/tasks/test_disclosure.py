@@ -19,8 +19,18 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.disclosure import (ALL, CONFIG_PATH, DisclosureError, DisclosureRules, constraints, derivable,
-                              load_rules, primary, protect, published)
+from tasks.disclosure import (
+    ALL,
+    CONFIG_PATH,
+    DisclosureError,
+    DisclosureRules,
+    constraints,
+    derivable,
+    load_rules,
+    primary,
+    protect,
+    published,
+)
 
 RULES = load_rules()
 DIMS = ["region", "age"]
@@ -36,8 +46,11 @@ def grid(cells: list[list[int]], base: list[list[int]] | None = None) -> pd.Data
         for j in range(n_cols + 1):
             rows = slice(None) if i == n_rows else i
             cols = slice(None) if j == n_cols else j
-            record = {"region": ALL if i == n_rows else f"r{i}", "age": ALL if j == n_cols else f"a{j}",
-                      "cases": int(x[rows, cols].sum())}
+            record = {
+                "region": ALL if i == n_rows else f"r{i}",
+                "age": ALL if j == n_cols else f"a{j}",
+                "cases": int(x[rows, cols].sum()),
+            }
             if b is not None:
                 record["base"] = int(b[rows, cols].sum())
             records.append(record)
@@ -50,10 +63,14 @@ def cube(cells: np.ndarray) -> pd.DataFrame:
     records = []
     for index in itertools.product(*(range(n + 1) for n in shape)):
         where = tuple(slice(None) if k == n else k for k, n in zip(index, shape))
-        records.append({"a": ALL if index[0] == shape[0] else f"a{index[0]}",
-                        "b": ALL if index[1] == shape[1] else f"b{index[1]}",
-                        "c": ALL if index[2] == shape[2] else f"c{index[2]}",
-                        "cases": int(cells[where].sum())})
+        records.append(
+            {
+                "a": ALL if index[0] == shape[0] else f"a{index[0]}",
+                "b": ALL if index[1] == shape[1] else f"b{index[1]}",
+                "c": ALL if index[2] == shape[2] else f"c{index[2]}",
+                "cases": int(cells[where].sum()),
+            }
+        )
     return pd.DataFrame(records)
 
 
@@ -72,6 +89,7 @@ def code_at(out: pd.DataFrame, **key: str) -> str | None:
 
 # --- an attacker, written independently of the module ------------------------------------------------------
 
+
 def lines_of(shape: tuple[int, ...]) -> list[tuple[tuple[int, ...], list[tuple[int, ...]]]]:
     """Every additive line of a fully margined table: (total cell, member cells), cells as index tuples where
     index n in a dimension of size n is "all"."""
@@ -79,14 +97,17 @@ def lines_of(shape: tuple[int, ...]) -> list[tuple[tuple[int, ...], list[tuple[i
     for cell in itertools.product(*(range(n + 1) for n in shape)):
         for k, n in enumerate(shape):
             if cell[k] == n:
-                equations.append((cell, [cell[:k] + (i,) + cell[k + 1:] for i in range(n)]))
+                equations.append((cell, [cell[:k] + (i,) + cell[k + 1 :] for i in range(n)]))
     return equations
 
 
 def present_lines(shape: tuple[int, ...], present: set) -> list:
     """The lines of a table that lacks some rows: a total that is present, over its members that are present."""
-    return [(total, [m for m in members if m in present]) for total, members in lines_of(shape)
-            if total in present and any(m in present for m in members)]
+    return [
+        (total, [m for m in members if m in present])
+        for total, members in lines_of(shape)
+        if total in present and any(m in present for m in members)
+    ]
 
 
 def subtraction_attack(hidden: set, equations: list) -> set:
@@ -137,8 +158,7 @@ def rank_attack(hidden: set, equations: list) -> set:
     if not matrix:
         return set()
     full = exact_rank(matrix)
-    return {cell for k, cell in enumerate(cells)
-            if exact_rank([row[:k] + row[k + 1:] for row in matrix]) < full}
+    return {cell for k, cell in enumerate(cells) if exact_rank([row[:k] + row[k + 1 :] for row in matrix]) < full}
 
 
 def index_of(key: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -148,32 +168,44 @@ def index_of(key: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
 
 # --- rules --------------------------------------------------------------------------------------------------
 
+
 def test_rules_load_with_their_parameters_and_labels() -> None:
     assert (RULES.min_count, RULES.min_count_detailed, RULES.detailed_dimensions, RULES.unstable_base) == (5, 10, 3, 20)
     assert (RULES.primary_code, RULES.secondary_code, RULES.carried_code, RULES.unstable_code) == (
-        "[c]", "[s]", "[k]", "[u]")
+        "[c]",
+        "[s]",
+        "[k]",
+        "[u]",
+    )
     assert RULES.threshold(1) == RULES.threshold(2) == 5 and RULES.threshold(3) == RULES.threshold(4) == 10
     assert "fewer than 5 cases" in RULES.labels["[c]"] and "10" in RULES.labels["[c]"]
     assert "20" in RULES.labels["[u]"]
     metadata = RULES.as_metadata()
     assert json.loads(json.dumps(metadata)) == metadata == load_rules(CONFIG_PATH).as_metadata()
-    assert metadata["parameters"] == {"min_count": 5, "min_count_detailed": 10, "detailed_dimensions": 3,
-                                      "unstable_base": 20}
+    assert metadata["parameters"] == {
+        "min_count": 5,
+        "min_count_detailed": 10,
+        "detailed_dimensions": 3,
+        "unstable_base": 20,
+    }
     assert metadata["missing_values"] == ["[c]", "[s]", "[k]"]
     assert set(metadata["labels"]) == {"[c]", "[s]", "[k]", "[u]"}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"min_count_detailed": 3}, "min_count_detailed"),
-    ({"min_count": 0}, "min_count must be a whole number"),
-    ({"unstable_base": "twenty"}, "unstable_base"),
-    ({"codes": {"primary": "[c]", "secondary": "[c]", "carried": "[k]"}}, "must all differ"),
-    ({"codes": {"primary": "5", "secondary": "[s]", "carried": "[k]"}}, "number"),
-    ({"codes": {"primary": "[c]", "secondary": "[s]"}}, "codes must map exactly"),
-    ({"labels": {"[c]": "small", "[s]": "secondary", "[k]": "carried"}}, "missing: [u]"),
-    ({"labels": {"[c]": "fewer than {threshold}", "[s]": "s", "[k]": "k", "[u]": "u"}}, "placeholder"),
-    ({"min_cuont": 5}, "unknown key(s) min_cuont"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"min_count_detailed": 3}, "min_count_detailed"),
+        ({"min_count": 0}, "min_count must be a whole number"),
+        ({"unstable_base": "twenty"}, "unstable_base"),
+        ({"codes": {"primary": "[c]", "secondary": "[c]", "carried": "[k]"}}, "must all differ"),
+        ({"codes": {"primary": "5", "secondary": "[s]", "carried": "[k]"}}, "number"),
+        ({"codes": {"primary": "[c]", "secondary": "[s]"}}, "codes must map exactly"),
+        ({"labels": {"[c]": "small", "[s]": "secondary", "[k]": "carried"}}, "missing: [u]"),
+        ({"labels": {"[c]": "fewer than {threshold}", "[s]": "s", "[k]": "k", "[u]": "u"}}, "placeholder"),
+        ({"min_cuont": 5}, "unknown key(s) min_cuont"),
+    ],
+)
 def test_rules_that_cannot_be_used_say_what_to_fix(tmp_path: Path, change: dict, message: str) -> None:
     raw = yaml.safe_load(CONFIG_PATH.read_text()) | change
     path = tmp_path / "disclosure.yaml"
@@ -187,9 +219,11 @@ def test_rules_that_cannot_be_used_say_what_to_fix(tmp_path: Path, change: dict,
 
 # --- primary suppression and the equations ---------------------------------------------------------------
 
+
 def test_primary_hides_small_non_zero_counts_below_the_threshold() -> None:
-    table = pd.DataFrame({"age": ["a", "b", "c", "d", "e", "f"], "cases": [4, 5, 0, 1, 12, 6],
-                          "base": [30, 40, 0, 9, 3, np.nan]})
+    table = pd.DataFrame(
+        {"age": ["a", "b", "c", "d", "e", "f"], "cases": [4, 5, 0, 1, 12, 6], "base": [30, 40, 0, 9, 3, np.nan]}
+    )
     assert primary(table, ["age"], ["cases"], RULES).tolist() == [True, False, False, True, False, False]
     # any small non-zero count hides the cell: the base 3 of row e too; a missing base is no count
     assert primary(table, ["age"], ["cases", "base"], RULES).tolist() == [True, False, False, True, True, False]
@@ -203,12 +237,14 @@ def test_constraints_are_the_margins_of_additive_dimensions() -> None:
     table = grid([[1, 2], [3, 4]])  # rows: r0 a0, r0 a1, r0 all, r1 ..., all a0, all a1, all all
     pos = {(r, a): k for k, (r, a) in enumerate(zip(table["region"], table["age"]))}
     equations = constraints(table, DIMS, DIMS)
-    expected = {(pos["r0", ALL], (pos["r0", "a0"], pos["r0", "a1"])),
-                (pos["r1", ALL], (pos["r1", "a0"], pos["r1", "a1"])),
-                (pos[ALL, "a0"], (pos["r0", "a0"], pos["r1", "a0"])),
-                (pos[ALL, "a1"], (pos["r0", "a1"], pos["r1", "a1"])),
-                (pos[ALL, ALL], (pos["r0", ALL], pos["r1", ALL])),
-                (pos[ALL, ALL], (pos[ALL, "a0"], pos[ALL, "a1"]))}
+    expected = {
+        (pos["r0", ALL], (pos["r0", "a0"], pos["r0", "a1"])),
+        (pos["r1", ALL], (pos["r1", "a0"], pos["r1", "a1"])),
+        (pos[ALL, "a0"], (pos["r0", "a0"], pos["r1", "a0"])),
+        (pos[ALL, "a1"], (pos["r0", "a1"], pos["r1", "a1"])),
+        (pos[ALL, ALL], (pos["r0", ALL], pos["r1", ALL])),
+        (pos[ALL, ALL], (pos[ALL, "a0"], pos[ALL, "a1"])),
+    }
     assert len(equations) == 6 and {(m, tuple(members)) for m, members in equations} == expected
     # a dimension that is not additive (multi-select answers) gives no equation; a missing total gives none
     assert {m for m, _ in constraints(table, DIMS, ["age"])} == {pos["r0", ALL], pos["r1", ALL], pos[ALL, ALL]}
@@ -245,17 +281,26 @@ def test_derivable_finds_cells_fixed_by_combinations_of_lines() -> None:
 
 def test_secondary_suppression_breaks_derivations_that_need_more_than_one_line() -> None:
     table = grid([[10 + 4 * i + j for j in range(4)] for i in range(4)])
-    carried = {("r0", "a0"): "[s]", ("r0", "a1"): "[s]", ("r1", "a0"): "[s]", ("r1", "a1"): "[s]",
-               ("r2", "a2"): "[s]", ("r2", "a3"): "[s]", ("r3", "a2"): "[s]", ("r3", "a3"): "[s]",
-               ("r1", "a2"): "[s]"}
+    carried = {
+        ("r0", "a0"): "[s]",
+        ("r0", "a1"): "[s]",
+        ("r1", "a0"): "[s]",
+        ("r1", "a1"): "[s]",
+        ("r2", "a2"): "[s]",
+        ("r2", "a3"): "[s]",
+        ("r3", "a2"): "[s]",
+        ("r3", "a3"): "[s]",
+        ("r1", "a2"): "[s]",
+    }
     out = protect(table, DIMS, DIMS, ["cases"], RULES, carried=carried)
     codes = hidden_keys(out, DIMS)
-    assert {key: codes[key] for key in carried} == {key: "[k]" for key in carried}
+    assert {key: codes[key] for key in carried} == dict.fromkeys(carried, "[k]")
     assert len(codes) > len(carried)  # at least one more cell hides the joining cell
     assert_safe(out, (4, 4), DIMS, 5)
 
 
 # --- secondary suppression -------------------------------------------------------------------------------
+
 
 def assert_safe(out: pd.DataFrame, shape: tuple[int, ...], dims: list[str], threshold: int) -> None:
     """No published cell is small, and neither attacker recovers a hidden cell."""
@@ -286,16 +331,24 @@ def test_zero_cells_are_not_hidden_while_a_non_zero_cell_can_be() -> None:
     table = grid([[2, 0, 30, 41], [0, 0, 40, 12], [15, 0, 50, 0], [0, 7, 0, 9]])
     out = protect(table, DIMS, DIMS, ["cases"], RULES)
     # row r0 offers 0, 30 and 41 as partners, column a0 offers 0, 0 and 15: the smallest non-zero are taken
-    assert hidden_keys(out, DIMS) == {("r0", "a0"): "[c]", ("r0", "a2"): "[s]", ("r2", "a0"): "[s]",
-                                      ("r2", "a2"): "[s]"}
+    assert hidden_keys(out, DIMS) == {
+        ("r0", "a0"): "[c]",
+        ("r0", "a2"): "[s]",
+        ("r2", "a0"): "[s]",
+        ("r2", "a2"): "[s]",
+    }
     assert_safe(out, (4, 4), DIMS, 5)
 
 
 def test_a_line_with_a_single_member_forces_its_total_to_be_hidden() -> None:
     # region r0 has a single age group: its total equals that cell, so hiding the cell means hiding the total
-    table = pd.DataFrame({"region": ["r0", "r0", "r1", "r1", "r1", "r2", "r2", "r2", ALL, ALL, ALL],
-                          "age": ["a0", ALL, "a0", "a1", ALL, "a0", "a1", ALL, "a0", "a1", ALL],
-                          "cases": [6, 6, 3, 40, 43, 20, 50, 70, 29, 90, 119]})
+    table = pd.DataFrame(
+        {
+            "region": ["r0", "r0", "r1", "r1", "r1", "r2", "r2", "r2", ALL, ALL, ALL],
+            "age": ["a0", ALL, "a0", "a1", ALL, "a0", "a1", ALL, "a0", "a1", ALL],
+            "cases": [6, 6, 3, 40, 43, 20, 50, 70, 29, 90, 119],
+        }
+    )
     out = protect(table, DIMS, DIMS, ["cases"], RULES)
     assert code_at(out, region="r1", age="a0") == "[c]"
     assert code_at(out, region="r0", age="a0") == "[s]"  # the smallest partner in column a0
@@ -327,9 +380,13 @@ def test_a_one_way_table_hides_the_next_smallest_member() -> None:
 
 def test_only_the_dimensions_named_as_margins_are_additive() -> None:
     # multi-select answers: the "all" row of `answer` is not their sum, so hiding one answer needs no partner there
-    table = pd.DataFrame({"region": ["r0", "r0", "r0", "r1", "r1", "r1", ALL, ALL, ALL],
-                          "answer": ["x", "y", ALL, "x", "y", ALL, "x", "y", ALL],
-                          "cases": [3, 40, 41, 20, 30, 45, 23, 70, 86]})
+    table = pd.DataFrame(
+        {
+            "region": ["r0", "r0", "r0", "r1", "r1", "r1", ALL, ALL, ALL],
+            "answer": ["x", "y", ALL, "x", "y", ALL, "x", "y", ALL],
+            "cases": [3, 40, 41, 20, 30, 45, 23, 70, 86],
+        }
+    )
     out = protect(table, DIMS[:1] + ["answer"], ["region"], ["cases"], RULES)
     codes = hidden_keys(out, ["region", "answer"])
     assert codes == {("r0", "x"): "[c]", ("r1", "x"): "[s]"}  # protected within its region line only
@@ -339,13 +396,16 @@ def test_only_the_dimensions_named_as_margins_are_additive() -> None:
 
 # --- carried cells ---------------------------------------------------------------------------------------
 
+
 def test_cells_hidden_in_the_previous_snapshot_stay_hidden_unless_they_were_small_and_grew() -> None:
     table = grid([[70, 40, 50, 33], [3, 30, 60, 41], [25, 35, 45, 52], [60, 61, 62, 7]])
-    previous = {("r3", "a3"): "[c]",  # was small, now 7: may be shown
-                ("r1", "a0"): "[c]",  # was small, still 3: hidden as small
-                ("r2", "a2"): "[s]",  # hidden to protect another cell: stays hidden
-                ("r0", "a0"): "[k]",  # carried already: stays hidden
-                ("r9", "a9"): "[c]"}  # no longer in the table: ignored
+    previous = {
+        ("r3", "a3"): "[c]",  # was small, now 7: may be shown
+        ("r1", "a0"): "[c]",  # was small, still 3: hidden as small
+        ("r2", "a2"): "[s]",  # hidden to protect another cell: stays hidden
+        ("r0", "a0"): "[k]",  # carried already: stays hidden
+        ("r9", "a9"): "[c]",
+    }  # no longer in the table: ignored
     out = protect(table, DIMS, DIMS, ["cases"], RULES, carried=previous)
     assert code_at(out, region="r3", age="a3") in (None, "[s]")  # not carried; hidden only as a partner
     assert code_at(out, region="r1", age="a0") == "[c]"
@@ -357,11 +417,15 @@ def test_cells_hidden_in_the_previous_snapshot_stay_hidden_unless_they_were_smal
     assert hidden_keys(protect(grown, DIMS, DIMS, ["cases"], RULES, carried={("r0", "a0"): "[c]"}), DIMS) == {}
     # a previously small cell that is now zero has not grown: it stays hidden
     zero = grid([[0, 40, 50], [20, 30, 60], [25, 35, 45]])
-    assert code_at(protect(zero, DIMS, DIMS, ["cases"], RULES, carried={("r0", "a0"): "[c]"}),
-                   region="r0", age="a0") == "[k]"
+    assert (
+        code_at(protect(zero, DIMS, DIMS, ["cases"], RULES, carried={("r0", "a0"): "[c]"}), region="r0", age="a0")
+        == "[k]"
+    )
     # the previous code may be given by kind; a bare set of keys (codes unknown) keeps them all hidden
-    assert code_at(protect(grown, DIMS, DIMS, ["cases"], RULES, carried={("r0", "a0"): "primary"}),
-                   region="r0", age="a0") is None
+    assert (
+        code_at(protect(grown, DIMS, DIMS, ["cases"], RULES, carried={("r0", "a0"): "primary"}), region="r0", age="a0")
+        is None
+    )
     kept = protect(grown, DIMS, DIMS, ["cases"], RULES, carried={("r0", "a0")})
     assert code_at(kept, region="r0", age="a0") == "[k]"
     assert_safe(kept, (2, 2), DIMS, 5)
@@ -375,9 +439,11 @@ def test_a_carried_cell_grown_in_cases_but_not_in_base_stays_hidden() -> None:
 
 # --- unstable rates and the published table -------------------------------------------------------------
 
+
 def test_rates_on_twenty_or_fewer_cases_are_flagged_unstable() -> None:
-    table = pd.DataFrame({"age": ["a", "b", "c", "d", "e", "f"], "cases": [6, 6, 0, 3, 20, 21],
-                          "base": [20, 21, 0, 15, np.nan, np.nan]})
+    table = pd.DataFrame(
+        {"age": ["a", "b", "c", "d", "e", "f"], "cases": [6, 6, 0, 3, 20, 21], "base": [20, 21, 0, 15, np.nan, np.nan]}
+    )
     out = protect(table, ["age"], [], ["cases", "base"], RULES)
     assert out["unstable"].tolist() == [True, False, False, False, True, False]  # d is hidden, not flagged
     assert code_at(out, age="d") == "[c]"
@@ -403,6 +469,7 @@ def test_published_tables_carry_a_code_in_every_hidden_value() -> None:
 
 
 # --- determinism ------------------------------------------------------------------------------------------
+
 
 def test_the_same_input_gives_the_same_output_whatever_the_row_order() -> None:
     table = grid([[3, 40, 2, 50], [20, 1, 30, 60], [25, 35, 45, 4], [9, 8, 7, 6]])
@@ -467,9 +534,13 @@ def test_derivable_agrees_with_an_exact_rank_test(cells: list[list[int]], data: 
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.tuples(st.integers(2, 3), st.integers(2, 3), st.integers(2, 3)).flatmap(
-    lambda shape: st.lists(st.one_of(st.integers(0, 12), st.integers(0, 40)), min_size=math.prod(shape),
-                           max_size=math.prod(shape)).map(lambda values: np.array(values).reshape(shape))))
+@given(
+    st.tuples(st.integers(2, 3), st.integers(2, 3), st.integers(2, 3)).flatmap(
+        lambda shape: st.lists(
+            st.one_of(st.integers(0, 12), st.integers(0, 40)), min_size=math.prod(shape), max_size=math.prod(shape)
+        ).map(lambda values: np.array(values).reshape(shape))
+    )
+)
 def test_no_hidden_cell_of_a_3d_table_can_be_worked_out(cells: np.ndarray) -> None:
     table = cube(cells)
     out = protect(table, ["a", "b", "c"], ["a", "b", "c"], ["cases"], RULES)
@@ -479,10 +550,15 @@ def test_no_hidden_cell_of_a_3d_table_can_be_worked_out(cells: np.ndarray) -> No
 
 
 def test_rules_object_is_plain_data() -> None:
-    rules = DisclosureRules(min_count=3, min_count_detailed=3, detailed_dimensions=2, unstable_base=10,
-                            codes={"primary": "c", "secondary": "s", "carried": "k"},
-                            labels={"c": "small", "s": "secondary", "k": "carried", "u": "unstable"},
-                            unstable_code="u")
+    rules = DisclosureRules(
+        min_count=3,
+        min_count_detailed=3,
+        detailed_dimensions=2,
+        unstable_base=10,
+        codes={"primary": "c", "secondary": "s", "carried": "k"},
+        labels={"c": "small", "s": "secondary", "k": "carried", "u": "unstable"},
+        unstable_code="u",
+    )
     table = grid([[2, 40], [30, 60]])
     out = protect(table, DIMS, DIMS, ["cases"], rules)
     assert code_at(out, region="r0", age="a0") == "c"

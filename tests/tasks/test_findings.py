@@ -33,8 +33,12 @@ def only_finding(tmp_path: Path, rules: str, published: dict, label=str) -> dict
 
 
 def table(*rows: dict, value: str = "value") -> dict:
-    return {"rows": [{"disclosure": None, **r} for r in rows], "value": value, "unit": "share",
-            "coverage": [{"source_id": "src", "country_iso3": "KEN", "first_period": "2023", "last_period": "2023"}]}
+    return {
+        "rows": [{"disclosure": None, **r} for r in rows],
+        "value": value,
+        "unit": "share",
+        "coverage": [{"source_id": "src", "country_iso3": "KEN", "first_period": "2023", "last_period": "2023"}],
+    }
 
 
 @pytest.fixture
@@ -45,11 +49,14 @@ def rules(tmp_path: Path) -> list:
 
 
 def build(rules: list, h: float | None, p: float | None, c: float | None) -> dict:
-    published = {"share_h": table({"country": "all", "year": "2022", "value": 0.9},
-                                  {"country": "all", "year": "2023", "value": h,
-                                   "disclosure": None if h is not None else "[c]"}),
-                 "share_p": table({"org_type": "all", "value": p}) if p is not None else table(),
-                 "share_c": table({"country": "all", "value": c}) if c is not None else table()}
+    published = {
+        "share_h": table(
+            {"country": "all", "year": "2022", "value": 0.9},
+            {"country": "all", "year": "2023", "value": h, "disclosure": None if h is not None else "[c]"},
+        ),
+        "share_p": table({"org_type": "all", "value": p}) if p is not None else table(),
+        "share_c": table({"country": "all", "value": c}) if c is not None else table(),
+    }
     [finding] = build_findings(rules, published, label=str)
     return finding
 
@@ -100,10 +107,14 @@ findings:
     evidence:
       top: {indicator: answers, cell: {country: all}, pick: max, group: children_youth, supports: value > 0}
 """
-    published = {"answers": table({"answer": "shame", "country": "all", "value": 0.3},
-                                  {"answer": "secret", "country": "all", "value": None, "disclosure": "[c]"},
-                                  {"answer": "fear", "country": "all", "value": 0.4},
-                                  {"answer": "fear", "country": "KEN", "value": 0.9})}
+    published = {
+        "answers": table(
+            {"answer": "shame", "country": "all", "value": 0.3},
+            {"answer": "secret", "country": "all", "value": None, "disclosure": "[c]"},
+            {"answer": "fear", "country": "all", "value": 0.4},
+            {"answer": "fear", "country": "KEN", "value": 0.9},
+        )
+    }
     assert only_finding(tmp_path, rules, published, label=str.upper)["statement"] == "FEAR first at 40%"
 
 
@@ -119,18 +130,33 @@ def test_pct_reads_like_a_person_writes() -> None:
     assert (pct(0.3083), pct(0.066), pct(1)) == ("31%", "6.6%", "100%")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("findings:\n  - {id: a, statement: x, evidence: {e: {indicator: nope, group: children_youth, supports: 'true'}}}",
-     "unknown indicator 'nope'"),
-    ("findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: kids, supports: 'true'}}}",
-     "unknown group 'kids'"),
-    ("findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth}}}",
-     "'supports' is required"),
-    ("findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, supports: 'true', "
-     "pick: best}}}", "pick must be max or min"),
-    ("findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, supports: 'true', "
-     "colour: red}}}", "unknown key(s) colour"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: nope, group: children_youth, supports: 'true'}}}",
+            "unknown indicator 'nope'",
+        ),
+        (
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: kids, supports: 'true'}}}",
+            "unknown group 'kids'",
+        ),
+        (
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth}}}",
+            "'supports' is required",
+        ),
+        (
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, supports: 'true', "
+            "pick: best}}}",
+            "pick must be max or min",
+        ),
+        (
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, supports: 'true', "
+            "colour: red}}}",
+            "unknown key(s) colour",
+        ),
+    ],
+)
 def test_wrong_rules_are_refused_with_what_to_fix(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "f.yaml"
     path.write_text(text, encoding="utf-8")
@@ -153,6 +179,10 @@ findings:
       p: {indicator: prov, cell: {org_type: all}, where: reports >= 5, latest: year, group: service_providers,
           supports: value > 0}
 """
-    published = {"prov": table({"org_type": "all", "year": "2023", "value": 0.6, "reports": 14},
-                               {"org_type": "all", "year": "2024", "value": 0.7, "reports": 3})}
+    published = {
+        "prov": table(
+            {"org_type": "all", "year": "2023", "value": 0.6, "reports": 14},
+            {"org_type": "all", "year": "2024", "value": 0.7, "reports": 3},
+        )
+    }
     assert only_finding(tmp_path, rules, published)["statement"] == "60% in 2023"

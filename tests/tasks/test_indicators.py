@@ -44,14 +44,17 @@ def test_a_good_file_gives_its_metadata_and_two_statements(tmp_path: Path) -> No
     assert ind.metadata()["stakeholder_groups"] == ["helplines_services"]
 
 
-@pytest.mark.parametrize("change, message", [
-    (("-- unit: share\n", ""), "the header lacks unit"),
-    (("-- unit: share", "-- unit: furlongs"), "unit 'furlongs' is not one of"),
-    (("-- groups: helplines_services", "-- groups: parents"), "unknown stakeholder group"),
-    (("-- margins: country_iso3", "-- margins: region"), "margins region not among the dimensions"),
-    (("-- counts: cases, base", "-- counts: none"), "must say under 'disclosure' why"),
-    (("FROM approved_fact_helpline_contacts;", "FROM approved_fact_helpline_contacts"), "expected two statements"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("-- unit: share\n", ""), "the header lacks unit"),
+        (("-- unit: share", "-- unit: furlongs"), "unit 'furlongs' is not one of"),
+        (("-- groups: helplines_services", "-- groups: parents"), "unknown stakeholder group"),
+        (("-- margins: country_iso3", "-- margins: region"), "margins region not among the dimensions"),
+        (("-- counts: cases, base", "-- counts: none"), "must say under 'disclosure' why"),
+        (("FROM approved_fact_helpline_contacts;", "FROM approved_fact_helpline_contacts"), "expected two statements"),
+    ],
+)
 def test_a_wrong_file_is_refused_with_what_to_fix(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     with pytest.raises(IndicatorError, match=message):
         load_indicator(write(tmp_path, GOOD.replace(*change)))
@@ -74,9 +77,10 @@ def test_the_project_indicators_cover_every_group_and_declare_their_disclosure()
 
 def test_an_indicator_can_share_the_basis_of_another(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
-    shared = GOOD.replace("-- id: demo_share", "-- id: demo_trend").replace("-- caveats: None.",
-                                                                           "-- caveats: None.\n-- basis: demo_share")
-    shared = shared[:shared.index("SELECT source_id")] + "SELECT country_iso3 FROM basis\n"
+    shared = GOOD.replace("-- id: demo_share", "-- id: demo_trend").replace(
+        "-- caveats: None.", "-- caveats: None.\n-- basis: demo_share"
+    )
+    shared = shared[: shared.index("SELECT source_id")] + "SELECT country_iso3 FROM basis\n"
     ind = load_indicator(write(tmp_path, shared, "demo_trend.sql"))
     assert ind.basis_sql == load_indicator(tmp_path / "demo_share.sql").basis_sql
     assert ind.indicator_sql == "SELECT country_iso3 FROM basis"

@@ -27,7 +27,7 @@ from tests.conftest import demo_settings
 from tests.helpers import HEADER, helpline_source, write_file
 
 Q1_ROWS = [
-    "2023-Q1,Kenya,counselling,TEL,bullying,13-15,girl,\"1,200\"",
+    '2023-Q1,Kenya,counselling,TEL,bullying,13-15,girl,"1,200"',
     "2023-Q1,KEN,counselling,chat,cyberbullying,13-15,girl,40",
     "2023-Q1,Kenya,counselling,WhatsApp,sextortion,16-17,boy,7",
 ]
@@ -48,8 +48,10 @@ def ingest(tmp_path: Path, database_url: str, files: dict[str, list[str]]) -> li
         sync_dimensions(conn, Registry(sources=[source]))
     for name, rows in files.items():
         write_file(tmp_path, name, "\n".join([HEADER, *rows]) + "\n")
-    batches = [ingest_file.fn(source, incoming, database_url, tmp_path / "landing", 1000, None)
-               for incoming in discover(source, tmp_path / "inbox")]
+    batches = [
+        ingest_file.fn(source, incoming, database_url, tmp_path / "landing", 1000, None)
+        for incoming in discover(source, tmp_path / "inbox")
+    ]
     assert [b["status"] for b in batches] == ["loaded"] * len(files)
     return [b["batch_id"] for b in batches]
 
@@ -85,7 +87,10 @@ def test_suites_derive_from_the_schemas(group: str) -> None:
         if {spec.min, spec.max, spec.min_exclusive} != {None}:
             between = found[("expect_column_values_to_be_between", column)]
             assert (between.min_value, between.max_value, between.strict_min) == (
-                spec.min if spec.min is not None else spec.min_exclusive, spec.max, spec.min_exclusive is not None)
+                spec.min if spec.min is not None else spec.min_exclusive,
+                spec.max,
+                spec.min_exclusive is not None,
+            )
     [unique] = [e for e in suite.expectations if e.expectation_type == "expect_compound_columns_to_be_unique"]
     assert unique.column_list == ["source_id", *schema.natural_key_columns]
 
@@ -108,26 +113,46 @@ def test_clean_warehouse_passes_stores_outcomes_and_writes_data_docs(tmp_path: P
 def copy_of_row_2(batch: str, row_number: str) -> str:
     """SQL: batch {q1}'s row 2 once more, as row `row_number` of `batch` (a row the pipeline would never load)."""
     columns = COLUMNS.replace("batch_id", f"{batch} AS batch_id").replace("row_number", f"{row_number} AS row_number")
-    return (f"INSERT INTO {HELPLINE} ({COLUMNS}) SELECT {columns} FROM {HELPLINE} "
-            f"WHERE batch_id = {{q1}} AND row_number = 2")
+    return (
+        f"INSERT INTO {HELPLINE} ({COLUMNS}) SELECT {columns} FROM {HELPLINE} "
+        f"WHERE batch_id = {{q1}} AND row_number = 2"
+    )
 
 
 DEFECTS = {
-    "negative contacts": ([f"UPDATE {HELPLINE} SET contacts = -4 WHERE batch_id = {{q1}} AND row_number = 2"],
-                          {(HELPLINE, "expect_column_values_to_be_between", "contacts")}),
-    "channel outside the vocabulary": ([f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE row_number = 3"],
-                                       {(HELPLINE, "expect_column_values_to_be_in_set", "channel")}),
-    "country not in dim_country": ([f"UPDATE {HELPLINE} SET country_iso3 = 'XXX' WHERE batch_id = {{q2}}"],
-                                   {(HELPLINE, "expect_column_values_to_be_in_set", "country_iso3")}),
+    "negative contacts": (
+        [f"UPDATE {HELPLINE} SET contacts = -4 WHERE batch_id = {{q1}} AND row_number = 2"],
+        {(HELPLINE, "expect_column_values_to_be_between", "contacts")},
+    ),
+    "channel outside the vocabulary": (
+        [f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE row_number = 3"],
+        {(HELPLINE, "expect_column_values_to_be_in_set", "channel")},
+    ),
+    "country not in dim_country": (
+        [f"UPDATE {HELPLINE} SET country_iso3 = 'XXX' WHERE batch_id = {{q2}}"],
+        {(HELPLINE, "expect_column_values_to_be_in_set", "country_iso3")},
+    ),
     "duplicate key from another batch of the source": (
         [copy_of_row_2("{q2}", "99"), "UPDATE batches SET rows_loaded = rows_loaded + 1 WHERE batch_id = {q2}"],
-        {(HELPLINE, "expect_compound_columns_to_be_unique",
-          "source_id,period,country_iso3,contact_type,channel,reason,age_band,gender")}),
-    "fact row deleted": ([f"DELETE FROM {HELPLINE} WHERE batch_id = {{q1}} AND row_number = 4"],
-                         {(HELPLINE, "expect_table_row_count_to_equal", None)}),
-    "row of no loaded batch": ([copy_of_row_2("999", "row_number")],
-                               {(HELPLINE, "expect_column_values_to_not_be_null", "source_id"),
-                                (HELPLINE, "expect_table_row_count_to_equal", None)}),
+        {
+            (
+                HELPLINE,
+                "expect_compound_columns_to_be_unique",
+                "source_id,period,country_iso3,contact_type,channel,reason,age_band,gender",
+            )
+        },
+    ),
+    "fact row deleted": (
+        [f"DELETE FROM {HELPLINE} WHERE batch_id = {{q1}} AND row_number = 4"],
+        {(HELPLINE, "expect_table_row_count_to_equal", None)},
+    ),
+    "row of no loaded batch": (
+        [copy_of_row_2("999", "row_number")],
+        {
+            (HELPLINE, "expect_column_values_to_not_be_null", "source_id"),
+            (HELPLINE, "expect_table_row_count_to_equal", None),
+        },
+    ),
 }
 
 
@@ -140,74 +165,117 @@ def test_seeded_defect_fails_its_expectation(tmp_path: Path, database_url: str, 
     assert result["success"] is False
     assert failures(result) == expected
     with get_engine(database_url).connect() as conn:
-        failed = conn.execute(select(QualityResult.suite, QualityResult.expectation, QualityResult.column)
-                              .where(QualityResult.success.is_(False))).all()
+        failed = conn.execute(
+            select(QualityResult.suite, QualityResult.expectation, QualityResult.column).where(
+                QualityResult.success.is_(False)
+            )
+        ).all()
     assert {tuple(r) for r in failed} == expected
 
 
 def test_failures_say_what_was_observed(tmp_path: Path, database_url: str) -> None:
     q1, _ = ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
-    execute(database_url, f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE batch_id = {q1} AND row_number = 3",
-            f"DELETE FROM {HELPLINE} WHERE batch_id = {q1} AND row_number = 4")
+    execute(
+        database_url,
+        f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE batch_id = {q1} AND row_number = 3",
+        f"DELETE FROM {HELPLINE} WHERE batch_id = {q1} AND row_number = 4",
+    )
     [suite] = [s for s in check(tmp_path, database_url)["suites"] if not s["success"]]
     by_expectation = {f["expectation"]: f for f in suite["failed"]}
-    assert by_expectation["expect_column_values_to_be_in_set"]["observed"] == {"unexpected_count": 1,
-                                                                                "examples": ["pigeon"]}
+    assert by_expectation["expect_column_values_to_be_in_set"]["observed"] == {
+        "unexpected_count": 1,
+        "examples": ["pigeon"],
+    }
     assert by_expectation["expect_table_row_count_to_equal"]["observed"] == 4
     assert by_expectation["expect_table_row_count_to_equal"]["details"]["expected"] == {"value": 5}
 
 
 def test_rows_of_rejected_batches_are_left_out(tmp_path: Path, database_url: str) -> None:
     _, q2 = ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
-    execute(database_url, f"UPDATE {HELPLINE} SET contacts = -4, channel = 'pigeon' WHERE batch_id = {q2}",
-            f"UPDATE batches SET review_status = 'rejected' WHERE batch_id = {q2}")
+    execute(
+        database_url,
+        f"UPDATE {HELPLINE} SET contacts = -4, channel = 'pigeon' WHERE batch_id = {q2}",
+        f"UPDATE batches SET review_status = 'rejected' WHERE batch_id = {q2}",
+    )
     result = check(tmp_path, database_url, as_of=dt.date(2023, 5, 1))  # Q2 rejected: Q1 must be recent enough
     assert result["success"] and not failures(result)
 
 
-@pytest.mark.parametrize(("as_of", "fresh"), [(dt.date(2023, 7, 9), True), (dt.date(2023, 7, 10), False),
-                                              (dt.date(2025, 1, 1), False)], ids=["100-days", "101-days", "years"])
-def test_freshness_follows_the_update_frequency(tmp_path: Path, database_url: str, as_of: dt.date,
-                                                fresh: bool) -> None:
+@pytest.mark.parametrize(
+    ("as_of", "fresh"),
+    [(dt.date(2023, 7, 9), True), (dt.date(2023, 7, 10), False), (dt.date(2025, 1, 1), False)],
+    ids=["100-days", "101-days", "years"],
+)
+def test_freshness_follows_the_update_frequency(tmp_path: Path, database_url: str, as_of: dt.date, fresh: bool) -> None:
     """The quarterly test source's newest period ends 2023-03-31: it may be 100 days old, no more."""
     ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS})
     result = check(tmp_path, database_url, as_of=as_of)
     assert result["success"] is fresh
-    assert failures(result) == (set() if fresh else {("source_freshness", "expect_column_values_to_be_between",
-                                                      "days_overdue")})
+    assert failures(result) == (
+        set() if fresh else {("source_freshness", "expect_column_values_to_be_between", "days_overdue")}
+    )
     if not fresh:
         [failure] = result["suites"][-1]["failed"]
-        assert failure["observed"] == {"unexpected_count": 1,
-                                       "days_overdue": {"test_helpline": (as_of - dt.date(2023, 3, 31)).days - 100}}
+        assert failure["observed"] == {
+            "unexpected_count": 1,
+            "days_overdue": {"test_helpline": (as_of - dt.date(2023, 3, 31)).days - 100},
+        }
         [row] = failure["details"]["unexpected_rows"]
-        assert row == {"source_id": "test_helpline", "update_frequency": "quarterly", "dated_by": "period_end",
-                       "newest_date": "2023-03-31", "age_days": (as_of - dt.date(2023, 3, 31)).days,
-                       "allowed_days": 100, "days_overdue": (as_of - dt.date(2023, 3, 31)).days - 100}
+        assert row == {
+            "source_id": "test_helpline",
+            "update_frequency": "quarterly",
+            "dated_by": "period_end",
+            "newest_date": "2023-03-31",
+            "age_days": (as_of - dt.date(2023, 3, 31)).days,
+            "allowed_days": 100,
+            "days_overdue": (as_of - dt.date(2023, 3, 31)).days - 100,
+        }
 
 
-SUBMISSION_FIELDS = ["submission_id", "submitter_org", "org_type", "countries", "evidence_type", "intervention_type",
-                     "title", "summary", "consent", "submitted_on"]
+SUBMISSION_FIELDS = [
+    "submission_id",
+    "submitter_org",
+    "org_type",
+    "countries",
+    "evidence_type",
+    "intervention_type",
+    "title",
+    "summary",
+    "consent",
+    "submitted_on",
+]
 
 
 def ingest_submissions(tmp_path: Path, database_url: str, submitted_on: list[str]) -> None:
     """One protection-community file (a quarterly test source, our own column names), a submission per date."""
-    source = helpline_source(tmp_path, id="test_submissions", group="protection_community",
-                             schema="protection_community", files="pc/*.csv", values={},
-                             columns={name: name for name in SUBMISSION_FIELDS})
+    source = helpline_source(
+        tmp_path,
+        id="test_submissions",
+        group="protection_community",
+        schema="protection_community",
+        files="pc/*.csv",
+        values={},
+        columns={name: name for name in SUBMISSION_FIELDS},
+    )
     with get_engine(database_url).begin() as conn:
         sync_dimensions(conn, Registry(sources=[source]))
-    rows = [f"PC-{n},Youth Voices,youth_led,Kenya,case_study,peer_support,Peer chat,What we learnt,yes,{day}"
-            for n, day in enumerate(submitted_on)]
+    rows = [
+        f"PC-{n},Youth Voices,youth_led,Kenya,case_study,peer_support,Peer chat,What we learnt,yes,{day}"
+        for n, day in enumerate(submitted_on)
+    ]
     write_file(tmp_path, "round1.csv", "\n".join([",".join(SUBMISSION_FIELDS), *rows]) + "\n", folder="pc")
     [incoming] = discover(source, tmp_path / "inbox")
-    assert ingest_file.fn(source, incoming, database_url, tmp_path / "landing", 1000, None)["rows_loaded"] == \
-        len(submitted_on)
+    assert ingest_file.fn(source, incoming, database_url, tmp_path / "landing", 1000, None)["rows_loaded"] == len(
+        submitted_on
+    )
 
 
-@pytest.mark.parametrize(("as_of", "fresh"), [(dt.date(2024, 1, 9), True), (dt.date(2024, 1, 10), False)],
-                         ids=["100-days", "101-days"])
-def test_submissions_are_fresh_by_their_newest_submission_date(tmp_path: Path, database_url: str, as_of: dt.date,
-                                                               fresh: bool) -> None:
+@pytest.mark.parametrize(
+    ("as_of", "fresh"), [(dt.date(2024, 1, 9), True), (dt.date(2024, 1, 10), False)], ids=["100-days", "101-days"]
+)
+def test_submissions_are_fresh_by_their_newest_submission_date(
+    tmp_path: Path, database_url: str, as_of: dt.date, fresh: bool
+) -> None:
     """Submissions have no period: the quarterly source is judged by its newest submitted_on, 2023-10-01."""
     ingest_submissions(tmp_path, database_url, ["2023-09-14", "2023-10-01", ""])
     result = check(tmp_path, database_url, as_of=as_of)
@@ -216,8 +284,16 @@ def test_submissions_are_fresh_by_their_newest_submission_date(tmp_path: Path, d
         [failure] = [f for s in result["suites"] for f in s["failed"]]
         assert (failure["expectation"], failure["column"]) == ("expect_column_values_to_be_between", "days_overdue")
         assert failure["details"]["unexpected_rows"] == [
-            {"source_id": "test_submissions", "update_frequency": "quarterly", "dated_by": "submitted_on",
-             "newest_date": "2023-10-01", "age_days": 101, "allowed_days": 100, "days_overdue": 1}]
+            {
+                "source_id": "test_submissions",
+                "update_frequency": "quarterly",
+                "dated_by": "submitted_on",
+                "newest_date": "2023-10-01",
+                "age_days": 101,
+                "allowed_days": 100,
+                "days_overdue": 1,
+            }
+        ]
 
 
 def test_only_the_newest_validation_results_are_kept(tmp_path: Path, database_url: str) -> None:
@@ -236,8 +312,11 @@ def test_only_the_newest_validation_results_are_kept(tmp_path: Path, database_ur
 
 def _committed_project() -> dict[str, str]:
     gx = PROJECT_ROOT / "gx"
-    return {str(p.relative_to(gx)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(gx.rglob("*"))
-            if p.is_file() and "uncommitted" not in p.relative_to(gx).parts}
+    return {
+        str(p.relative_to(gx)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(gx.rglob("*"))
+        if p.is_file() and "uncommitted" not in p.relative_to(gx).parts
+    }
 
 
 def test_running_leaves_the_committed_project_unchanged(tmp_path: Path, database_url: str) -> None:
@@ -246,8 +325,11 @@ def test_running_leaves_the_committed_project_unchanged(tmp_path: Path, database
     before = _committed_project()
     check(tmp_path / "elsewhere", database_url, run_id="second")
     assert _committed_project() == before
-    assert {"great_expectations.yml", "checkpoints/warehouse_tables.json",
-            "expectations/fact_helpline_contacts.json"} <= set(before)
+    assert {
+        "great_expectations.yml",
+        "checkpoints/warehouse_tables.json",
+        "expectations/fact_helpline_contacts.json",
+    } <= set(before)
     config = (PROJECT_ROOT / "gx" / "great_expectations.yml").read_text(encoding="utf-8")
     assert str(tmp_path) not in config and "${POP_GX_WAREHOUSE_URL}" in config
 
@@ -266,13 +348,15 @@ def test_check_warehouse_shows_failures_as_prefect_artifacts(tmp_path: Path, dat
     state = checks(return_state=True)
     assert state.result()["success"] is False
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
     by_key = {a.key: a for a in artifacts}
     assert by_key["warehouse-quality"].type == "table" and by_key["warehouse-quality-report"].type == "markdown"
     table = by_key["warehouse-quality"].data
     table = json.loads(table) if isinstance(table, str) else table
     assert [(row["suite"], row["success"], row["failed"]) for row in table] == [
-        (suite, suite != HELPLINE, int(suite == HELPLINE)) for suite in SUITES]
+        (suite, suite != HELPLINE, int(suite == HELPLINE)) for suite in SUITES
+    ]
     report = by_key["warehouse-quality-report"].data
     assert "FAILED" in report and "expect_column_values_to_be_in_set" in report and "pigeon" in report

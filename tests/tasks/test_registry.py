@@ -10,9 +10,18 @@ import yaml
 from tasks.registry import RegistryError, load_registry
 from tests.helpers import HELPLINE_COLUMNS
 
-GOOD = {"id": "hl", "group": "helplines_services", "schema": "helplines_services", "organisation": "Org",
-        "format": "csv", "files": "hl/*.csv", "columns": HELPLINE_COLUMNS, "licence": "CC-BY-4.0",
-        "contact": "a@example.org", "update_frequency": "quarterly"}
+GOOD = {
+    "id": "hl",
+    "group": "helplines_services",
+    "schema": "helplines_services",
+    "organisation": "Org",
+    "format": "csv",
+    "files": "hl/*.csv",
+    "columns": HELPLINE_COLUMNS,
+    "licence": "CC-BY-4.0",
+    "contact": "a@example.org",
+    "update_frequency": "quarterly",
+}
 
 
 def write(tmp_path: Path, *entries: dict) -> Path:
@@ -27,18 +36,24 @@ def test_a_good_registry_loads(tmp_path: Path) -> None:
     assert registry.get("hl").schema.fact_table == "fact_helpline_contacts"
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"schema": "helplines"}, "source 'hl', field schema: unknown schema 'helplines'"),
-    ({"files": "hl/[abc.csv"}, "not a valid glob: unbalanced"),
-    ({"files": "../elsewhere/*.csv"}, "must be a glob inside the inbox folder"),
-    ({"files": "/etc/*.csv"}, "must be a glob inside the inbox folder"),
-    ({"group": "journalists"}, "source 'hl', field group"),
-    ({"format": "pdf"}, "source 'hl', field format"),
-    ({"columns": {**HELPLINE_COLUMNS, "Region": "region"}}, "column 'Region' maps to 'region', which is not a field"),
-    ({"format": "xlsx"}, "an xlsx source needs 'sheet'"),
-    ({"update_frequency": "sometimes"}, "field update_frequency"),
-    ({"colums": {}}, "field colums: Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"schema": "helplines"}, "source 'hl', field schema: unknown schema 'helplines'"),
+        ({"files": "hl/[abc.csv"}, "not a valid glob: unbalanced"),
+        ({"files": "../elsewhere/*.csv"}, "must be a glob inside the inbox folder"),
+        ({"files": "/etc/*.csv"}, "must be a glob inside the inbox folder"),
+        ({"group": "journalists"}, "source 'hl', field group"),
+        ({"format": "pdf"}, "source 'hl', field format"),
+        (
+            {"columns": {**HELPLINE_COLUMNS, "Region": "region"}},
+            "column 'Region' maps to 'region', which is not a field",
+        ),
+        ({"format": "xlsx"}, "an xlsx source needs 'sheet'"),
+        ({"update_frequency": "sometimes"}, "field update_frequency"),
+        ({"colums": {}}, "field colums: Extra inputs are not permitted"),
+    ],
+)
 def test_a_wrong_entry_is_refused(tmp_path: Path, change: dict, message: str) -> None:
     with pytest.raises(RegistryError) as error:
         load_registry(write(tmp_path, {**GOOD, **change}))

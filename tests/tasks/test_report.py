@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.report import (markdown_summary, reconciliation, table_rows, write_batch_report, write_index,
-                          write_run_report)
+from tasks.report import markdown_summary, reconciliation, table_rows, write_batch_report, write_index, write_run_report
 
 SCRIPT = "<script>alert(1)</script>"
 COUNTRY_HINT = "country is not a country we recognise: use the English name or the ISO 3166 code (e.g. Kenya or KEN)."
@@ -21,18 +20,43 @@ MISSING_COLUMN = "The file has no column for the country. Add a column named Cou
 def make_batch(**changes: object) -> dict:
     """A helpline file of 1200 rows, 20 of them quarantined for two reasons."""
     batch = {
-        "batch_id": 12, "source_id": "helpline_ke", "group": "helplines_services", "organisation": "Childline Kenya",
-        "original_name": "childline_ke_2023.csv", "sha256": "a" * 64,
+        "batch_id": 12,
+        "source_id": "helpline_ke",
+        "group": "helplines_services",
+        "organisation": "Childline Kenya",
+        "original_name": "childline_ke_2023.csv",
+        "sha256": "a" * 64,
         "landed_path": "outputs/landing/helpline_ke/a.csv",
-        "received_at": "2024-03-01T10:15:00+00:00", "started_at": "2024-03-01T10:16:00+00:00",
-        "finished_at": "2024-03-01T10:16:04+00:00", "duration_s": 4.2, "status": "loaded",
-        "rows_in": 1200, "rows_loaded": 1180, "rows_quarantined": 20, "message": None, "duplicate_of": None,
+        "received_at": "2024-03-01T10:15:00+00:00",
+        "started_at": "2024-03-01T10:16:00+00:00",
+        "finished_at": "2024-03-01T10:16:04+00:00",
+        "duration_s": 4.2,
+        "status": "loaded",
+        "rows_in": 1200,
+        "rows_loaded": 1180,
+        "rows_quarantined": 20,
+        "message": None,
+        "duplicate_of": None,
         "contact": "data@childline.example",
         "failures": [
-            {"column": "country", "sender_column": "Country name", "check": "unknown_country", "rows": 18,
-             "examples": ["Kenia", SCRIPT], "row_numbers": [4, 9, 17], "hint": COUNTRY_HINT},
-            {"column": "contacts", "sender_column": "No. of contacts", "check": "below_minimum", "rows": 2,
-             "examples": ["-4"], "row_numbers": [40, 41], "hint": "contacts must be at least 0."},
+            {
+                "column": "country",
+                "sender_column": "Country name",
+                "check": "unknown_country",
+                "rows": 18,
+                "examples": ["Kenia", SCRIPT],
+                "row_numbers": [4, 9, 17],
+                "hint": COUNTRY_HINT,
+            },
+            {
+                "column": "contacts",
+                "sender_column": "No. of contacts",
+                "check": "below_minimum",
+                "rows": 2,
+                "examples": ["-4"],
+                "row_numbers": [40, 41],
+                "hint": "contacts must be at least 0.",
+            },
         ],
     }
     return batch | changes
@@ -40,33 +64,76 @@ def make_batch(**changes: object) -> dict:
 
 def failed_batch() -> dict:
     """A survey file that could not be read at all."""
-    return make_batch(batch_id=13, source_id="survey_gko", group="children_youth", original_name="gko_wave3.xlsx",
-                      received_at="2024-03-02T09:00:00Z", status="failed", rows_in=0, rows_loaded=0,
-                      rows_quarantined=0, message=MISSING_COLUMN, failures=[])
+    return make_batch(
+        batch_id=13,
+        source_id="survey_gko",
+        group="children_youth",
+        original_name="gko_wave3.xlsx",
+        received_at="2024-03-02T09:00:00Z",
+        status="failed",
+        rows_in=0,
+        rows_loaded=0,
+        rows_quarantined=0,
+        message=MISSING_COLUMN,
+        failures=[],
+    )
 
 
 def duplicate_batch() -> dict:
     """The helpline file sent a second time."""
-    return make_batch(batch_id=14, received_at="2024-03-03T09:00:00Z", status="duplicate", rows_in=0,
-                      rows_loaded=0, rows_quarantined=0, duplicate_of=12, failures=[])
+    return make_batch(
+        batch_id=14,
+        received_at="2024-03-03T09:00:00Z",
+        status="duplicate",
+        rows_in=0,
+        rows_loaded=0,
+        rows_quarantined=0,
+        duplicate_of=12,
+        failures=[],
+    )
 
 
 def make_run() -> dict:
     """A completed run over three sources: one with two files, one failed file, one with nothing new."""
     return {
-        "run_id": "run-2024-03-03", "flow_run_name": "brave-otter", "started_at": "2024-03-03T09:00:00Z",
-        "finished_at": "2024-03-03T09:02:10Z", "status": "completed", "message": None,
+        "run_id": "run-2024-03-03",
+        "flow_run_name": "brave-otter",
+        "started_at": "2024-03-03T09:00:00Z",
+        "finished_at": "2024-03-03T09:02:10Z",
+        "status": "completed",
+        "message": None,
         "database": "sqlite:///outputs/warehouse.sqlite",
         "sources": [
-            {"source_id": "helpline_ke", "group": "helplines_services", "status": "ok", "message": None,
-             "batches": [make_batch(), duplicate_batch()]},
-            {"source_id": "survey_gko", "group": "children_youth", "status": "ok", "message": None,
-             "batches": [failed_batch()]},
-            {"source_id": "tech_x", "group": "tech_companies", "status": "no_new_files", "message": None,
-             "batches": []},
+            {
+                "source_id": "helpline_ke",
+                "group": "helplines_services",
+                "status": "ok",
+                "message": None,
+                "batches": [make_batch(), duplicate_batch()],
+            },
+            {
+                "source_id": "survey_gko",
+                "group": "children_youth",
+                "status": "ok",
+                "message": None,
+                "batches": [failed_batch()],
+            },
+            {
+                "source_id": "tech_x",
+                "group": "tech_companies",
+                "status": "no_new_files",
+                "message": None,
+                "batches": [],
+            },
         ],
-        "totals": {"files_seen": 4, "batches_new": 3, "rows_in": 1200, "rows_loaded": 1180,
-                   "rows_quarantined": 20, "failed_batches": 1},
+        "totals": {
+            "files_seen": 4,
+            "batches_new": 3,
+            "rows_in": 1200,
+            "rows_loaded": 1180,
+            "rows_quarantined": 20,
+            "failed_batches": 1,
+        },
     }
 
 
@@ -122,7 +189,7 @@ def test_failed_file_shows_its_message_prominently(tmp_path: Path) -> None:
 
 
 def test_batch_with_every_value_missing_still_renders(tmp_path: Path) -> None:
-    batch = {key: None for key in make_batch()} | {"batch_id": 99}
+    batch = dict.fromkeys(make_batch()) | {"batch_id": 99}
 
     html = write_batch_report(batch, tmp_path)["html"].read_text(encoding="utf-8")
 
@@ -207,15 +274,25 @@ def test_table_rows_give_one_flat_row_per_batch() -> None:
     rows = table_rows(make_run())
 
     assert [row["status"] for row in rows] == ["loaded", "duplicate", "failed"]
-    assert rows[2] == {"source": "survey_gko", "file": "gko_wave3.xlsx", "status": "failed", "rows_in": 0,
-                       "rows_loaded": 0, "rows_quarantined": 0, "message": MISSING_COLUMN}
+    assert rows[2] == {
+        "source": "survey_gko",
+        "file": "gko_wave3.xlsx",
+        "status": "failed",
+        "rows_in": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "message": MISSING_COLUMN,
+    }
     assert rows[1]["message"] == "Same file as batch 12: not loaded again."
 
 
-@pytest.mark.parametrize(("counts", "line", "ok"), [
-    ((1200, 1180, 20), "rows in = loaded + quarantined: 1200 = 1180 + 20 ✓", True),
-    ((1200, 1180, 10), "rows in = loaded + quarantined: 1200 ≠ 1180 + 10 ✗ (+10 rows unaccounted for)", False),
-    ((None, 0, 0), "rows in = loaded + quarantined: not counted (the file was not read)", None),
-])
+@pytest.mark.parametrize(
+    ("counts", "line", "ok"),
+    [
+        ((1200, 1180, 20), "rows in = loaded + quarantined: 1200 = 1180 + 20 ✓", True),
+        ((1200, 1180, 10), "rows in = loaded + quarantined: 1200 ≠ 1180 + 10 ✗ (+10 rows unaccounted for)", False),
+        ((None, 0, 0), "rows in = loaded + quarantined: not counted (the file was not read)", None),
+    ],
+)
 def test_reconciliation_line(counts: tuple, line: str, ok: bool | None) -> None:
     assert reconciliation(*counts) == {"line": line, "ok": ok}

@@ -14,8 +14,11 @@ keys = st.lists(st.integers(min_value=0, max_value=40), max_size=120)
 
 
 @settings(max_examples=200, deadline=None)
-@given(loaded=st.lists(st.integers(min_value=0, max_value=40), unique=True, max_size=20), sent=keys,
-       cuts=st.lists(st.integers(min_value=0, max_value=120), max_size=6))
+@given(
+    loaded=st.lists(st.integers(min_value=0, max_value=40), unique=True, max_size=20),
+    sent=keys,
+    cuts=st.lists(st.integers(min_value=0, max_value=120), max_size=6),
+)
 def test_seen_keys_agree_with_a_dict(loaded: list[int], sent: list[int], cuts: list[int]) -> None:
     existing = pd.DataFrame({"batch_id": 9, "row_number": [100 + i for i in range(len(loaded))], "k": loaded})
     seen = SeenKeys.loaded(existing, ["k"])

@@ -24,8 +24,17 @@ from tasks.dimensions import sync_dimensions
 from tasks.extract import discover
 from tasks.ingest import ingest_file
 from tasks.registry import Registry, Source, load_registry
-from tasks.submission_template import (LISTS_SHEET, PREPARED_ROWS, README_SHEET, SINGLE_CHOICE, TemplateColumn,
-                                       list_codes, list_name, template_columns, write_template)
+from tasks.submission_template import (
+    LISTS_SHEET,
+    PREPARED_ROWS,
+    README_SHEET,
+    SINGLE_CHOICE,
+    TemplateColumn,
+    list_codes,
+    list_name,
+    template_columns,
+    write_template,
+)
 from tests.helpers import helpline_source
 
 REAL_REGISTRY = PROJECT_ROOT / "config" / "sources.yaml"
@@ -40,8 +49,19 @@ def group_source(tmp_path: Path, group: str) -> Source:
         field = schema.fields[ONE_HOT[group]]
         onehot = {field.name: {f"{field.name}.{code}": code for code in vocabulary(field.vocab).codes}}
     columns = {name: name for name in schema.fields if name not in onehot}
-    return helpline_source(tmp_path, id=f"tpl_{group}", group=group, schema=group, format="xlsx", files="hl/*.xlsx",
-                           sheet="Data", header_row=1, columns=columns, values={}, multi_select_columns=onehot)
+    return helpline_source(
+        tmp_path,
+        id=f"tpl_{group}",
+        group=group,
+        schema=group,
+        format="xlsx",
+        files="hl/*.xlsx",
+        sheet="Data",
+        header_row=1,
+        columns=columns,
+        values={},
+        multi_select_columns=onehot,
+    )
 
 
 def as_xlsx(source: Source) -> Source:
@@ -78,8 +98,7 @@ def header_of(sheet: Worksheet, source: Source) -> list[str]:
     return [c.value for c in sheet[source.header_row] if c.value is not None]
 
 
-def steward_value(column: TemplateColumn, rule: DataValidation | None, book: Workbook, source: Source,
-                  i: int) -> Any:
+def steward_value(column: TemplateColumn, rule: DataValidation | None, book: Workbook, source: Source, i: int) -> Any:
     """What a steward types in row i: a code from the dropdown, or the schema's example (ids made unique)."""
     spec, example = column.spec, column.spec.example
     is_key = spec.name in source.schema.natural_key
@@ -107,11 +126,12 @@ def fill(template: Path, target: Path, source: Source, rows: int = 3, bad_code: 
     rules = validations(sheet)
     columns = [c for c in template_columns(source) if c.in_sheet]
     assert header_of(sheet, source) == [c.header for c in columns]
-    values = [[steward_value(c, rules.get(j), book, source, i) for j, c in enumerate(columns, start=1)]
-              for i in range(rows)]
+    values = [
+        [steward_value(c, rules.get(j), book, source, i) for j, c in enumerate(columns, start=1)] for i in range(rows)
+    ]
     if bad_code:
         position = next(j for j, c in enumerate(columns) if c.spec.kind == "vocab")
-        values.append([*values[0][:position], "not_a_code", *values[0][position + 1:]])
+        values.append([*values[0][:position], "not_a_code", *values[0][position + 1 :]])
     for i, row in enumerate(values):
         for j, value in enumerate(row, start=1):
             sheet.cell(source.header_row + 1 + i, j, value)
@@ -135,7 +155,7 @@ def readme_table(book: Workbook) -> list[dict[str, Any]]:
     rows = list(sheet.iter_rows(values_only=True))
     start = next(n for n, r in enumerate(rows) if r[:2] == ("Column", "Our field"))
     header = rows[start]
-    return [dict(zip(header, r)) for r in rows[start + 1:] if r[0] is not None]
+    return [dict(zip(header, r)) for r in rows[start + 1 :] if r[0] is not None]
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -144,8 +164,12 @@ def test_filled_template_loads_without_quarantine(tmp_path: Path, database_url: 
     template = write_template(source, tmp_path / "template.xlsx")
     fill(template, inbox_file(tmp_path, source), source)
     batch = ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == \
-        ("loaded", 3, 3, 0), batch["failures"]
+    assert (batch["status"], batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (
+        "loaded",
+        3,
+        3,
+        0,
+    ), batch["failures"]
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -159,14 +183,14 @@ def test_a_code_outside_the_dropdown_is_caught_at_ingest(tmp_path: Path, databas
 
 
 @pytest.mark.parametrize("source", real_sources(), ids=lambda s: s.id)
-def test_real_registry_sources_ingest_their_filled_template(tmp_path: Path, database_url: str,
-                                                            source: Source) -> None:
+def test_real_registry_sources_ingest_their_filled_template(tmp_path: Path, database_url: str, source: Source) -> None:
     source = as_xlsx(source)
     template = write_template(source, tmp_path / f"{source.id}.xlsx")
     fill(template, inbox_file(tmp_path, source), source)
     batch = ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_loaded"], batch["rows_quarantined"]) == ("loaded", 3, 0), \
+    assert (batch["status"], batch["rows_loaded"], batch["rows_quarantined"]) == ("loaded", 3, 0), (
         batch["message"] or batch["failures"]
+    )
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -176,8 +200,9 @@ def test_readme_lists_every_field_with_its_allowed_values(tmp_path: Path, group:
     assert book.sheetnames[0] == README_SHEET
     table = readme_table(book)
     schema = source.schema
-    assert [r["Our field"] for r in table if r["Column"] == r["Our field"]] == \
-        [n for n in schema.fields if n not in source.multi_select_columns]
+    assert [r["Our field"] for r in table if r["Column"] == r["Our field"]] == [
+        n for n in schema.fields if n not in source.multi_select_columns
+    ]
     for name, spec in schema.fields.items():
         rows = [r for r in table if r["Our field"] == name]
         assert rows and all(r["What it means"].startswith(spec.description) for r in rows)

@@ -5,6 +5,7 @@ Revises: 0003
 Create Date: 2026-11-29
 
 """
+
 from typing import Sequence, Union
 
 import sqlalchemy as sa
@@ -15,8 +16,10 @@ down_revision: Union[str, Sequence[str], None] = "0003"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-VIEW = ("CREATE VIEW approved_fact_helpline_contacts AS SELECT f.*, b.source_id FROM fact_helpline_contacts f "
-        "JOIN batches b ON b.batch_id = f.batch_id WHERE b.status = 'loaded' AND b.review_status = 'approved'")
+VIEW = (
+    "CREATE VIEW approved_fact_helpline_contacts AS SELECT f.*, b.source_id FROM fact_helpline_contacts f "
+    "JOIN batches b ON b.batch_id = f.batch_id WHERE b.status = 'loaded' AND b.review_status = 'approved'"
+)
 
 
 def upgrade() -> None:
