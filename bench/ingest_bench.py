@@ -16,10 +16,10 @@ from pathlib import Path
 
 import typer
 
-from pop.settings import PROJECT_ROOT
+from pop import paths
 
 app = typer.Typer(add_completion=False)
-BENCH_DIR = PROJECT_ROOT / "outputs" / "bench"
+BENCH_DIR = paths.DEFAULT_OUTPUTS / "bench"
 FLOOR_TABLE = "bench_floor_raw"
 SQLITE_PREFIX = "pop-bench-"  # the temporary folder of each SQLite database a benchmark makes and drops
 
@@ -36,7 +36,7 @@ def generated_file(rows: int) -> Path:
         subprocess.run(
             [sys.executable, "-m", "demo.generate", "helpline", "--rows", str(rows), "--out", str(path)],
             check=True,
-            cwd=PROJECT_ROOT,
+            cwd=paths.ROOT,
         )
     return path
 
@@ -101,13 +101,14 @@ def measure_floor(path: Path, url: str) -> dict:
 
 def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
     """The pipeline's ingest task for one file: land, read in chunks, convert, harmonise, validate, load."""
+    from pop.contracts import IncomingFile
     from pop.db import get_engine, upgrade
-    from tasks.dimensions import sync_dimensions
-    from tasks.extract import IncomingFile, sha256_of
-    from tasks.ingest import ingest_one
-    from tasks.registry import load_registry
+    from pop.registry import load_registry
+    from tasks.ingest.batch import ingest_file
+    from tasks.ingest.extract import sha256_of
+    from tasks.reference.dimensions import sync_dimensions
 
-    registry = load_registry(PROJECT_ROOT / "config" / "sources.yaml")
+    registry = load_registry(paths.SOURCES_FILE)
     source = registry.get("helpline_bench")
     upgrade(url)
     with get_engine(url).begin() as conn:
@@ -115,7 +116,7 @@ def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
     start = time.perf_counter()
     incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
     with tempfile.TemporaryDirectory() as landing:
-        batch = ingest_one(
+        batch = ingest_file(
             source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=chunk_rows, run_id=None
         )
     seconds = time.perf_counter() - start
@@ -141,7 +142,7 @@ def _in_subprocess(kind: str, path: Path, url: str, chunk_rows: int) -> dict:
         check=True,
         capture_output=True,
         text=True,
-        cwd=PROJECT_ROOT,
+        cwd=paths.ROOT,
         env={**os.environ, "PREFECT_LOGGING_LEVEL": "ERROR"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])

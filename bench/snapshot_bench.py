@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from bench.ingest_bench import _drop, _fresh_postgres, _fresh_sqlite, generated_file
-from pop.settings import PROJECT_ROOT
+from pop import paths
 
 app = typer.Typer(add_completion=False)
 SCAN_SQL = "SELECT COUNT(*), SUM(contacts) FROM approved_fact_helpline_contacts"
@@ -28,13 +28,14 @@ def fill_warehouse(url: str, bench_file: Path) -> int:
     """The demo inbox and the generated file ingested by the pipeline's task, every batch approved; fact rows."""
     from sqlalchemy import text
 
+    from pop.contracts import IncomingFile
     from pop.db import get_engine, upgrade
-    from tasks.dimensions import sync_dimensions
-    from tasks.extract import IncomingFile, discover, sha256_of
-    from tasks.ingest import ingest_one
-    from tasks.registry import load_registry
+    from pop.registry import load_registry
+    from tasks.ingest.batch import ingest_file
+    from tasks.ingest.extract import discover_files, sha256_of
+    from tasks.reference.dimensions import sync_dimensions
 
-    registry = load_registry(PROJECT_ROOT / "config" / "sources.yaml")
+    registry = load_registry(paths.SOURCES_FILE)
     upgrade(url)
     with get_engine(url).begin() as conn:
         sync_dimensions(conn, registry)
@@ -43,9 +44,9 @@ def fill_warehouse(url: str, bench_file: Path) -> int:
             if source.id == "helpline_bench":  # this size's file only, not every generated file beside it
                 files = [IncomingFile(bench_file, sha256_of(bench_file), bench_file.stat().st_size)]
             else:
-                files = discover(source, PROJECT_ROOT / "demo" / "inbox")
+                files = discover_files(source, paths.DEMO_INBOX)
             for incoming in files:
-                ingest_one(
+                ingest_file(
                     source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=200_000, run_id=None
                 )
     with get_engine(url).begin() as conn:
@@ -78,9 +79,9 @@ def measure(url: str, repeat: int) -> dict[str, float]:
     from sqlalchemy import text
 
     from pop.db import get_engine
-    from tasks.indicators import INDICATORS_DIR, compute_indicators, load_indicators
-    from tasks.snapshot import build_snapshot
-    from tasks.snapshot_render import write_snapshot
+    from tasks.snapshot.build import build_snapshot
+    from tasks.snapshot.indicators import compute_indicators, load_indicators
+    from tasks.snapshot.render import write_snapshot
 
     engine = get_engine(url)
     indicators = load_indicators()
@@ -101,7 +102,7 @@ def measure(url: str, repeat: int) -> dict[str, float]:
     def whole() -> None:
         with tempfile.TemporaryDirectory() as out:
             doc = build_snapshot(url, dt.date(2024, 3, 1), Path(out))
-            write_snapshot(doc, Path(out), INDICATORS_DIR)
+            write_snapshot(doc, Path(out), paths.INDICATORS)
 
     return {
         "scan": best_of(repeat, scan),

@@ -9,12 +9,12 @@ from pathlib import Path
 from prefect import flow, runtime
 from prefect.states import Completed, Failed, State
 
+from pop.registry import load_registry
 from pop.settings import get_settings
-from tasks.errata import load_errata
-from tasks.registry import load_registry
-from tasks.reporting import write_reports
-from tasks.runs import finish_run, prepare_warehouse, start_run
-from tasks.steward import submit_correction
+from tasks.ingest.errata import load_errata
+from tasks.ledger.prefect_tasks import finish_run, start_run
+from tasks.reference.prefect_tasks import prepare_warehouse
+from tasks.steward.prefect_tasks import submit_correction, write_reports
 
 
 @flow(name="correct", description="Take a corrected file back as a correction of a batch; report the outcome.")
@@ -31,7 +31,7 @@ def correct(batch_id: int, file: str, steward: str | None = None) -> State:
         registry,
         batch_id,
         Path(file),
-        landing_dir=settings.landing_dir,
+        landing_dir=settings.outputs.landing,
         chunk_rows=settings.chunk_rows,
         actor=steward or settings.steward,
         run_id=run_id,
@@ -51,7 +51,7 @@ def correct(batch_id: int, file: str, steward: str | None = None) -> State:
         }
     )
     run = finish_run(url, run)
-    paths = write_reports(run, url, settings.reports_dir)
+    paths = write_reports(run, url, settings.outputs.reports)
     summary = {**outcome, "reports": {k: str(v) for k, v in paths.items()}}
     if failed:
         return Failed(message=correction["message"], data=summary)

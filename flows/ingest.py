@@ -6,24 +6,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, runtime, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger, runtime
 from prefect.states import Completed, Failed, State
 
+from pop.registry import Registry, Source, load_registry
 from pop.settings import Settings, get_settings
-from tasks.consistency import check_consistency
-from tasks.errata import Erratum, load_errata
-from tasks.extract import IncomingFile, discover
-from tasks.ingest import ingest_file
-from tasks.quality import check_warehouse
-from tasks.registry import Registry, Source, load_registry
-from tasks.reporting import write_reports
-from tasks.runs import finish_run, flag_stale_errata, prepare_warehouse, quality_view, start_run
-
-
-@task(name="discover-files", cache_policy=NO_CACHE, task_run_name="discover-{source.id}")
-def discover_files(source: Source, inbox: Path) -> list[IncomingFile]:
-    return discover(source, inbox)
+from tasks.ingest.errata import Erratum, load_errata
+from tasks.ingest.prefect_tasks import discover_files, flag_stale_errata, ingest_file
+from tasks.ledger.prefect_tasks import finish_run, start_run
+from tasks.ledger.runs import quality_view
+from tasks.quality.prefect_tasks import check_discrepancies, check_warehouse
+from tasks.reference.prefect_tasks import prepare_warehouse
+from tasks.steward.prefect_tasks import write_reports
 
 
 def _source_result(
@@ -46,7 +40,7 @@ def _source_result(
                 source,
                 incoming,
                 database_url,
-                settings.landing_dir,
+                settings.outputs.landing,
                 settings.chunk_rows,
                 run_id,
                 errata=errata,
@@ -80,12 +74,12 @@ def ingest(source: str | None = None, inbox: str | None = None, registry: str | 
     run = start_run(url, run_id, runtime.flow_run.name)
     for src in chosen:
         run["sources"].append(_source_result(src, inbox_dir, url, settings, run_id, errata))
-    flag_stale_errata(url, run, errata)
-    findings = check_consistency(url, run_id)
+    run = flag_stale_errata(url, run, errata)
+    findings = check_discrepancies(url, run_id)
     quality = check_warehouse(url, settings.outputs_dir, run_id, settings.as_of)
     run.update(quality=quality_view(quality), findings=len(findings))
     run = finish_run(url, run, quality)
-    paths = write_reports(run, url, settings.reports_dir, steward={"findings": findings, "quality": run["quality"]})
+    paths = write_reports(run, url, settings.outputs.reports, steward={"findings": findings, "quality": run["quality"]})
     totals = run["totals"]
     logger.info(
         "Ingested %s new file(s): %s rows in, %s loaded, %s quarantined. Steward report: %s",

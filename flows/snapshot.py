@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
 from pop.settings import get_settings
-from tasks.publish_snapshot import make_snapshot, snapshot_artifacts
+from tasks.snapshot.prefect_tasks import make_snapshot
 
 
 @flow(
@@ -24,9 +24,8 @@ def snapshot(as_of: str | None = None, out: str | None = None) -> State:
     settings = get_settings()
     logger = get_run_logger()
     day = dt.date.fromisoformat(as_of) if as_of else settings.as_of or dt.date.today()
-    folder = Path(out) if out else settings.snapshots_dir
+    folder = Path(out) if out else settings.outputs.snapshots
     summary: dict[str, Any] = make_snapshot(settings.warehouse_url, day, folder)
-    snapshot_artifacts(summary)
     logger.info(
         "Snapshot %s: %d finding(s), %d indicator(s), %d hidden cell(s). Open %s",
         summary["id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,9 +10,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
-from pop.settings import PROJECT_ROOT
+from pop import paths
 
-MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware in UTC: every timestamp the warehouse stores."""
+    return dt.datetime.now(dt.UTC)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -34,8 +38,8 @@ def get_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config = Config(str(paths.ALEMBIC_INI))
+    config.set_main_option("script_location", str(paths.MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

@@ -1,4 +1,5 @@
-"""One settings object decides the warehouse URL and every path; environment variables prefixed POP_ override it."""
+"""One settings object holds what varies per deployment (warehouse URL, inbox, outputs, registry, limits);
+environment variables prefixed POP_ (or a .env file) override it. Fixed paths are in pop.paths."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from pop import paths
+from pop.paths import OutputPaths
 
 
 class Settings(BaseSettings):
@@ -19,36 +21,28 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="POP_", env_file=".env", extra="ignore")
 
-    project_root: Path = PROJECT_ROOT
-    outputs_dir: Path = PROJECT_ROOT / "outputs"
-    registry_path: Path = PROJECT_ROOT / "config" / "sources.yaml"
-    inbox_dir: Path = PROJECT_ROOT / "demo" / "inbox"
+    outputs_dir: Path = paths.DEFAULT_OUTPUTS
+    registry_path: Path = paths.SOURCES_FILE
+    inbox_dir: Path = paths.DEMO_INBOX
     database_url: str | None = None
     chunk_rows: int = 200_000
-    errata_path: Path = PROJECT_ROOT / "config" / "errata.yaml"
+    errata_path: Path = paths.ERRATA_FILE
     as_of: dt.date | None = None  # the date freshness is judged against (default: today)
     auto_approve_clean: bool = True  # a batch with no quarantined row is approved without a steward
     gx_keep_results: int = Field(default=30, ge=1)  # GX validation results (and their Data Docs pages) kept per suite
     steward: str = Field(default_factory=lambda: os.environ.get("USER") or getpass.getuser() or "steward")
 
     @property
+    def outputs(self) -> OutputPaths:
+        """The folders inside the outputs folder (landing, reports, snapshots, ...)."""
+        return OutputPaths(self.outputs_dir)
+
+    @property
     def warehouse_url(self) -> str:
         """The SQLAlchemy URL of the warehouse: POP_DATABASE_URL, else a SQLite file under outputs/."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.outputs_dir / 'warehouse.sqlite'}"
-
-    @property
-    def landing_dir(self) -> Path:
-        return self.outputs_dir / "landing"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.outputs_dir / "reports"
-
-    @property
-    def snapshots_dir(self) -> Path:
-        return self.outputs_dir / "snapshots"
+        return f"sqlite:///{self.outputs.warehouse_file}"
 
 
 @lru_cache(maxsize=1)

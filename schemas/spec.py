@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 import yaml
 
+from pop import paths
 from schemas.vocabulary import vocabulary
 
-SCHEMA_DIR = Path(__file__).parent
 GROUPS = ("helplines_services", "children_youth", "service_providers", "tech_companies", "protection_community")
 KINDS = (
     "text",
@@ -128,7 +127,7 @@ def load_schema(group: str) -> SourceSchema:
     """The schema of one stakeholder group, read from schemas/<group>.yaml."""
     if group not in GROUPS:
         raise KeyError(f"unknown schema {group!r}; known schemas: {', '.join(GROUPS)}")
-    doc = yaml.safe_load((SCHEMA_DIR / f"{group}.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((paths.SCHEMAS / f"{group}.yaml").read_text(encoding="utf-8"))
     fields = {name: _field(name, raw or {}) for name, raw in doc["fields"].items()}
     checks = tuple(
         RowCheck(name=c["name"], columns=tuple(c["columns"]), rule=c["rule"], hint=c["hint"])

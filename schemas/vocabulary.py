@@ -6,12 +6,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-VOCAB_DIR = Path(__file__).parent / "vocab"
+from pop import paths
+
 TABLE_VOCABS = ("channels", "harm_types", "age_bands", "audiences", "companies", "platforms")
 
 
@@ -52,10 +52,10 @@ def vocabularies() -> dict[str, Vocabulary]:
     """Every vocabulary by name: the table vocabularies (one file each) and the small ones in codes.yaml."""
     result: dict[str, Vocabulary] = {}
     for stem in TABLE_VOCABS:
-        doc = yaml.safe_load((VOCAB_DIR / f"{stem}.yaml").read_text(encoding="utf-8"))
+        doc = yaml.safe_load((paths.VOCAB / f"{stem}.yaml").read_text(encoding="utf-8"))
         entries = {str(v["code"]): {k: v2 for k, v2 in v.items() if k != "code"} for v in doc["values"]}
         result[doc["name"]] = _build(doc["name"], entries)
-    small = yaml.safe_load((VOCAB_DIR / "codes.yaml").read_text(encoding="utf-8"))
+    small = yaml.safe_load((paths.VOCAB / "codes.yaml").read_text(encoding="utf-8"))
     for name, codes in small.items():
         entries = {str(code): {"synonyms": [str(s) for s in (syn or [])]} for code, syn in codes.items()}
         result[name] = _build(name, entries)

@@ -26,11 +26,12 @@ import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from pop import paths
 from pop.db import get_engine, upgrade  # noqa: E402
-from pop.settings import PROJECT_ROOT, reset_settings  # noqa: E402
+from pop.settings import reset_settings  # noqa: E402
 
-DEMO_INBOX = PROJECT_ROOT / "demo" / "inbox"
-DEMO_REGISTRY = PROJECT_ROOT / "config" / "sources.yaml"
+DEMO_INBOX = paths.DEMO_INBOX
+DEMO_REGISTRY = paths.SOURCES_FILE
 BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tasks.registry import Source, load_registry
+from pop.registry import Source, load_registry
 
 HELPLINE_COLUMNS = {
     "Year": "period",

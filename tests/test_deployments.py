@@ -6,16 +6,16 @@ import pytest
 import yaml
 from prefect.flows import Flow, load_flow_from_entrypoint
 
-from pop.settings import PROJECT_ROOT
+from pop import paths
 
 RUN_TIME_EXAMPLES = {"batch_id": 7, "file": "outputs/corrections/batch-7-quarantined.csv"}
-DEPLOYMENTS = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+DEPLOYMENTS = yaml.safe_load((paths.ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
 def test_entrypoint_imports_and_parameters_validate(deployment: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Scheduled deployments carry every parameter; manual ones may leave required ones to the person running them."""
-    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.chdir(paths.ROOT)
     flow = load_flow_from_entrypoint(deployment["entrypoint"])
     assert isinstance(flow, Flow)
     given = deployment.get("parameters") or {}
@@ -33,7 +33,7 @@ def test_ingest_runs_daily_on_a_cron_schedule_with_a_timezone() -> None:
 
 
 def test_unknown_parameter_is_refused() -> None:
-    flow = load_flow_from_entrypoint(str(PROJECT_ROOT / "flows" / "ingest.py") + ":ingest")
+    flow = load_flow_from_entrypoint(str(paths.ROOT / "flows" / "ingest.py") + ":ingest")
     with pytest.raises(Exception, match="nonsense"):
         flow.validate_parameters({"nonsense": 1})
 

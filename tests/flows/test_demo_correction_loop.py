@@ -20,19 +20,19 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from pop import paths
 from pop.db import get_engine
 from pop.models import FACT_TABLES
-from pop.settings import PROJECT_ROOT
+from pop.registry import Registry, Source, load_registry
 from schemas.spec import load_schema
-from tasks.corrections import PROBLEMS, ROW_LINK, open_rows, reconcile
-from tasks.quality import run_warehouse_checks
-from tasks.registry import Registry, Source, load_registry
-from tasks.review import dismiss_quarantined
-from tasks.steward import export_batch
+from tasks.ledger.review import dismiss_quarantined
+from tasks.quality.expectations import check_warehouse
+from tasks.steward.actions import export_batch
+from tasks.steward.corrections import PROBLEMS, ROW_LINK, open_rows, reconcile
 from tests.conftest import BACKENDS, DEMO_REGISTRY, demo_settings, warehouse
 
-FIXES = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "demo_fixes.yaml").read_text(encoding="utf-8"))["rows"]
-TRUTH = yaml.safe_load((PROJECT_ROOT / "demo" / "expected_defects.yaml").read_text(encoding="utf-8"))
+FIXES = yaml.safe_load((paths.ROOT / "tests" / "data" / "demo_fixes.yaml").read_text(encoding="utf-8"))["rows"]
+TRUTH = yaml.safe_load((paths.ROOT / "demo" / "expected_defects.yaml").read_text(encoding="utf-8"))
 PLAN = {(r["source"], r["file"], r["row"]): r for r in FIXES}
 FIXED = [key for key, plan in PLAN.items() if "fix" in plan]  # the rows a correction loads
 AS_OF = "2024-03-01"  # the demo data is from 2022-2024: every source is fresh on this day
@@ -292,7 +292,7 @@ def test_every_dismissal_is_in_the_audit_with_its_reason(loop: dict[str, Any]) -
 
 
 def test_the_checkpoint_passes_on_the_corrected_demo_warehouse(loop: dict[str, Any]) -> None:
-    result = run_warehouse_checks(loop["url"], loop["outputs"], "after-corrections", dt.date.fromisoformat(AS_OF))
+    result = check_warehouse(loop["url"], loop["outputs"], "after-corrections", dt.date.fromisoformat(AS_OF))
     assert result["success"], [s for s in result["suites"] if s["failed"]]
     assert all(s["evaluated"] > 0 for s in result["suites"])
 
@@ -327,7 +327,7 @@ def test_the_checkpoint_names_what_a_seeded_bad_batch_breaks(loop: dict[str, Any
     url = loop["url"]
     batch_id = seed_bad_batch(url)
     try:
-        result = run_warehouse_checks(url, loop["outputs"], "seeded-bad-batch", dt.date.fromisoformat(AS_OF))
+        result = check_warehouse(url, loop["outputs"], "seeded-bad-batch", dt.date.fromisoformat(AS_OF))
     finally:
         with get_engine(url).begin() as conn:
             conn.execute(text(f"DELETE FROM {HELPLINE} WHERE batch_id = :b"), {"b": batch_id})

@@ -22,19 +22,19 @@ import yaml
 from conftest import BACKENDS, demo_settings, warehouse  # tests/conftest.py, as pytest imports it
 from openpyxl import load_workbook
 
+from pop import paths
 from pop.db import get_engine
-from pop.settings import PROJECT_ROOT
-from tasks.indicators import IndicatorResult, compute_indicators, load_indicators
-from tasks.review import pending_loaded_batches, review_batch
+from tasks.ledger.review import pending_loaded_batches, review_batch
+from tasks.snapshot.indicators import IndicatorResult, compute_indicators, load_indicators
 
-INBOX = PROJECT_ROOT / "demo" / "inbox"
+INBOX = paths.DEMO_INBOX
 REL = 1e-9
 ALL = "all"
 
 
 def _yaml(*parts: str) -> dict:
     """A YAML file of the project, read."""
-    return yaml.safe_load(PROJECT_ROOT.joinpath(*parts).read_text(encoding="utf-8"))
+    return yaml.safe_load(paths.ROOT.joinpath(*parts).read_text(encoding="utf-8"))
 
 
 SOURCES = {s["id"]: s for s in _yaml("config", "sources.yaml")["sources"]}

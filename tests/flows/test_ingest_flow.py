@@ -13,11 +13,12 @@ import pytest
 import yaml
 from sqlalchemy import text
 
+from pop import paths
 from pop.db import get_engine
-from pop.settings import PROJECT_ROOT, reset_settings
+from pop.settings import reset_settings
 from tests.conftest import BACKENDS, DEMO_INBOX, DEMO_REGISTRY, warehouse
 
-EXPECTED = yaml.safe_load((PROJECT_ROOT / "demo" / "expected_defects.yaml").read_text(encoding="utf-8"))
+EXPECTED = yaml.safe_load((paths.ROOT / "demo" / "expected_defects.yaml").read_text(encoding="utf-8"))
 
 
 def _run_flow(url: str, outputs: Path, **parameters):  # type: ignore[no-untyped-def]

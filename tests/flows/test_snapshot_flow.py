@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 
 from pop.db import get_engine
-from tasks.disclosure import load_rules
-from tasks.indicators import load_indicators
-from tasks.review import pending_loaded_batches, review_batch
+from tasks.ledger.review import pending_loaded_batches, review_batch
+from tasks.snapshot.disclosure import load_rules
+from tasks.snapshot.indicators import load_indicators
 from tests.conftest import BACKENDS, demo_settings, warehouse
 
 AS_OF = "2024-03-01"
@@ -248,7 +248,7 @@ def test_a_later_snapshot_keeps_hidden_cells_hidden_and_says_what_changed(demo: 
 
 
 def test_an_indicator_redefined_since_the_previous_snapshot_carries_nothing_over(demo: dict) -> None:
-    from tasks.snapshot import hidden_before
+    from tasks.snapshot.build import hidden_before
 
     ind = INDICATORS["youth_choices"]
     previous = read_json(demo["dir"] / "snapshot.json")

@@ -1,0 +1,207 @@
+"""Commands that run the pipeline: run, ingest, snapshot, sources."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.app import STATUS_STYLE, ProgressHandler, app, console
+from pop.settings import get_settings
+
+
+def _count_files(source: str | None, inbox: Path, registry: Path) -> int:
+    from pop.registry import load_registry
+
+    reg = load_registry(registry)
+    chosen = [reg.get(source)] if source else reg.sources
+    return sum(1 for s in chosen for p in inbox.glob(s.files) if p.is_file())
+
+
+def _print_run(summary: dict[str, Any]) -> None:
+    table = Table(title=f"Ingest run {summary['run_id'][:8]}", show_lines=False)
+    for column in ("source", "file", "status", "rows in", "loaded", "quarantined"):
+        table.add_column(
+            column, justify="right" if column in ("rows in", "loaded", "quarantined") else "left", overflow="fold"
+        )
+    for source in summary["sources"]:
+        if not source["batches"]:
+            style = STATUS_STYLE.get(source["status"], "")
+            table.add_row(source["source_id"], "—", f"[{style}]{source['status']}[/]", "", "", "")
+        for batch in source["batches"]:
+            style = STATUS_STYLE.get(batch["status"], "")
+            table.add_row(
+                source["source_id"],
+                batch["original_name"],
+                f"[{style}]{batch['status']}[/]",
+                f"{batch['rows_in']:,}",
+                f"{batch['rows_loaded']:,}",
+                f"{batch['rows_quarantined']:,}",
+            )
+    console.print(table)
+    totals = summary["totals"]
+    console.print(
+        f"Rows in {totals['rows_in']:,} = loaded {totals['rows_loaded']:,} + quarantined "
+        f"{totals['rows_quarantined']:,}; new batches {totals['batches_new']}, failed files "
+        f"{totals['failed_batches']}."
+    )
+    for source in summary["sources"]:
+        if source["status"] == "failed":
+            console.print(f"[bold red]✗ {source['source_id']}[/]: {source['message']}")
+    quality = summary.get("quality")
+    if quality:
+        console.print(
+            "[green]✓ Warehouse checks: every expectation holds.[/]"
+            if quality["success"]
+            else f"[bold red]✗ Warehouse checks: {quality['failed']} expectation(s) failed[/]: "
+            + "; ".join(quality["failed_expectations"][:5])
+            + f" (Data Docs: {quality['data_docs']})"
+        )
+    if summary.get("findings"):
+        console.print(f"[yellow]⚠ {summary['findings']} cross-source finding(s) to review[/] (see the steward index)")
+
+
+def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
+    from flows.ingest import ingest  # the CLI is an entry point, like a deployment: it may start flows
+    from pop.registry import RegistryError
+
+    settings = get_settings()
+    inbox_dir = inbox or settings.inbox_dir
+    try:
+        total = _count_files(source, inbox_dir, settings.registry_path)
+    except RegistryError as exc:
+        console.print(f"[bold red]The source registry is wrong:[/] {exc}")
+        raise typer.Exit(2) from None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("starting Prefect…", total=total)
+        handler = ProgressHandler(progress, bar)
+        pipeline_log = logging.getLogger("tasks.ingest")
+        pipeline_log.addHandler(handler)
+        pipeline_log.setLevel(logging.INFO)
+        pipeline_log.propagate = False  # progress goes to the bar, not to the console as log lines
+        try:
+            state = ingest(source=source, inbox=str(inbox_dir), return_state=True)
+        finally:
+            pipeline_log.removeHandler(handler)
+            pipeline_log.propagate = True
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        console.print(f"[bold red]The ingest flow crashed:[/] {summary}")
+        raise typer.Exit(1)
+    _print_run(summary)
+    console.print(
+        f"\nWarehouse: {settings.warehouse_url}\nSteward report: {summary['reports']['index']}\n"
+        f"Run report: {summary['reports']['run_html']}"
+    )
+    if strict and summary["status"] == "failed":
+        raise typer.Exit(3)
+
+
+DEMO_STEWARD = "demo (pop run --demo)"
+DEMO_REASON = (
+    "bundled demo data: approved by `pop run --demo` so the snapshot shows the evidence; "
+    "real batches are approved by a steward with `pop batch approve`"
+)
+
+
+def _approve_pending_as_demo() -> int:
+    """Approve every loaded batch awaiting review, as the demo steward (recorded in the audit trail)."""
+    from pop.db import get_engine
+    from tasks.ledger.review import pending_loaded_batches, review_batch
+
+    with get_engine(get_settings().warehouse_url).begin() as conn:
+        pending = pending_loaded_batches(conn)
+        for batch_id in pending:
+            review_batch(conn, batch_id, "approved", DEMO_STEWARD, DEMO_REASON)
+    return len(pending)
+
+
+def _run_snapshot(as_of: str | None) -> dict[str, Any]:
+    from flows.snapshot import snapshot  # an entry point may start flows
+
+    with console.status("Putting the evidence together (indicators, disclosure control, findings)…"):
+        state = snapshot(as_of=as_of, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        console.print(f"[bold red]The snapshot flow failed:[/] {summary}")
+        raise typer.Exit(1)
+    if summary["statements"]:
+        table = Table(title=f"Snapshot {summary['id']}")
+        for column in ("finding", "corroboration"):
+            table.add_column(column, overflow="fold")
+        for item in summary["statements"]:
+            table.add_row(item["statement"], item["corroboration"])
+        console.print(table)
+    else:
+        console.print(f"Snapshot {summary['id']}: no finding can be stated yet (not enough approved evidence).")
+    console.print(
+        f"{summary['indicators']} indicators, {summary['hidden_cells']} cell(s) hidden by disclosure "
+        f"control; {summary['approved_batches']} approved file(s), {summary['pending_batches']} awaiting "
+        f"review and not included.\n{summary['changes']}\nSnapshot: {summary['paths']['html']}"
+    )
+    return summary
+
+
+@app.command()
+def run(
+    strict: bool = typer.Option(False, help="Exit with code 3 when any source failed (for schedulers)."),
+    inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
+    demo: bool = typer.Option(
+        False,
+        help="Demo only: approve every batch awaiting review before the snapshot "
+        "(recorded in the audit trail as the demo steward).",
+    ),
+    as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today."),
+) -> None:
+    """Run the whole pipeline: ingest every source, validate, load, report to stewards, then make a snapshot."""
+    _run_ingest(None, inbox, strict)
+    if demo:
+        approved = _approve_pending_as_demo()
+        console.print(f"Demo: approved {approved} batch(es) awaiting review as '{DEMO_STEWARD}' (see `pop audit`).")
+    _run_snapshot(as_of)
+
+
+@app.command("snapshot")
+def snapshot_command(as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today.")) -> None:
+    """Make a snapshot of the approved evidence: indicators, findings, disclosure control, HTML/MD/CSV/JSON."""
+    _run_snapshot(as_of)
+
+
+@app.command()
+def ingest(
+    source: str | None = typer.Option(None, "--source", "-s", help="Only this source id."),
+    inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
+    strict: bool = typer.Option(False, help="Exit with code 3 when the source failed."),
+) -> None:
+    """Ingest the new files of every source, or of one."""
+    _run_ingest(source, inbox, strict)
+
+
+@app.command()
+def sources() -> None:
+    """List the registered sources (and check the registry)."""
+    from pop.registry import RegistryError, load_registry
+
+    settings = get_settings()
+    try:
+        reg = load_registry(settings.registry_path)
+    except RegistryError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"Sources in {settings.registry_path}")
+    for column in ("id", "group", "organisation", "format", "files", "update"):
+        table.add_column(column)
+    for s in reg.sources:
+        table.add_row(s.id, s.group, s.organisation, s.format, s.files, s.update_frequency)
+    console.print(table)

@@ -1,0 +1,255 @@
+"""Commands of the data steward: batches, batch show/approve/reject/export/correct, quarantine, template, audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cli.app import REVIEW_STYLE, STATUS_STYLE, app, batch_app, console, fail, quarantine_app
+from pop.settings import get_settings
+
+
+def _steward(name: str | None) -> str:
+    return name or get_settings().steward
+
+
+@app.command()
+def batches(
+    status: str | None = typer.Option(None, help="Only this status: loaded, failed, duplicate."),
+    review: str | None = typer.Option(None, help="Only this review state: pending, approved, rejected."),
+) -> None:
+    """List batches and their status (newest first)."""
+    from tasks.steward.actions import list_batches
+
+    settings = get_settings()
+    table = Table(title="Batches")
+    for column in ("id", "source", "file", "status", "review", "in", "loaded", "quarantined", "corrects"):
+        table.add_column(
+            column, overflow="fold", justify="right" if column in ("id", "in", "loaded", "quarantined") else "left"
+        )
+    for b in list_batches(settings.warehouse_url, status, review):
+        table.add_row(
+            str(b["batch_id"]),
+            b["source_id"],
+            b["original_name"],
+            f"[{STATUS_STYLE.get(b['status'], '')}]{b['status']}[/]",
+            f"[{REVIEW_STYLE.get(b['review_status'], '')}]{b['review_status']}[/]",
+            f"{b['rows_in']:,}",
+            f"{b['rows_loaded']:,}",
+            f"{b['rows_quarantined']:,}",
+            str(b["corrects_batch_id"] or ""),
+        )
+    console.print(table)
+
+
+@batch_app.command("show")
+def batch_show(batch_id: int) -> None:
+    """One batch: its outcome, every failed check with what to fix, and where its rows are now."""
+    from tasks.ledger.review import ReviewError
+    from tasks.steward.actions import batch_details
+
+    try:
+        batch = batch_details(get_settings().warehouse_url, batch_id)
+    except ReviewError as exc:
+        fail(str(exc))
+    console.print(
+        f"[bold]Batch {batch_id}[/]: {batch['original_name']} from {batch['source_id']} — "
+        f"{batch['status']}, review {batch['review_status']}"
+    )
+    if batch["message"]:
+        console.print(batch["message"])
+    console.print(
+        f"rows in {batch['rows_in']:,} = loaded {batch['rows_loaded']:,} + quarantined {batch['rows_quarantined']:,}"
+    )
+    if batch["failures"]:
+        table = Table(title="Failed checks")
+        for column in ("column", "check", "rows", "examples", "row numbers", "what to fix"):
+            table.add_column(column, overflow="fold")
+        for f in batch["failures"]:
+            table.add_row(
+                f["sender_column"] or f["column"],
+                f["check"],
+                str(f["rows"]),
+                ", ".join(f["examples"]),
+                ", ".join(map(str, f["row_numbers"])),
+                f["hint"],
+            )
+        console.print(table)
+    held = [q for q in batch["quarantined"] if q["status"] == "open"]
+    if held:
+        table = Table(title="Open quarantined rows (dismiss with: pop quarantine dismiss ID --reason ...)")
+        for column in ("id", "row", "fields", "why"):
+            table.add_column(column, overflow="fold")
+        for q in held:
+            table.add_row(
+                str(q["quarantine_id"]),
+                str(q["row_number"]),
+                q["fields"],
+                "; ".join(f"{r['check']}: {r['value']}" for r in q["reasons"]),
+            )
+        console.print(table)
+    if batch["reconciliation"]:
+        r = batch["reconciliation"]
+        console.print(
+            f"Where its {r['rows_in']:,} rows are now: loaded {r['loaded_first_time']:,} + loaded by "
+            f"correction {r['loaded_by_correction']:,} + still open {r['open']:,} + dismissed "
+            f"{r['dismissed']:,} = {r['accounted']:,}"
+        )
+
+
+def _review(batch_id: int, decision: str, reason: str | None, steward: str | None) -> None:
+    from pop.db import get_engine
+    from tasks.ledger.review import ReviewError, review_batch
+
+    try:
+        with get_engine(get_settings().warehouse_url).begin() as conn:
+            review_batch(conn, batch_id, decision, _steward(steward), reason)
+    except ReviewError as exc:
+        fail(str(exc))
+    console.print(f"Batch {batch_id} {decision} by {_steward(steward)}.")
+
+
+@batch_app.command("approve")
+def batch_approve(
+    batch_id: int,
+    reason: str | None = typer.Option(None, help="Why (recorded in the audit)."),
+    steward: str | None = typer.Option(None, "--by", help="Who approves (default: POP_STEWARD)"),
+) -> None:
+    """Approve a batch: its rows feed snapshots and releases."""
+    _review(batch_id, "approved", reason, steward)
+
+
+@batch_app.command("reject")
+def batch_reject(
+    batch_id: int,
+    reason: str = typer.Option(..., help="Why (required; recorded in the audit)."),
+    steward: str | None = typer.Option(None, "--by", help="Who rejects (default: POP_STEWARD)"),
+) -> None:
+    """Reject a batch: its rows stay in the warehouse but never reach snapshots or releases."""
+    _review(batch_id, "rejected", reason, steward)
+
+
+@batch_app.command("export")
+def batch_export(
+    batch_id: int,
+    out: Path | None = typer.Option(None, help="File to write."),
+    steward: str | None = typer.Option(None, "--by"),
+) -> None:
+    """Export a batch's open quarantined rows, in the sender's columns, with a column saying what to fix."""
+    from pop.registry import load_registry
+    from tasks.ledger.review import ReviewError
+    from tasks.steward.actions import export_batch
+
+    settings = get_settings()
+    registry = load_registry(settings.registry_path)
+    batch = _batch_source(batch_id)
+    extension = registry.get(batch["source_id"]).format
+    target = out or settings.outputs.corrections / f"batch-{batch_id}-quarantined.{extension}"
+    try:
+        written = export_batch(settings.warehouse_url, registry, batch_id, target, _steward(steward))
+    except (ReviewError, ValueError) as exc:
+        fail(str(exc))
+    console.print(
+        f"Wrote {written}. Send it to the sender; fix the rows (keep the pop_row column), then run:\n"
+        f"  pop batch correct {batch_id} {written}"
+    )
+
+
+def _batch_source(batch_id: int) -> dict[str, Any]:
+    from tasks.steward.actions import list_batches
+
+    found = [b for b in list_batches(get_settings().warehouse_url) if b["batch_id"] == batch_id]
+    if not found:
+        fail(f"there is no batch {batch_id}")
+    return found[0]
+
+
+@batch_app.command("correct")
+def batch_correct(batch_id: int, file: Path, steward: str | None = typer.Option(None, "--by")) -> None:
+    """Take a corrected file back as the correction of a batch."""
+    from flows.correct import correct
+
+    if not file.is_file():
+        fail(f"{file} is not a file")
+    state = correct(batch_id=batch_id, file=str(file), steward=_steward(steward), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if not isinstance(outcome, dict):
+        fail(f"The correction could not be taken: {outcome}")
+    correction, numbers = outcome["correction"], outcome["reconciliation"]
+    if correction is None:
+        console.print("This very file was taken before: nothing changed.")
+    else:
+        console.print(
+            f"Correction batch {correction['batch_id']}: {correction['status']}, loaded "
+            f"{correction['rows_loaded']:,}, back in quarantine {correction['rows_quarantined']:,}."
+        )
+        if correction["message"]:
+            console.print(correction["message"])
+    console.print(
+        f"Batch {batch_id}: {numbers['rows_in']:,} rows = loaded {numbers['loaded_first_time']:,} + "
+        f"loaded by correction {numbers['loaded_by_correction']:,} + still open {numbers['open']:,} + "
+        f"dismissed {numbers['dismissed']:,}."
+    )
+
+
+@quarantine_app.command("dismiss")
+def quarantine_dismiss(
+    quarantine_id: int,
+    reason: str = typer.Option(..., help="Why it is not loaded."),
+    steward: str | None = typer.Option(None, "--by"),
+) -> None:
+    """Close a quarantined row without loading it (e.g. a true duplicate), with a reason."""
+    from pop.db import get_engine
+    from tasks.ledger.review import ReviewError, dismiss_quarantined
+
+    try:
+        with get_engine(get_settings().warehouse_url).begin() as conn:
+            dismiss_quarantined(conn, quarantine_id, _steward(steward), reason)
+    except ReviewError as exc:
+        fail(str(exc))
+    console.print(f"Quarantined row {quarantine_id} dismissed.")
+
+
+@app.command()
+def template(
+    source: str = typer.Argument(..., help="The source id (see pop sources)."),
+    out: Path | None = typer.Option(None, help="The .xlsx file to write."),
+) -> None:
+    """Write an xlsx submission template for a source: its columns, dropdowns and a README sheet."""
+    from pop.registry import RegistryError, load_registry
+    from tasks.steward.submission_template import write_template
+
+    settings = get_settings()
+    try:
+        registered = load_registry(settings.registry_path).get(source)
+    except RegistryError as exc:
+        fail(str(exc))
+    target = out or settings.outputs.templates / f"{source}.xlsx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"Wrote {write_template(registered, target)}")
+
+
+@app.command()
+def audit(limit: int = typer.Option(50, help="How many actions, newest first.")) -> None:
+    """The steward audit trail: who did what, when and why."""
+    from pop.db import get_engine
+    from tasks.ledger.review import audit_trail
+
+    with get_engine(get_settings().warehouse_url).connect() as conn:
+        actions = audit_trail(conn, limit)
+    table = Table(title="Steward actions")
+    for column in ("when", "who", "action", "batch", "row", "why"):
+        table.add_column(column, overflow="fold")
+    for a in actions:
+        table.add_row(
+            a["at"][:19],
+            a["actor"],
+            a["action"],
+            str(a["batch_id"] or ""),
+            str(a["quarantine_id"] or ""),
+            a["reason"] or "",
+        )
+    console.print(table)

@@ -1,0 +1,322 @@
+"""Ingest one file: land it, record its batch, read it in chunks, convert, harmonise, validate, and load the
+valid rows and the quarantined ones in ONE transaction — all or nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from pop.contracts import IncomingFile
+from pop.db import get_engine
+from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, QuarantineRow
+from pop.registry import Source
+from schemas.spec import SourceSchema
+from tasks.ingest.convert import BadFileError, check_header, convert_types, map_columns, sender_names
+from tasks.ingest.correction_links import CORRECTION_COLUMNS, open_originals, settle_originals, split_links
+from tasks.ingest.errata import Erratum, apply_errata
+from tasks.ingest.extract import land, read_chunks
+from tasks.ingest.harmonise import harmonise
+from tasks.ingest.issues import RowIssues, merge_summaries, summarise
+from tasks.ingest.load import bulk_insert
+from tasks.ingest.validate import SeenKeys, flag_duplicate_keys, validate_frame
+from tasks.ledger import batches
+from tasks.ledger.review import auto_approve_if_clean
+from tasks.reference.dimensions import add_period_and_age_bands
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk yields: rows to load, their multi-select answers, quarantined rows and a failure summary."""
+
+    clean: pd.DataFrame
+    choices: pd.DataFrame
+    quarantine: pd.DataFrame
+    summary: list[dict] = field(default_factory=list)
+    links: pd.Series | None = None  # correction rows → the original row each corrects
+    applications: list[dict] = field(default_factory=list)  # errata applied to this chunk
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What applies to one file beyond its source: the errata that touch it, and the batch it corrects."""
+
+    errata: tuple[Erratum, ...] = ()
+    corrects: int | None = None
+
+
+def _choices(frame: pd.DataFrame, schema: SourceSchema) -> pd.DataFrame:
+    parts = []
+    for spec in schema.multi_fields:
+        exploded = frame[spec.name].explode().dropna()
+        if len(exploded):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "row_number": exploded.index.to_numpy(),
+                        "field": spec.name,
+                        "code": exploded.astype(str).to_numpy(),
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame(columns=["row_number", "field", "code"])
+    return pd.concat(parts, ignore_index=True).drop_duplicates()
+
+
+def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
+    """One record per row held back, with the row as sent and every reason; rows dropped by an erratum are
+    recorded as dismissed (held back on purpose), the others are open until corrected. Built column-wise, so
+    that a file whose every row fails is quarantined about as fast as it is read."""
+    if issues.empty:
+        return pd.DataFrame(columns=["row_number", "fields", "reasons_json", "original_json", "status"])
+    issues = issues.sort_values("row", kind="stable")  # a row's reasons stay in the order they were found
+    rows = issues["row"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]))
+    reasons = [
+        json.dumps({"field": f, "check": c, "value": None if pd.isna(v) else str(v), "message": m}, ensure_ascii=False)
+        for f, c, v, m in zip(issues["field"], issues["check"], issues["value"], issues["message"])
+    ]
+    fields = issues["field"].tolist()
+    originals = raw.loc[rows[starts]].astype(object)
+    originals = originals.where(originals.notna(), None).to_dict("records")
+    dropped = np.logical_or.reduceat((issues["check"] == "erratum_drop").to_numpy(), starts)
+    return pd.DataFrame(
+        {
+            "row_number": rows[starts].astype(np.int64),
+            "fields": [",".join(dict.fromkeys(fields[a:b])) for a, b in bounds],
+            "reasons_json": ["[" + ", ".join(reasons[a:b]) + "]" for a, b in bounds],
+            "original_json": [json.dumps(o, ensure_ascii=False, default=str) for o in originals],
+            "status": np.where(dropped, "dismissed", "open"),
+        }
+    )
+
+
+def process_chunk(
+    raw: pd.DataFrame, source: Source, seen_keys: SeenKeys, context: FileContext = FileContext()
+) -> tuple[ChunkResult, SeenKeys]:
+    """Map, apply errata, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
+    schema = source.schema
+    issues = RowIssues()
+    links = None
+    if context.corrects is not None:
+        raw, links = split_links(raw)
+    mapped = map_columns(raw, source)
+    applications = apply_errata(mapped, list(context.errata), issues)
+    typed = convert_types(mapped, schema, issues)
+    harmonised = harmonise(typed, schema, issues, source.multi_select_delimiter)
+    validate_frame(harmonised, mapped, schema, issues)
+    seen_keys = flag_duplicate_keys(harmonised, schema, issues, seen_keys)
+    found = issues.frame()
+    clean = harmonised.drop(index=found["row"].unique())
+    clean.insert(0, "row_number", clean.index.to_numpy())
+    summary = summarise(found, pd.Series(raw.index, index=raw.index), sender_names(source))
+    result = ChunkResult(clean, _choices(clean, schema), _quarantine_rows(raw, found), summary, links, applications)
+    return result, seen_keys
+
+
+def _load_chunk(
+    conn: Connection, result: ChunkResult, source: Source, batch_id: int, context: FileContext = FileContext()
+) -> None:
+    schema = source.schema
+    for frame in (result.clean, result.choices, result.quarantine):
+        frame.insert(0, "batch_id", batch_id)
+    result.quarantine.insert(1, "source_id", source.id)
+    originals: dict[int, int] = {}
+    if context.corrects is not None and result.links is not None:
+        originals = open_originals(conn, context.corrects, [int(n) for n in result.links.dropna().unique()])
+        link_of = result.quarantine["row_number"].map(result.links)
+        result.quarantine["corrects_quarantine_id"] = link_of.map(originals).astype("Int64")
+    add_period_and_age_bands(conn, result.clean)
+    bulk_insert(conn, FACT_TABLES[schema.fact_table], result.clean)
+    bulk_insert(conn, FactChoice.__table__, result.choices)
+    bulk_insert(conn, QuarantineRow.__table__, result.quarantine)
+    if result.applications:
+        bulk_insert(conn, ErratumApplication.__table__, pd.DataFrame(result.applications).assign(batch_id=batch_id))
+    if originals:
+        loaded = result.links.loc[result.clean["row_number"]].dropna()
+        settle_originals(
+            conn,
+            batch_id,
+            resolved=[originals[int(n)] for n in loaded if int(n) in originals],
+            resubmitted=result.quarantine["corrects_quarantine_id"].dropna().astype(int).tolist(),
+        )
+
+
+def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
+    """The natural keys of the rows this source already has in the warehouse (a re-sent row is not loaded twice)."""
+    schema = source.schema
+    fact = FACT_TABLES[schema.fact_table]
+    batch = Batch.__table__
+    query = (
+        select(fact.c.batch_id, fact.c.row_number, *[fact.c[c] for c in schema.natural_key_columns])
+        .join(batch, batch.c.batch_id == fact.c.batch_id)
+        .where(batch.c.source_id == source.id)
+    )
+    existing = pd.DataFrame(conn.execute(query).all(), columns=["batch_id", "row_number", *schema.natural_key_columns])
+    return SeenKeys.loaded(existing, schema.natural_key_columns)
+
+
+def load_file(
+    conn: Connection,
+    path: Path,
+    source: Source,
+    name: str,
+    batch_id: int,
+    chunk_rows: int,
+    context: FileContext = FileContext(),
+) -> tuple[int, int, int, list[dict]]:
+    """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures).
+    One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
+    rows_in = loaded = quarantined = 0
+    summaries: list[list[dict]] = []
+    seen = keys_already_loaded(conn, source)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pop-writer") as writer:
+        pending: Future | None = None
+        for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):
+            if number == 0:
+                extra = CORRECTION_COLUMNS if context.corrects is not None else ()
+                check_header([c for c in raw.columns if c not in extra], source, name)
+            result, seen = process_chunk(raw, source, seen, context)
+            if pending is not None:
+                pending.result()  # the previous chunk is in; a failure there stops the file here
+            pending = writer.submit(_load_chunk, conn, result, source, batch_id, context)
+            rows_in, loaded, quarantined = (
+                rows_in + len(raw),
+                loaded + len(result.clean),
+                quarantined + len(result.quarantine),
+            )
+            summaries.append(result.summary)
+            log.info(
+                "%s: %s rows read",
+                name,
+                rows_in,
+                extra={"pop_progress": {"event": "chunk", "file": name, "rows": rows_in}},
+            )
+        if pending is not None:
+            pending.result()
+    if rows_in == 0:
+        raise BadFileError(f"{name}: the file has a header but no data rows. Send the file with its data.")
+    if rows_in != loaded + quarantined:  # the invariant every batch keeps; never expected to fire
+        raise RuntimeError(f"{name}: {rows_in} rows in but {loaded} loaded + {quarantined} quarantined")
+    return rows_in, loaded, quarantined, merge_summaries(summaries)
+
+
+def _ingest(
+    source: Source,
+    incoming: IncomingFile,
+    *,
+    database_url: str,
+    landing_dir: Path,
+    chunk_rows: int,
+    run_id: str | None,
+    errata: list[Erratum] | tuple[Erratum, ...] = (),
+    auto_approve: bool = True,
+    corrects: int | None = None,
+) -> dict[str, Any] | None:
+    """Ingest one incoming file (a correction of batch `corrects` when given); None when this very file was
+    ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
+    engine = get_engine(database_url)
+    context = FileContext(tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)), corrects)
+    with engine.begin() as conn:
+        seen = batches.find_seen(conn, source, incoming)
+        if seen and seen["status"] != "processing":
+            return None
+        landed = str(land(incoming, source, landing_dir))
+        if seen:
+            batch_id = seen["batch_id"]
+            batches.restart_batch(conn, batch_id, run_id)
+        else:
+            same = batches.find_same_content(conn, source, incoming)
+            if same:
+                batch_id = batches.open_batch(
+                    conn, source, incoming, landed, run_id, status="duplicate", duplicate_of=same["batch_id"]
+                )
+                batches.close_batch(
+                    conn,
+                    batch_id,
+                    status="duplicate",
+                    rows_in=0,
+                    rows_loaded=0,
+                    rows_quarantined=0,
+                    message=f"{incoming.path.name}: same content as {same['original_name']} "
+                    f"(batch {same['batch_id']}); nothing loaded again.",
+                    failures=[],
+                )
+                return batches.batch_summary(conn, batch_id)
+            batch_id = batches.open_batch(conn, source, incoming, landed, run_id, corrects_batch_id=corrects)
+    try:
+        with engine.begin() as conn:
+            rows_in, loaded, quarantined, failures = load_file(
+                conn, Path(landed), source, incoming.path.name, batch_id, chunk_rows, context
+            )
+            batches.close_batch(
+                conn,
+                batch_id,
+                status="loaded",
+                rows_in=rows_in,
+                rows_loaded=loaded,
+                rows_quarantined=quarantined,
+                message=None,
+                failures=failures,
+            )
+            if auto_approve:
+                auto_approve_if_clean(conn, batch_id)
+    except Exception as exc:
+        message = (
+            str(exc)
+            if isinstance(exc, BadFileError)
+            else f"{incoming.path.name}: could not be ingested ({exc.__class__.__name__}: {exc}). Nothing was loaded."
+        )
+        log.warning("batch %s failed: %s", batch_id, message)
+        with engine.begin() as conn:
+            batches.close_batch(
+                conn,
+                batch_id,
+                status="failed",
+                rows_in=0,
+                rows_loaded=0,
+                rows_quarantined=0,
+                message=message,
+                failures=[],
+            )
+    with engine.connect() as conn:
+        return batches.batch_summary(conn, batch_id)
+
+
+def ingest_file(
+    source: Source,
+    incoming: IncomingFile,
+    database_url: str,
+    landing_dir: Path,
+    chunk_rows: int,
+    run_id: str | None = None,
+    errata: list[Erratum] | tuple[Erratum, ...] = (),
+    auto_approve: bool = True,
+    corrects: int | None = None,
+) -> dict[str, Any] | None:
+    """Ingest one incoming file as one batch (a correction of batch `corrects` when given); None when this very
+    file was ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
+    summary = _ingest(
+        source,
+        incoming,
+        database_url=database_url,
+        landing_dir=landing_dir,
+        chunk_rows=chunk_rows,
+        run_id=run_id,
+        errata=errata,
+        auto_approve=auto_approve,
+        corrects=corrects,
+    )
+    log.info("%s: done", incoming.path.name, extra={"pop_progress": {"event": "file", "file": incoming.path.name}})
+    return summary

@@ -1,0 +1,102 @@
+"""Row issues: every reason a row cannot be loaded, collected across stages, turned into quarantine records
+and into the per-check summary stewards read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pop import paths
+
+MAX_EXAMPLES = 5
+MAX_ROW_NUMBERS = 20
+
+
+@lru_cache(maxsize=1)
+def hint_templates() -> dict[str, str]:
+    return yaml.safe_load(paths.CHECK_HINTS_FILE.read_text(encoding="utf-8"))
+
+
+def hint(check: str, field_name: str, **params: Any) -> str:
+    """The plain-language hint for a failed check, or the given fallback text."""
+    template = params.pop("fallback", None) or hint_templates().get(check, "{field} failed check " + check)
+    values = {"field": field_name, "allowed": "", "min": "", "max": ""}
+    values.update({k: v for k, v in params.items() if v is not None})
+    return template.format(**values)
+
+
+@dataclass
+class RowIssues:
+    """Reasons collected for the rows of one chunk: one entry per (row, field, check)."""
+
+    parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(
+        self, index: pd.Index, field_name: str, check: str, values: pd.Series | list[Any] | None, message: str
+    ) -> None:
+        """Record that rows `index` failed `check` on `field_name` (values are what the sender wrote)."""
+        if len(index) == 0:
+            return
+        if values is None:
+            values = [None] * len(index)
+        vals = values.astype(object).tolist() if isinstance(values, pd.Series) else list(values)
+        self.parts.append(
+            pd.DataFrame(
+                {"row": index.to_numpy(), "field": field_name, "check": check, "value": vals, "message": message}
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=["row", "field", "check", "value", "message"])
+        issues = pd.concat(self.parts, ignore_index=True)
+        # the first stage that flags a (row, field) says it best; later stages repeat it in other words
+        return issues.drop_duplicates(subset=["row", "field"], keep="first")
+
+    def failed_rows(self) -> pd.Index:
+        return pd.Index(self.frame()["row"].unique()) if self.parts else pd.Index([])
+
+    def flagged(self, field_name: str) -> set[Any]:
+        return {row for part in self.parts for row in part.loc[part["field"] == field_name, "row"]}
+
+
+def summarise(issues: pd.DataFrame, row_numbers: pd.Series, sender_columns: dict[str, str | None]) -> list[dict]:
+    """One entry per (field, check): how many rows, example values, row numbers in the sent file, and the hint."""
+    summary: list[dict] = []
+    if issues.empty:
+        return summary
+    for (field_name, check), group in issues.groupby(["field", "check"], sort=True):
+        examples = [str(v) for v in pd.unique(group["value"].dropna().astype(str))[:MAX_EXAMPLES]]
+        rows = sorted(int(n) for n in row_numbers.loc[group["row"]])
+        summary.append(
+            {
+                "column": field_name,
+                "sender_column": sender_columns.get(field_name),
+                "check": check,
+                "rows": len(group),
+                "examples": examples,
+                "row_numbers": rows[:MAX_ROW_NUMBERS],
+                "hint": str(group["message"].iloc[0]),
+            }
+        )
+    return summary
+
+
+def merge_summaries(summaries: list[list[dict]]) -> list[dict]:
+    """Add up per-chunk summaries of the same (field, check)."""
+    merged: dict[tuple[str, str], dict] = {}
+    for summary in summaries:
+        for item in summary:
+            key = (item["column"], item["check"])
+            if key not in merged:
+                merged[key] = {**item, "examples": list(item["examples"]), "row_numbers": list(item["row_numbers"])}
+                continue
+            into = merged[key]
+            into["rows"] += item["rows"]
+            into["examples"] = list(dict.fromkeys(into["examples"] + item["examples"]))[:MAX_EXAMPLES]
+            into["row_numbers"] = sorted(into["row_numbers"] + item["row_numbers"])[:MAX_ROW_NUMBERS]
+    return [merged[key] for key in sorted(merged)]

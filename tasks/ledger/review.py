@@ -1,0 +1,126 @@
+"""Steward review: approve or reject batches, dismiss quarantined rows, and the audit trail of every action.
+Only approved batches feed snapshots and releases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from pop.db import utcnow
+from pop.models import Batch, QuarantineRow, StewardAction
+
+BATCH = Batch.__table__
+QUARANTINE = QuarantineRow.__table__
+ACTIONS = StewardAction.__table__
+AUTOMATIC = "pop (automatic)"
+
+
+class ReviewError(ValueError):
+    """A steward action that cannot be taken; the message says why."""
+
+
+def record_action(
+    conn: Connection,
+    actor: str,
+    action: str,
+    *,
+    batch_id: int | None = None,
+    quarantine_id: int | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write one line of the audit trail."""
+    conn.execute(
+        ACTIONS.insert().values(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            batch_id=batch_id,
+            quarantine_id=quarantine_id,
+            reason=reason,
+            details_json=json.dumps(details, default=str) if details else None,
+        )
+    )
+
+
+def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
+    """Approve a loaded batch with no quarantined row (when the setting allows); True when it did."""
+    batch = conn.execute(
+        select(BATCH.c.status, BATCH.c.rows_quarantined, BATCH.c.review_status).where(BATCH.c.batch_id == batch_id)
+    ).one()
+    if batch.status != "loaded" or batch.rows_quarantined or batch.review_status != "pending":
+        return False
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status="approved"))
+    record_action(conn, AUTOMATIC, "approve", batch_id=batch_id, reason="clean batch: no row quarantined")
+    return True
+
+
+def loaded_batch(conn: Connection, batch_id: int, purpose: str = "only loaded batches are reviewed") -> Any:
+    """The batch, which must exist and be loaded; otherwise a ReviewError ending with `purpose`."""
+    batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
+    if batch is None:
+        raise ReviewError(f"there is no batch {batch_id}")
+    if batch["status"] != "loaded":
+        raise ReviewError(f"batch {batch_id} ({batch['original_name']}) is {batch['status']}: {purpose}")
+    return batch
+
+
+def review_batch(conn: Connection, batch_id: int, decision: str, actor: str, reason: str | None) -> None:
+    """Approve or reject a loaded batch, with the steward's reason (required to reject)."""
+    if decision not in ("approved", "rejected"):
+        raise ReviewError(f"unknown decision {decision!r}: approved or rejected")
+    if decision == "rejected" and not (reason or "").strip():
+        raise ReviewError("a rejection needs a reason, so the sender and other stewards know why")
+    batch = loaded_batch(conn, batch_id)
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=decision))
+    record_action(
+        conn,
+        actor,
+        "approve" if decision == "approved" else "reject",
+        batch_id=batch_id,
+        reason=reason,
+        details={"was": batch["review_status"]},
+    )
+
+
+def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason: str) -> None:
+    """Close an open quarantined row without loading it (e.g. a true duplicate), with a reason."""
+    if not (reason or "").strip():
+        raise ReviewError("dismissing a quarantined row needs a reason")
+    row = conn.execute(select(QUARANTINE).where(QUARANTINE.c.quarantine_id == quarantine_id)).mappings().first()
+    if row is None or row["status"] != "open":
+        raise ReviewError(
+            f"quarantined row {quarantine_id} is not open"
+            + (f" (it is {row['status']})" if row else " (there is no such row)")
+        )
+    conn.execute(
+        update(QUARANTINE)
+        .where(QUARANTINE.c.quarantine_id == quarantine_id)
+        .values(status="dismissed", resolved_at=utcnow())
+    )
+    record_action(conn, actor, "dismiss", batch_id=row["batch_id"], quarantine_id=quarantine_id, reason=reason)
+
+
+def audit_trail(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    """Steward actions, newest first."""
+    query = select(ACTIONS).order_by(ACTIONS.c.action_id.desc())
+    if limit:
+        query = query.limit(limit)
+    return [{**dict(r), "at": r["at"].isoformat() if r["at"] else None} for r in conn.execute(query).mappings()]
+
+
+def open_quarantine_count(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == "open")).scalar_one()
+
+
+def pending_loaded_batches(conn: Connection) -> list[int]:
+    """The ids of loaded batches awaiting review, oldest first."""
+    return list(
+        conn.execute(
+            select(BATCH.c.batch_id)
+            .where(BATCH.c.status == "loaded", BATCH.c.review_status == "pending")
+            .order_by(BATCH.c.batch_id)
+        ).scalars()
+    )

@@ -1,0 +1,580 @@
+"""Great Expectations on the warehouse: one suite per fact table derived from schemas/<group>.yaml, one on source
+freshness, run by the checkpoints of the committed GX project in gx/; every outcome is stored in quality_results and
+the Data Docs are written under the outputs folder.
+
+The committed project holds no run-time value: the warehouse URL and the folders of validation results and Data Docs
+are ${VARIABLES} in gx/great_expectations.yml, set from the call's arguments while the checks run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import Connection, func, select
+
+from pop import paths
+from pop.db import get_engine
+from pop.models import FACT_TABLES, Batch, DimCountry, DimPeriod, QualityResult, SourceRecord
+from pop.paths import OutputPaths
+from pop.settings import get_settings
+from schemas.spec import GROUPS, MULTI_KINDS, FieldSpec, SourceSchema, load_schema
+from schemas.vocabulary import vocabulary
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite, ExpectationSuiteValidationResult
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+    from great_expectations.data_context import FileDataContext
+    from great_expectations.expectations import Expectation
+
+log = logging.getLogger(__name__)
+
+ENV_URL, ENV_RESULTS, ENV_DOCS = "POP_GX_WAREHOUSE_URL", "POP_GX_RESULTS_DIR", "POP_GX_DATA_DOCS_DIR"
+WAREHOUSE, FRAMES, ALL_ROWS = "warehouse", "quality_frames", "all_rows"
+FRESHNESS = "source_freshness"
+SITE = "pop_data_docs"
+TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT = "warehouse_tables", "warehouse_freshness"
+COUNTRY_CODES = "country_codes"
+FRESHNESS_DAYS: dict[str, int | None] = {
+    "daily": 2,
+    "weekly": 8,
+    "monthly": 35,
+    "quarterly": 100,
+    "half-yearly": 190,
+    "yearly": 400,
+    "ad-hoc": None,
+}
+VOCAB_OF_KIND = {"company": "company", "platform": "platform"}  # harmonised kinds that resolve through a vocabulary
+EXAMPLES = 10  # unexpected values kept per failed expectation
+
+
+# --- suites, derived from the schemas -------------------------------------------------------------------------
+
+
+def _gx() -> Any:
+    """Great Expectations, imported on first use (~2 s) with its analytics off."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations
+
+    # one generic SQL datasource serves SQLite and PostgreSQL alike: its advice to pick a specific one is noise
+    warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
+    return great_expectations
+
+
+def rows_parameter(table: str) -> str:
+    """The suite parameter holding a fact table's expected row count."""
+    return f"{table}_rows"
+
+
+def fact_column(spec: FieldSpec) -> str:
+    """The fact-table column a field is stored in (as SourceSchema.natural_key_columns maps it)."""
+    return spec.name if spec.kind in ("period", "age_band") else spec.checked_column
+
+
+def field_expectations(spec: FieldSpec) -> list[Expectation]:
+    """Completeness, range and vocabulary of one field."""
+    gxe = _gx().expectations
+    column = fact_column(spec)
+    found: list[Expectation] = []
+    if spec.required:
+        found.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    low = spec.min if spec.min is not None else spec.min_exclusive
+    if low is not None or spec.max is not None:
+        found.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=low, max_value=spec.max, strict_min=spec.min is None and low is not None
+            )
+        )
+    vocab = spec.vocab if spec.kind == "vocab" else VOCAB_OF_KIND.get(spec.kind)
+    if vocab:
+        found.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set=list(vocabulary(vocab).codes), meta={"vocabulary": vocab}
+            )
+        )
+    if spec.kind == "country":
+        found.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set={"$PARAMETER": COUNTRY_CODES}, meta={"vocabulary": "dim_country"}
+            )
+        )
+    return found
+
+
+def _stable_ids(suite: ExpectationSuite) -> ExpectationSuite:
+    """Expectation ids derived from their content: saving an unchanged suite again rewrites nothing (add_or_update
+    compares expectations with their ids, so a new id-less expectation would never match its saved self)."""
+    for expectation in suite.expectations:
+        content = json.dumps(expectation.dict(exclude={"id", "rendered_content"}), sort_keys=True, default=str)
+        expectation.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pop-gx/{suite.name}/{content}"))
+    return suite
+
+
+def _suite(name: str, expectations: list[Expectation], meta: dict[str, Any] | None = None) -> ExpectationSuite:
+    """A suite with content-derived expectation ids."""
+    return _stable_ids(_gx().ExpectationSuite(name=name, expectations=expectations, meta=meta or {}))
+
+
+def table_suite(schema: SourceSchema) -> ExpectationSuite:
+    """A fact table's suite: rows belong to loaded batches and match their count, natural keys are unique per
+    source, and every stored field is complete, in range and in its vocabulary."""
+    gxe = _gx().expectations
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column="source_id", meta={"rule": "every row belongs to a loaded batch"}),
+        gxe.ExpectTableRowCountToEqual(
+            value={"$PARAMETER": rows_parameter(schema.fact_table)},
+            meta={"rule": "rows_loaded of the loaded batches of this group"},
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["source_id", *schema.natural_key_columns], meta={"rule": "natural key unique per source"}
+        ),
+    ]
+    for spec in schema.fields.values():
+        if spec.kind not in MULTI_KINDS:
+            expectations += field_expectations(spec)
+    return _suite(schema.fact_table, expectations, meta={"derived_from": f"schemas/{schema.group}.yaml"})
+
+
+def freshness_suite() -> ExpectationSuite:
+    """Each source's newest date (its newest period's end, or for submissions the newest submitted_on) is no older
+    than its update frequency allows."""
+    return _suite(
+        FRESHNESS,
+        [
+            _gx().expectations.ExpectColumnValuesToBeBetween(
+                column="days_overdue", max_value=0, meta={"limits_in_days": FRESHNESS_DAYS}
+            )
+        ],
+    )
+
+
+def rows_query(table: str) -> str:
+    """A fact table's rows in scope with their source: rows of rejected batches left out, a row of no loaded batch
+    kept with source_id NULL (so that it fails). source_id is a scalar subquery, not a join: joined, SQLite and
+    PostgreSQL (without statistics) match GX's per-key counts back to the rows batch by batch, in n squared time."""
+    return (
+        f"SELECT f.*, (SELECT b.source_id FROM batches b WHERE b.batch_id = f.batch_id AND b.status = 'loaded') "
+        f"AS source_id FROM {table} f WHERE NOT EXISTS (SELECT 1 FROM batches r WHERE r.batch_id = f.batch_id "
+        f"AND r.status = 'loaded' AND r.review_status = 'rejected')"
+    )
+
+
+# --- the GX project (idempotent set-up) -----------------------------------------------------------------------
+
+
+def _store_config(variable: str, class_name: str) -> dict[str, Any]:
+    """A filesystem store (or site) whose folder is the value of ${variable}."""
+    return {
+        "class_name": class_name,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": f"${{{variable}}}"},
+    }
+
+
+def _site_config() -> dict[str, Any]:
+    """The SiteBuilder config of our Data Docs site."""
+    return {
+        **_store_config(ENV_DOCS, "SiteBuilder"),
+        "show_how_to_buttons": False,
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+
+
+def _configure(context: FileDataContext) -> None:
+    """Progress bars off, validation results and the Data Docs site under the run's outputs folder."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    variables = context.variables
+    variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    # written, not built: a store built now would make a folder named after the unsubstituted ${VARIABLE}
+    variables.stores = {
+        **variables.stores,
+        "validation_results_store": _store_config(ENV_RESULTS, "ValidationResultsStore"),
+    }
+    variables.save()
+    sites = context.list_data_docs_sites()
+    for name in set(sites) - {SITE}:
+        context.delete_data_docs_site(name)
+    if SITE not in sites:
+        context.add_data_docs_site(SITE, _site_config())
+    elif sites[SITE] != _site_config():
+        context.update_data_docs_site(SITE, _site_config())
+
+
+def _datasource(context: FileDataContext, name: str, kind: str) -> Any:
+    """The named datasource, added when missing (add_or_update would drop its assets and their ids)."""
+    existing = context.data_sources.all().get(name)
+    if existing is not None:
+        return existing
+    if kind == "sql":
+        return context.data_sources.add_or_update_sql(name=name, connection_string=f"${{{ENV_URL}}}")
+    return context.data_sources.add_or_update_pandas(name=name)
+
+
+def _query_batch(datasource: Any, name: str, query: str) -> Any:
+    """The whole-query batch definition of a query asset, (re)made when missing or when its query changed."""
+    if name in datasource.get_asset_names() and datasource.get_asset(name).query != query:
+        datasource.delete_asset(name)
+    if name not in datasource.get_asset_names():
+        datasource.add_query_asset(name=name, query=query)
+    asset = datasource.get_asset(name)
+    try:
+        return asset.get_batch_definition(ALL_ROWS)
+    except KeyError:
+        return asset.add_batch_definition_whole_table(ALL_ROWS)
+
+
+def _frame_batch(datasource: Any, name: str) -> Any:
+    """The whole-dataframe batch definition of a dataframe asset (the frame is given at run time)."""
+    if name not in datasource.get_asset_names():
+        datasource.add_dataframe_asset(name=name)
+    asset = datasource.get_asset(name)
+    try:
+        return asset.get_batch_definition(ALL_ROWS)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(ALL_ROWS)
+
+
+def _saved(context: FileDataContext, suite: ExpectationSuite) -> ExpectationSuite:
+    """The suite, saved with its content-derived ids (a first save draws random ones, so it is saved twice)."""
+    try:
+        context.suites.get(suite.name)
+    except _gx().exceptions.DataContextError:
+        context.suites.add(suite)
+    return context.suites.add_or_update(_stable_ids(suite))
+
+
+def _checkpoint(context: FileDataContext, name: str, validations: list[tuple[Any, ExpectationSuite]]) -> None:
+    """Save a checkpoint over (batch definition, suite) pairs, with their suites and validation definitions."""
+    gx = _gx()
+    definitions = [
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=_saved(context, suite))
+        for batch, suite in validations
+    ]
+    context.checkpoints.add_or_update(
+        gx.Checkpoint(name=name, validation_definitions=definitions, result_format="SUMMARY")
+    )
+
+
+def setup_project() -> None:
+    """Bring the committed GX project in line with the schemas (idempotent; the ${VARIABLES} must be set)."""
+    context = project_context()
+    _configure(context)
+    warehouse = _datasource(context, WAREHOUSE, "sql")
+    tables = [
+        (_query_batch(warehouse, schema.fact_table, rows_query(schema.fact_table)), table_suite(schema))
+        for schema in map(load_schema, GROUPS)
+    ]
+    freshness = [(_frame_batch(_datasource(context, FRAMES, "pandas"), FRESHNESS), freshness_suite())]
+    _checkpoint(context, TABLES_CHECKPOINT, tables)
+    _checkpoint(context, FRESHNESS_CHECKPOINT, freshness)
+
+
+@contextmanager
+def _one_check_at_a_time() -> Iterator[None]:
+    """Hold the project's lock: a check rewrites gx/ files that another process must not read half-written, and sets
+    the ${VARIABLES} in os.environ, which another thread must not change meanwhile."""
+    lock = paths.GX_PROJECT / "uncommitted" / "check.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def _variables(values: dict[str, str]) -> Iterator[None]:
+    """The project's ${VARIABLES} for the duration of a check."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def project_context() -> FileDataContext:
+    """The committed file-based GX project at <repo>/gx."""
+    return _gx().get_context(mode="file", project_root_dir=paths.ROOT)
+
+
+# --- run-time values from the warehouse -----------------------------------------------------------------------
+
+BATCH = Batch.__table__
+IN_SCOPE = (BATCH.c.status == "loaded") & (BATCH.c.review_status != "rejected")
+
+
+def suite_parameters(conn: Connection) -> dict[str, Any]:
+    """Expected row counts per fact table (rows_loaded of the group's loaded, unrejected batches) and country codes."""
+    source = SourceRecord.__table__
+    loaded = dict(
+        conn.execute(
+            select(source.c.stakeholder_group, func.sum(BATCH.c.rows_loaded))
+            .join(source, source.c.id == BATCH.c.source_id)
+            .where(IN_SCOPE)
+            .group_by(source.c.stakeholder_group)
+        ).all()
+    )
+    counts = {rows_parameter(load_schema(g).fact_table): int(loaded.get(g) or 0) for g in GROUPS}
+    return {**counts, COUNTRY_CODES: list(conn.execute(select(DimCountry.iso3).order_by(DimCountry.iso3)).scalars())}
+
+
+PERIOD_END = "period_end"  # what a group with periods is dated by: the end of its newest period
+
+
+def dated_by(schema: SourceSchema) -> str | None:
+    """What a group's freshness is judged by: the end of its newest period, else its first date field (e.g. the
+    submissions' submitted_on); None when it has neither."""
+    if any(spec.kind == "period" for spec in schema.fields.values()):
+        return PERIOD_END
+    return next((fact_column(spec) for spec in schema.fields.values() if spec.kind == "date"), None)
+
+
+def _newest_dates(conn: Connection, schema: SourceSchema, dated: str) -> list[tuple[str, Any]]:
+    """(source id, newest date) of each source with rows in scope in the group's fact table, dated by `dated`."""
+    fact, period = FACT_TABLES[schema.fact_table], DimPeriod.__table__
+    rows = fact.join(BATCH, BATCH.c.batch_id == fact.c.batch_id)
+    if dated == PERIOD_END:
+        newest, rows = func.max(period.c.period_end), rows.join(period, period.c.period == fact.c.period)
+    else:
+        newest = func.max(fact.c[dated])
+    return conn.execute(
+        select(BATCH.c.source_id, newest).select_from(rows).where(IN_SCOPE).group_by(BATCH.c.source_id)
+    ).all()
+
+
+def freshness_frame(conn: Connection, as_of: dt.date) -> pd.DataFrame:
+    """Per source with loaded rows of a group that is dated (see dated_by): what it is dated by, its newest date,
+    age at `as_of`, allowed age and days overdue (NaN when its update frequency sets no limit), indexed by source id.
+    A source none of whose rows carries a date is left out: there is nothing to judge."""
+    frequency = dict(conn.execute(select(SourceRecord.id, SourceRecord.update_frequency)).all())
+    records = []
+    for schema in map(load_schema, GROUPS):
+        dated = dated_by(schema)
+        for source_id, newest in _newest_dates(conn, schema, dated) if dated else []:
+            if newest is None:
+                continue
+            end = dt.date.fromisoformat(str(newest)[:10])
+            allowed = FRESHNESS_DAYS.get(frequency.get(source_id, ""))
+            age = (as_of - end).days
+            records.append(
+                {
+                    "source_id": source_id,
+                    "update_frequency": frequency.get(source_id),
+                    "dated_by": dated,
+                    "newest_date": end.isoformat(),
+                    "age_days": age,
+                    "allowed_days": allowed,
+                    "days_overdue": float("nan") if allowed is None else float(age - allowed),
+                }
+            )
+    columns = ["source_id", "update_frequency", "dated_by", "newest_date", "age_days", "allowed_days", "days_overdue"]
+    frame = pd.DataFrame(records, columns=columns).astype({"days_overdue": "float64"})
+    return frame.set_index("source_id").sort_index()
+
+
+# --- outcomes ---------------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy (NumPy scalars, dates and nested containers)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def _observed(found: dict[str, Any]) -> Any:
+    """What the data showed: the observed value, else how many values missed and distinct examples of them."""
+    if not found or "observed_value" in found:
+        return found.get("observed_value")
+    examples = {
+        json.dumps(v, sort_keys=True, default=str): v for v in found.get("partial_unexpected_list", []) if v is not None
+    }
+    return {
+        "unexpected_count": found.get("unexpected_count"),
+        **({"examples": list(examples.values())[:EXAMPLES]} if examples else {}),
+    }
+
+
+def outcome(result: ExpectationValidationResult) -> dict[str, Any]:
+    """One expectation's outcome: its type, column(s), success, what was observed and the details."""
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "value_set")}
+    column = kwargs.pop("column", None) or ",".join(kwargs.pop("column_list", [])) or None
+    found = result.result or {}
+    details = {
+        "expected": kwargs,
+        **{k: found[k] for k in ("element_count", "unexpected_percent") if found.get(k) is not None},
+    }
+    if found.get("partial_unexpected_index_list"):
+        details["unexpected_rows"] = found["partial_unexpected_index_list"][:EXAMPLES]
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        details["exception"] = result.exception_info.get("exception_message")
+    if config.meta:
+        details["meta"] = config.meta
+    return _plain(
+        {
+            "expectation": config.type,
+            "column": column,
+            "success": bool(result.success),
+            "observed": _observed(found),
+            "details": details,
+        }
+    )
+
+
+def with_sources(outcomes: list[dict[str, Any]], freshness: pd.DataFrame) -> list[dict[str, Any]]:
+    """Freshness outcomes naming the overdue sources: days overdue by source, and each one's newest date (and what
+    it is dated by), update frequency and age in the details."""
+    for found in outcomes:
+        rows = _plain(
+            [
+                {"source_id": r["source_id"], **freshness.loc[r["source_id"]].to_dict()}
+                for r in found["details"].get("unexpected_rows", [])
+            ]
+        )
+        if rows:
+            found["details"]["unexpected_rows"] = rows
+            found["observed"] = {
+                "unexpected_count": found["observed"]["unexpected_count"],
+                "days_overdue": {r["source_id"]: r["days_overdue"] for r in rows},
+            }
+    return outcomes
+
+
+def suite_summary(suite: str, outcomes: list[dict[str, Any]], success: bool) -> dict[str, Any]:
+    """A suite's line of the result: success, how many expectations ran, and the failed ones."""
+    failed = [{k: o[k] for k in ("expectation", "column", "observed", "details")} for o in outcomes if not o["success"]]
+    return {"suite": suite, "success": success and not failed, "evaluated": len(outcomes), "failed": failed}
+
+
+def store_outcomes(conn: Connection, run_id: str, outcomes: dict[str, list[dict[str, Any]]]) -> None:
+    """One quality_results row per expectation outcome."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "checked_at": now,
+            "suite": suite,
+            "expectation": o["expectation"],
+            "column": o["column"],
+            "success": o["success"],
+            "details_json": json.dumps({"observed": o["observed"], **o["details"]}, ensure_ascii=False),
+        }
+        for suite, found in outcomes.items()
+        for o in found
+    ]
+    if rows:
+        conn.execute(QualityResult.__table__.insert(), rows)
+
+
+def prune_results(context: FileDataContext, keep: int) -> int:
+    """Delete all but the newest `keep` validation results of each suite (one per checkpoint run); how many went.
+    Their Data Docs pages go when the docs are next built (GX drops pages whose result is gone)."""
+    store = context.validation_results_store
+    by_suite: dict[str, list[Any]] = {}
+    for key in store.list_keys():
+        by_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
+    old = [
+        key for keys in by_suite.values() for key in sorted(keys, key=lambda k: k.run_id.run_time, reverse=True)[keep:]
+    ]
+    for key in old:
+        store.remove_key(key)
+    return len(old)
+
+
+def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteValidationResult]) -> None:
+    """Data Docs pages of these results and their suites, and the index: built once for both checkpoints."""
+    suites = [key.expectation_suite_identifier for key in results]
+    context.build_data_docs(site_names=[SITE], resource_identifiers=[*results, *suites])
+
+
+def _run_checkpoints(
+    database_url: str, outputs_dir: Path, run_id: str, parameters: dict[str, Any], freshness: pd.DataFrame, keep: int
+) -> list[ExpectationSuiteValidationResult]:
+    """Set up the project, run both checkpoints, keep the newest `keep` results per suite and build the Data Docs,
+    with the ${VARIABLES} of this call."""
+    outputs = OutputPaths(outputs_dir)
+    values = {ENV_URL: database_url, ENV_RESULTS: str(outputs.gx_results), ENV_DOCS: str(outputs.data_docs)}
+    with _one_check_at_a_time(), _variables(values):
+        from great_expectations.core.run_identifier import RunIdentifier  # imported under the lock: not thread-safe
+
+        setup_project()
+        context = project_context()  # loaded afresh: its stores are built from the substituted configuration
+        tables, fresh = (context.checkpoints.get(name) for name in (TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT))
+        run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
+        try:
+            results = {
+                **tables.run(run_id=run, expectation_parameters=parameters).run_results,
+                **fresh.run(run_id=run, batch_parameters={"dataframe": freshness}).run_results,
+            }
+            prune_results(context, keep)
+            _build_docs(context, results)
+            return list(results.values())
+        finally:
+            context.data_sources.get(WAREHOUSE).get_execution_engine().engine.dispose()
+
+
+def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Run every suite on the warehouse; store each outcome in quality_results and refresh the Data Docs, keeping the
+    newest POP_GX_KEEP_RESULTS validation results per suite.
+    Returns {"success", "suites": [{"suite", "success", "evaluated", "failed": [...]}], "data_docs"}."""
+    engine = get_engine(database_url)
+    with engine.connect() as conn:
+        parameters = suite_parameters(conn)
+        freshness = freshness_frame(conn, as_of or dt.date.today())
+    keep = get_settings().gx_keep_results
+    validations = _run_checkpoints(database_url, outputs_dir, run_id, parameters, freshness, keep)
+    outcomes = {v.suite_name: [outcome(r) for r in v.results] for v in validations}
+    outcomes[FRESHNESS] = with_sources(outcomes[FRESHNESS], freshness)
+    with engine.begin() as conn:
+        store_outcomes(conn, run_id, outcomes)
+    suites = [suite_summary(v.suite_name, outcomes[v.suite_name], bool(v.success)) for v in validations]
+    return {
+        "success": all(s["success"] for s in suites),
+        "suites": suites,
+        "data_docs": str(OutputPaths(outputs_dir).data_docs / "index.html"),
+    }
+
+
+# --- markdown ------------------------------------------------------------------------------------------------------
+
+
+def _short(value: Any, width: int = 100) -> str:
+    """A value as text for a markdown cell, of at most `width` characters."""
+    text = (json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value).replace("|", "/")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _expected(failure: dict[str, Any]) -> Any:
+    """What a failed expectation asked for: its arguments, or the vocabulary its values must be in."""
+    vocabulary_name = failure["details"].get("meta", {}).get("vocabulary")
+    return failure["details"]["expected"] or (f"in {vocabulary_name}" if vocabulary_name else "")
+
+
+def markdown_report(result: dict[str, Any]) -> str:
+    """The failed expectations as a markdown report (or a line saying every suite passed)."""
+    failed = [(s["suite"], f) for s in result["suites"] for f in s["failed"]]
+    lines = [
+        f"# Warehouse quality: {'passed' if result['success'] else 'FAILED'}",
+        "",
+        f"Data Docs: `{result['data_docs']}`",
+        "",
+    ]
+    if not failed:
+        return "\n".join([*lines, "Every expectation of every suite passed."])
+    lines += ["| suite | expectation | column | expected | observed |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {suite} | {f['expectation']} | {f['column'] or ''} | {_short(_expected(f))} | {_short(f['observed'])} |"
+        for suite, f in failed
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Dimensions and sources: fill the warehouse's lookup tables from schemas/vocab and the registry (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from pop.db import get_engine, upgrade
+from pop.models import (
+    DimAgeBand,
+    DimAlias,
+    DimAudience,
+    DimChannel,
+    DimCompany,
+    DimCountry,
+    DimHarmType,
+    DimPeriod,
+    DimPlatform,
+    DimSourceAgeBand,
+    SourceRecord,
+)
+from pop.registry import Registry
+from schemas.countries import countries
+from schemas.vocabulary import vocabulary
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, updating those whose primary key exists (SQLite and PostgreSQL alike)."""
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    others = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement = (
+        statement.on_conflict_do_update(index_elements=keys, set_=others)
+        if others
+        else statement.on_conflict_do_nothing(index_elements=keys)
+    )
+    conn.execute(statement, rows)
+
+
+def dimension_rows() -> dict[Table, list[dict[str, Any]]]:
+    """Every dimension's rows, from the vocabularies and the country table."""
+
+    def entries(name: str) -> dict[str, dict[str, Any]]:
+        return vocabulary(name).entries
+
+    aliases = [
+        {"kind": kind, "alias": alias, "code": code}
+        for kind in ("company", "platform")
+        for alias, code in vocabulary(kind).lookup.items()
+    ]
+    return {
+        DimCountry.__table__: [vars(c) for c in countries().values()],
+        DimCompany.__table__: [{"code": k, "label": v["label"]} for k, v in entries("company").items()],
+        DimPlatform.__table__: [
+            {"code": k, "label": v["label"], "company_code": v.get("company")} for k, v in entries("platform").items()
+        ],
+        DimAlias.__table__: aliases,
+        DimHarmType.__table__: [
+            {"code": k, "label": v["label"], "parent": v.get("parent"), "online_related": bool(v.get("online_related"))}
+            for k, v in entries("harm_type").items()
+        ],
+        DimChannel.__table__: [
+            {"code": k, "label": v["label"], "online": bool(v.get("online"))} for k, v in entries("channel").items()
+        ],
+        DimAudience.__table__: [{"code": k, "label": v["label"]} for k, v in entries("audience").items()],
+        DimAgeBand.__table__: [
+            {"code": k, "label": v["label"], "age_min": v.get("age_min"), "age_max": v.get("age_max")}
+            for k, v in entries("pop_age_band").items()
+        ],
+    }
+
+
+def sync_dimensions(conn: Connection, registry: Registry) -> None:
+    """Bring dimensions and the sources table in line with the vocabularies and the registry."""
+    for table, rows in dimension_rows().items():
+        upsert(conn, table, rows)
+    upsert(
+        conn,
+        SourceRecord.__table__,
+        [
+            {
+                "id": s.id,
+                "stakeholder_group": s.group,
+                "organisation": s.organisation,
+                "format": s.format,
+                "licence": s.licence,
+                "consent": s.consent,
+                "contact": s.contact,
+                "update_frequency": s.update_frequency,
+            }
+            for s in registry.sources
+        ],
+    )
+
+
+def add_period_and_age_bands(conn: Connection, frame: pd.DataFrame) -> None:
+    """Record the periods and source age bands that rows about to load refer to (idempotent)."""
+    if "period" in frame.columns and len(frame):
+        periods = frame[["period", "period_start", "period_end", "period_granularity"]].drop_duplicates("period")
+        upsert(
+            conn,
+            DimPeriod.__table__,
+            [
+                {
+                    "period": r.period,
+                    "period_start": r.period_start.date(),
+                    "period_end": r.period_end.date(),
+                    "granularity": r.period_granularity,
+                }
+                for r in periods.itertuples(index=False)
+            ],
+        )
+    if "pop_age_band" in frame.columns and len(frame):
+        bands = frame[["age_band", "age_min", "age_max", "pop_age_band"]].drop_duplicates("age_band")
+        upsert(
+            conn,
+            DimSourceAgeBand.__table__,
+            [
+                {
+                    "age_band": r.age_band,
+                    "age_min": None if pd.isna(r.age_min) else int(r.age_min),
+                    "age_max": None if pd.isna(r.age_max) else int(r.age_max),
+                    "pop_age_band": r.pop_age_band,
+                }
+                for r in bands.itertuples(index=False)
+            ],
+        )
+
+
+def prepare_warehouse(database_url: str, registry: Registry) -> None:
+    """Migrate the warehouse to the newest schema and sync dimensions and sources (idempotent)."""
+    upgrade(database_url)
+    with get_engine(database_url).begin() as conn:
+        sync_dimensions(conn, registry)

@@ -1,0 +1,418 @@
+"""The mixer: one snapshot of the approved evidence of all five stakeholder groups — indicators computed in the
+warehouse, disclosure control on every published cell, findings with their corroboration, and what changed since
+the previous snapshot. Rendering is in tasks/snapshot_render.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from sqlalchemy import Connection, select
+
+from pop import paths
+from pop.db import get_engine
+from pop.models import Batch, DimCountry, SourceRecord
+from schemas.vocabulary import vocabularies
+from tasks.snapshot.disclosure import DisclosureRules, protect, published
+from tasks.snapshot.disclosure import load_rules as load_disclosure_rules
+from tasks.snapshot.findings import build_findings
+from tasks.snapshot.findings import load_rules as load_finding_rules
+from tasks.snapshot.indicators import TOTAL, Indicator, IndicatorResult, compute_indicators, load_indicators
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = 1
+REST = "rest"  # base - cases: the children who did not give the answer, protected like the others
+CONFIG_FILES = (paths.FINDINGS_FILE, paths.DISCLOSURE_FILE, paths.LABELS_FILE)
+
+
+# --- what the snapshot rests on ------------------------------------------------------------------------------
+
+
+def evidence_basis(conn: Connection) -> list[dict[str, Any]]:
+    """The approved batches the snapshot reads (through the approved views), in batch order."""
+    b = Batch.__table__
+    rows = conn.execute(
+        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256, b.c.rows_loaded)
+        .where(b.c.status == "loaded", b.c.review_status == "approved")
+        .order_by(b.c.batch_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def pending_batches(conn: Connection) -> list[dict[str, Any]]:
+    """Loaded batches not (yet) approved: left out of the snapshot, and said so."""
+    b = Batch.__table__
+    rows = conn.execute(
+        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.review_status)
+        .where(b.c.status == "loaded", b.c.review_status != "approved")
+        .order_by(b.c.batch_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def fingerprint(basis: list[dict[str, Any]], indicators: list[Indicator]) -> str:
+    """A digest of everything a snapshot's content depends on: the approved files, the SQL and the rules."""
+    digest = hashlib.sha256(json.dumps([[b["batch_id"], b["sha256"]] for b in basis]).encode())
+    for path in [i.path for i in indicators] + list(CONFIG_FILES):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def snapshot_id(as_of: dt.date, digest: str) -> str:
+    """The snapshot's id: its date and the first characters of its fingerprint (same evidence, same id)."""
+    return f"{as_of.isoformat()}-{digest[:8]}"
+
+
+# --- history ----------------------------------------------------------------------------------------------
+
+
+def read_history(snapshots_dir: Path) -> list[dict[str, Any]]:
+    """The snapshots made so far, oldest first (outputs/snapshots/index.json)."""
+    path = snapshots_dir / "index.json"
+    return json.loads(path.read_text(encoding="utf-8"))["snapshots"] if path.exists() else []
+
+
+def previous_snapshot(snapshots_dir: Path, current_id: str) -> dict[str, Any] | None:
+    """The snapshot made before `current_id` (its snapshot.json), or None for the first."""
+    ids = [s["id"] for s in read_history(snapshots_dir)]
+    earlier = ids[: ids.index(current_id)] if current_id in ids else ids
+    for sid in reversed(earlier):
+        path = snapshots_dir / sid / "snapshot.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def hidden_before(
+    previous: dict[str, Any] | None, indicator: Indicator, codes: dict[str, str]
+) -> dict[tuple[str, ...], str]:
+    """The cells of `indicator` hidden in the previous snapshot: key → kind (primary, secondary, carried)."""
+    if not previous:
+        return {}
+    kind_of = {code: kind for kind, code in codes.items()}
+    table = next((t for t in previous["indicators"] if t["id"] == indicator.id), None)
+    if table is None or table["metadata"]["dimensions"] != list(indicator.dimensions):
+        return {}  # new, or redefined: its old cells are not these cells (the change is listed as such)
+    return {
+        tuple(str(row[d]) for d in indicator.dimensions): kind_of.get(row["disclosure"], "carried")
+        for row in table["rows"]
+        if row.get("disclosure")
+    }
+
+
+# --- disclosure control per indicator -------------------------------------------------------------------------
+
+
+def detail(indicator: Indicator, cells: pd.DataFrame) -> int:
+    """How many dimensions a cell of this table crosses at most (totals and nested dimensions add none)."""
+    dims = [d for d in indicator.dimensions if d not in indicator.nested]
+    if cells.empty or not dims:
+        return len(dims)
+    crossed = (cells[dims] != TOTAL).sum(axis=1)
+    return int(crossed.max())
+
+
+def protect_indicator(
+    result: IndicatorResult, rules: DisclosureRules, carried: dict[tuple[str, ...], str]
+) -> pd.DataFrame:
+    """The indicator's cells with `disclosure` and `unstable` columns (or none hidden when not about children)."""
+    ind, cells = result.indicator, result.cells.copy()
+    if not ind.counts:
+        cells["disclosure"] = None
+        cells["unstable"] = False
+        return cells
+    counts = list(ind.counts)
+    if "cases" in cells and "base" in cells:
+        cells[REST] = cells["base"] - cells["cases"]
+        counts.append(REST)
+    protected = protect(cells, ind.dimensions, ind.margins, counts, rules, carried=carried, n_dims=detail(ind, cells))
+    return protected.drop(columns=[REST], errors="ignore")
+
+
+def published_rows(ind: Indicator, protected: pd.DataFrame, rules: DisclosureRules) -> list[dict[str, Any]]:
+    """The rows as published: hidden values and counts replaced by their code, a `disclosure` and a `flag` column."""
+    if protected.empty:
+        return []
+    out = published(protected, list(ind.values), rules, counts=list(ind.counts))
+    out["disclosure"] = protected["disclosure"]
+    return [
+        {k: _json_value(v) for k, v in row.items()}
+        for row in out[list(ind.columns) + ["disclosure", "flag"]].to_dict(orient="records")
+    ]
+
+
+def finding_rows(ind: Indicator, protected: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows findings may read: hidden values and counts are None."""
+    rows = []
+    for row in protected.to_dict(orient="records"):
+        hidden = row.get("disclosure") is not None
+        rows.append(
+            {
+                k: (None if hidden and k in ind.values + ind.counts else _json_value(v))
+                for k, v in row.items()
+                if k != "unstable"
+            }
+        )
+    return rows
+
+
+def _json_value(value: Any) -> Any:
+    """A cell value as JSON writes it: numpy scalars as Python numbers, NaN as null, floats to 6 decimals."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        return int(value) if value.is_integer() and abs(value) < 2**53 else round(value, 6)
+    return value
+
+
+# --- labels -------------------------------------------------------------------------------------------------
+
+
+def read_labels() -> dict[str, dict[str, str]]:
+    """schemas/vocab/labels.yaml: labels of codes and of published column names."""
+    return yaml.safe_load(paths.LABELS_FILE.read_text(encoding="utf-8"))
+
+
+def labeller(conn: Connection) -> Callable[[str], str]:
+    """A function giving the label people read for any code the snapshot publishes."""
+    labels: dict[str, str] = {}
+    # platforms first: a platform and its company can share a code (discord, roblox), and tables name platforms
+    for vocab in sorted(vocabularies().values(), key=lambda v: v.name != "platform"):
+        for code, entry in vocab.entries.items():
+            if entry.get("label"):
+                labels.setdefault(code, entry["label"])
+    labels.update(read_labels()["codes"])
+    c = DimCountry.__table__
+    labels.update({r.iso3: r.name for r in conn.execute(select(c.c.iso3, c.c.name))})
+    labels.setdefault("WLD", "World")
+
+    def label(code: Any) -> str:
+        text = str(code)
+        return labels.get(text, text.replace("_", " ").capitalize() if text.islower() else text)
+
+    return label
+
+
+# --- coverage -------------------------------------------------------------------------------------------------
+
+
+def sources_table(conn: Connection) -> dict[str, dict[str, Any]]:
+    """The registry entries of the sources, by id."""
+    s = SourceRecord.__table__
+    return {
+        r.id: {"id": r.id, "group": r.stakeholder_group, "organisation": r.organisation, "licence": r.licence}
+        for r in conn.execute(select(s.c.id, s.c.stakeholder_group, s.c.organisation, s.c.licence))
+    }
+
+
+def coverage_summary(
+    results: dict[str, IndicatorResult], sources: dict[str, dict[str, Any]], label: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """Per source the snapshot draws on: its group, organisation, countries, periods and the indicators using it."""
+    by_source: dict[str, dict[str, Any]] = {}
+    for ind_id, result in results.items():
+        for row in result.coverage:
+            entry = by_source.setdefault(
+                row["source_id"],
+                {
+                    **sources.get(row["source_id"], {"id": row["source_id"], "group": "", "organisation": ""}),
+                    "countries": set(),
+                    "periods": set(),
+                    "indicators": set(),
+                },
+            )
+            entry["countries"].add(row["country_iso3"])
+            entry["periods"] |= {row["first_period"], row["last_period"]}
+            entry["indicators"].add(ind_id)
+    return [
+        {
+            **e,
+            "countries": [{"code": c, "name": label(c)} for c in sorted(e["countries"])],
+            "periods": sorted(e["periods"]),
+            "indicators": sorted(e["indicators"]),
+        }
+        for _, e in sorted(by_source.items())
+    ]
+
+
+def indicator_coverage(result: IndicatorResult) -> dict[str, Any]:
+    """An indicator's coverage: its sources, countries and period range, and the rows it rests on."""
+    cov = result.coverage
+    periods = sorted({p for c in cov for p in (c["first_period"], c["last_period"])})
+    return {
+        "sources": sorted({c["source_id"] for c in cov}),
+        "countries": sorted({c["country_iso3"] for c in cov}),
+        "first_period": periods[0] if periods else None,
+        "last_period": periods[-1] if periods else None,
+        "basis_rows": int(sum(c["basis_rows"] for c in cov)),
+        "detail": cov,
+    }
+
+
+# --- what changed ---------------------------------------------------------------------------------------------
+
+
+def _cells(doc: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], dict[str, Any]]:
+    return {
+        (t["id"], tuple(str(r[d]) for d in t["metadata"]["dimensions"])): r
+        for t in doc["indicators"]
+        for r in t["rows"]
+    }
+
+
+def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """What changed since the previous snapshot: indicators, cells (values, newly hidden or shown), findings."""
+    if previous is None:
+        return {"previous": None, "summary": "This is the first snapshot: there is nothing to compare with."}
+    before, after = _cells(previous), _cells(current)
+    old_ids = {t["id"] for t in previous["indicators"]}
+    new_ids = {t["id"] for t in current["indicators"]}
+    old_dims = {t["id"]: t["metadata"]["dimensions"] for t in previous["indicators"]}
+    redefined = sorted(
+        t["id"]
+        for t in current["indicators"]
+        if t["id"] in old_dims and old_dims[t["id"]] != t["metadata"]["dimensions"]
+    )
+    changed, hidden, shown = [], [], []
+    for key in sorted(before.keys() & after.keys()):
+        old, new = before[key], after[key]
+        if bool(old.get("disclosure")) != bool(new.get("disclosure")):
+            (hidden if new.get("disclosure") else shown).append({"indicator": key[0], "cell": list(key[1])})
+        elif not new.get("disclosure") and old.get("value") != new.get("value"):
+            changed.append(
+                {"indicator": key[0], "cell": list(key[1]), "before": old.get("value"), "after": new.get("value")}
+            )
+    added = sorted(after.keys() - before.keys())
+    removed = sorted(before.keys() - after.keys())
+    old_f = {f["id"]: f for f in previous["findings"] if f.get("stated")}
+    new_f = {f["id"]: f for f in current["findings"] if f.get("stated")}
+    findings = [
+        {
+            "id": fid,
+            "change": "new" if fid not in old_f else "dropped" if fid not in new_f else "reworded",
+            "before": old_f.get(fid, {}).get("statement"),
+            "after": new_f.get(fid, {}).get("statement"),
+        }
+        for fid in sorted(old_f.keys() | new_f.keys())
+        if fid not in old_f
+        or fid not in new_f
+        or old_f[fid].get("statement") != new_f[fid].get("statement")
+        or old_f[fid].get("corroboration") != new_f[fid].get("corroboration")
+    ]
+    summary = (
+        f"{len(changed)} value(s) changed, {len(added)} cell(s) new, {len(removed)} removed, "
+        f"{len(hidden)} newly hidden, {len(shown)} newly shown; {len(findings)} finding(s) changed."
+    )
+    return {
+        "previous": previous["snapshot"]["id"],
+        "summary": summary,
+        "indicators_added": sorted(new_ids - old_ids),
+        "indicators_removed": sorted(old_ids - new_ids),
+        "indicators_redefined": redefined,
+        "values_changed": changed,
+        "cells_added": [{"indicator": k[0], "cell": list(k[1])} for k in added],
+        "cells_removed": [{"indicator": k[0], "cell": list(k[1])} for k in removed],
+        "newly_hidden": hidden,
+        "newly_shown": shown,
+        "findings": findings,
+    }
+
+
+# --- the whole snapshot -------------------------------------------------------------------------------------
+
+
+def build_snapshot(
+    database_url: str, as_of: dt.date, snapshots_dir: Path, indicators_dir: Path = paths.INDICATORS
+) -> dict[str, Any]:
+    """The snapshot document: metadata, protected indicators with coverage, findings, and what changed."""
+    indicators = load_indicators(indicators_dir)
+    rules = load_disclosure_rules()
+    finding_rules = load_finding_rules({i.id for i in indicators})
+    with get_engine(database_url).connect() as conn:
+        basis = evidence_basis(conn)
+        pending = pending_batches(conn)
+        results = compute_indicators(conn, indicators)
+        label = labeller(conn)
+        sources = sources_table(conn)
+    digest = fingerprint(basis, indicators)
+    sid = snapshot_id(as_of, digest)
+    previous = previous_snapshot(snapshots_dir, sid)
+    tables, for_findings = [], {}
+    for ind in indicators:
+        result = results[ind.id]
+        protected = protect_indicator(result, rules, hidden_before(previous, ind, rules.codes))
+        coverage = indicator_coverage(result)
+        rows = published_rows(ind, protected, rules)
+        tables.append(
+            {
+                "id": ind.id,
+                "metadata": ind.metadata(),
+                "coverage": coverage,
+                "rows": rows,
+                "hidden_cells": sum(1 for r in rows if r["disclosure"]),
+                "unstable_cells": sum(1 for r in rows if r["flag"]),
+            }
+        )
+        for_findings[ind.id] = {
+            "rows": finding_rows(ind, protected),
+            "coverage": result.coverage,
+            "value": ind.values[0],
+            "unit": ind.unit,
+            "dimensions": list(ind.dimensions),
+        }
+    findings = build_findings(finding_rules, for_findings, label)
+    doc = {
+        "snapshot": {
+            "id": sid,
+            "format": SNAPSHOT_FORMAT,
+            "as_of": as_of.isoformat(),
+            "fingerprint": digest,
+            "title": f"POP snapshot of {as_of:%d %B %Y}".replace(" 0", " "),
+            "approved_batches": basis,
+            "pending_batches": pending,
+            "disclosure": rules.as_metadata(),
+        },
+        "coverage": coverage_summary(results, sources, label),
+        "findings": findings,
+        "indicators": tables,
+    }
+    doc["labels"] = used_labels(doc, label)
+    doc["column_labels"] = column_labels(doc)
+    doc["changes"] = changes(previous, doc)
+    return doc
+
+
+def used_labels(doc: dict[str, Any], label: Callable[[str], str]) -> dict[str, str]:
+    """The label of every code and column name the snapshot publishes (so readers of the JSON get them too)."""
+    codes: set[str] = set()
+    for table in doc["indicators"]:
+        meta = table["metadata"]
+        codes |= set(table["coverage"]["countries"])
+        codes |= {str(row[d]) for row in table["rows"] for d in meta["dimensions"]}
+    codes |= {c["code"] for s in doc["coverage"] for c in s["countries"]}
+    return {code: label(code) for code in sorted(codes)}
+
+
+def column_labels(doc: dict[str, Any]) -> dict[str, str]:
+    """The label of every published column name."""
+    known = read_labels()["columns"]
+    names = {
+        c
+        for t in doc["indicators"]
+        for c in t["metadata"]["dimensions"]
+        + t["metadata"]["values"]
+        + t["metadata"]["counts"]
+        + t["metadata"]["attributes"]
+    }
+    return {name: known.get(name, name.replace("_", " ").capitalize()) for name in sorted(names)}

@@ -1,0 +1,266 @@
+"""Indicators: one SQL file each under sql/indicators (metadata header, basis, indicator), computed in the
+warehouse over the approved views, with the coverage (sources, countries, periods) each one rests on."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from pop import paths
+from pop.sql_header import header_list, read_sql_file
+from schemas.spec import GROUPS
+
+log = logging.getLogger(__name__)
+
+REQUIRED = (
+    "id",
+    "title",
+    "description",
+    "unit",
+    "numerator",
+    "denominator",
+    "dimensions",
+    "values",
+    "counts",
+    "groups",
+    "caveats",
+)
+UNITS = ("share", "count", "percentage_points", "number")
+TOTAL = "all"  # a dimension's value on a total row
+
+
+class IndicatorError(ValueError):
+    """An indicator file cannot be used or did not run; the message says which and what to fix."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: its metadata header and its two statements (the basis and the indicator over it)."""
+
+    id: str
+    title: str
+    description: str
+    unit: str
+    numerator: str
+    denominator: str
+    dimensions: tuple[str, ...]
+    margins: tuple[str, ...]
+    nested: tuple[str, ...]
+    values: tuple[str, ...]
+    counts: tuple[str, ...]  # empty: not counts of children (see disclosure)
+    disclosure: str
+    attributes: tuple[str, ...]
+    groups: tuple[str, ...]
+    caveats: str
+    chart: str
+    basis_sql: str
+    indicator_sql: str
+    path: Path = field(compare=False)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the indicator publishes, in order."""
+        return self.dimensions + self.values + self.counts + self.attributes
+
+    def metadata(self) -> dict[str, Any]:
+        """The header as published with the indicator."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "unit": self.unit,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "dimensions": list(self.dimensions),
+            "margins": list(self.margins),
+            "values": list(self.values),
+            "counts": list(self.counts),
+            "attributes": list(self.attributes),
+            "stakeholder_groups": list(self.groups),
+            "caveats": self.caveats,
+            "disclosure": self.disclosure or None,
+            "sql": f"sql/indicators/{self.path.name}",
+        }
+
+
+def _statements(sql: str, name: str, expected: int = 2) -> list[str]:
+    """The file's statements: the basis and the indicator over it (or only the indicator, when its header names
+    another indicator's basis), split on ';'."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    parts = [part.strip() for part in body.split(";") if part.strip()]
+    if len(parts) != expected:
+        what = (
+            "two statements (the basis, then the indicator over `basis`)"
+            if expected == 2
+            else "one statement (the indicator over the basis its header names)"
+        )
+        raise IndicatorError(f"{name}: expected {what}, found {len(parts)}")
+    return parts
+
+
+def load_indicator(path: Path) -> Indicator:
+    """An indicator file with its header checked."""
+    sql, fields = read_sql_file(path, REQUIRED, IndicatorError)
+    if fields["unit"] not in UNITS:
+        raise IndicatorError(f"{path.name}: unit {fields['unit']!r} is not one of {', '.join(UNITS)}")
+    groups = header_list(fields["groups"])
+    if unknown := [g for g in groups if g not in GROUPS]:
+        raise IndicatorError(
+            f"{path.name}: unknown stakeholder group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}"
+        )
+    dims = header_list(fields["dimensions"])
+    for key in ("margins", "nested"):
+        if stray := [d for d in header_list(fields.get(key)) if d not in dims]:
+            raise IndicatorError(f"{path.name}: {key} {', '.join(stray)} not among the dimensions {', '.join(dims)}")
+    counts = () if fields["counts"] == "none" else header_list(fields["counts"])
+    if not counts and not fields.get("disclosure"):
+        raise IndicatorError(
+            f"{path.name}: with 'counts: none' the header must say under 'disclosure' why its "
+            "numbers are not counts of children"
+        )
+    if shared := fields.get("basis"):  # the basis of another indicator, computed once for both
+        other = path.parent / f"{shared}.sql"
+        if shared == path.stem or not other.exists():
+            raise IndicatorError(f"{path.name}: basis {shared!r} must name another indicator file in {path.parent}")
+        basis, indicator = load_indicator(other).basis_sql, _statements(sql, path.name, expected=1)[0]
+    else:
+        basis, indicator = _statements(sql, path.name)
+    return Indicator(
+        id=fields["id"],
+        title=fields["title"],
+        description=fields["description"],
+        unit=fields["unit"],
+        numerator=fields["numerator"],
+        denominator=fields["denominator"],
+        dimensions=dims,
+        margins=header_list(fields.get("margins")),
+        nested=header_list(fields.get("nested")),
+        values=header_list(fields["values"]),
+        counts=counts,
+        disclosure=fields.get("disclosure", ""),
+        attributes=header_list(fields.get("attributes")),
+        groups=groups,
+        caveats=fields["caveats"],
+        chart=fields.get("chart", "none"),
+        basis_sql=basis,
+        indicator_sql=indicator,
+        path=path,
+    )
+
+
+def load_indicators(folder: Path = paths.INDICATORS) -> list[Indicator]:
+    """Every indicator under sql/indicators, in file-name order."""
+    return [load_indicator(path) for path in sorted(folder.glob("*.sql"))]
+
+
+BASIS_TABLE = "basis"  # the temporary table each indicator statement reads
+COVERAGE_SQL = (
+    "SELECT source_id, country_iso3, MIN(period) AS first_period, MAX(period) AS last_period, "
+    "{rows} AS basis_rows FROM basis GROUP BY source_id, country_iso3"
+)
+FACT_ROWS = "fact_rows"  # a basis that adds up fact rows says in this column how many each of its rows stands for
+
+
+def _plain(value: Any) -> Any:
+    """A database value as published, the same from every backend: whole Decimals (PostgreSQL's sums of integers)
+    as int, other Decimals as float, NaN as None, booleans as 0/1."""
+    if isinstance(value, Decimal):
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+@dataclass
+class IndicatorResult:
+    """An indicator's cells (one row per cell, sorted by its dimensions) and its coverage."""
+
+    indicator: Indicator
+    cells: pd.DataFrame
+    coverage: list[dict[str, Any]]
+
+
+def make_basis(conn: Connection, indicator: Indicator) -> str:
+    """The indicator's basis as the temporary table `basis`; the SQL to compute its coverage."""
+    conn.execute(text(f"CREATE TEMPORARY TABLE {BASIS_TABLE} AS {indicator.basis_sql}"))
+    # each basis has its own shape: its own statement text, so PostgreSQL never reuses a plan prepared for
+    # another basis ("cached plan must not change result type")
+    columns = set(conn.execute(text(f"SELECT * FROM {BASIS_TABLE} WHERE 1 = 0 -- {indicator.id}")).keys())
+    if {"batch_id", "row_number"} <= columns:
+        # a basis of fact rows is joined back to their multi-select answers (fact_choices) by row
+        conn.execute(text(f"CREATE INDEX ix_basis_row ON {BASIS_TABLE} (batch_id, row_number)"))
+    rows = f"SUM({FACT_ROWS})" if FACT_ROWS in columns else "COUNT(*)"
+    return COVERAGE_SQL.format(rows=rows) + f" -- {indicator.id}"
+
+
+def drop_basis(conn: Connection) -> None:
+    conn.execute(text(f"DROP TABLE IF EXISTS {BASIS_TABLE}"))
+
+
+def run_indicator(conn: Connection, indicator: Indicator, coverage_sql: str | None = None) -> IndicatorResult:
+    """Compute one indicator in the database: its cells and its coverage. With `coverage_sql`, its basis is
+    already the temporary table `basis` (shared with the indicator before it); otherwise it is made here."""
+    made_here = coverage_sql is None
+    try:
+        if made_here:
+            coverage_sql = make_basis(conn, indicator)
+        try:
+            rows = [
+                {k: _plain(v) for k, v in row.items()} for row in conn.execute(text(indicator.indicator_sql)).mappings()
+            ]
+            coverage = [{k: _plain(v) for k, v in row.items()} for row in conn.execute(text(coverage_sql)).mappings()]
+        finally:
+            if made_here:
+                drop_basis(conn)
+    except Exception as exc:
+        raise IndicatorError(
+            f"{indicator.path.name}: the indicator failed to run ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    cells = (
+        pd.DataFrame(rows, columns=list(indicator.columns)) if rows else pd.DataFrame(columns=list(indicator.columns))
+    )
+    if missing := [c for c in indicator.columns if rows and c not in rows[0]]:
+        raise IndicatorError(
+            f"{indicator.path.name}: the query does not return the column(s) {', '.join(missing)} its header declares"
+        )
+    for dim in indicator.dimensions:
+        cells[dim] = cells[dim].astype(str)
+    if cells.duplicated(list(indicator.dimensions)).any():
+        raise IndicatorError(
+            f"{indicator.path.name}: the query returned the same cell twice "
+            f"(dimensions {', '.join(indicator.dimensions)})"
+        )
+    cells = cells.sort_values(list(indicator.dimensions), kind="stable").reset_index(drop=True)
+    coverage.sort(key=lambda r: (r["source_id"], r["country_iso3"]))
+    return IndicatorResult(indicator, cells, coverage)
+
+
+def compute_indicators(conn: Connection, indicators: list[Indicator]) -> dict[str, IndicatorResult]:
+    """Every indicator's cells and coverage, by id; indicators sharing a basis compute it once."""
+    results = {}
+    by_basis: dict[str, list[Indicator]] = {}
+    for indicator in indicators:
+        by_basis.setdefault(indicator.basis_sql, []).append(indicator)
+    for group in by_basis.values():
+        try:
+            coverage_sql = make_basis(conn, group[0])
+        except Exception as exc:
+            raise IndicatorError(
+                f"{group[0].path.name}: its basis failed to run ({exc.__class__.__name__}: {exc})"
+            ) from exc
+        try:
+            for indicator in group:
+                results[indicator.id] = run_indicator(conn, indicator, coverage_sql)
+                log.info("indicator %s: %d cell(s)", indicator.id, len(results[indicator.id].cells))
+        finally:
+            drop_basis(conn)
+    return {i.id: results[i.id] for i in indicators}

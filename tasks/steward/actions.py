@@ -1,0 +1,120 @@
+"""What a data steward does with a batch: look at it, approve or reject it, export its quarantined rows for the
+sender, and take the corrected file back as a correction of it. Every action goes to the audit trail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from pop.contracts import IncomingFile
+from pop.db import get_engine
+from pop.models import Batch, QuarantineRow
+from pop.registry import Registry
+from tasks.ingest.batch import ingest_file
+from tasks.ingest.errata import Erratum
+from tasks.ingest.extract import sha256_of
+from tasks.ledger import batches
+from tasks.ledger.review import ReviewError, loaded_batch, record_action
+from tasks.steward.corrections import export_quarantined, reconcile
+
+BATCH = Batch.__table__
+QUARANTINE = QuarantineRow.__table__
+
+
+def list_batches(database_url: str, status: str | None = None, review: str | None = None) -> list[dict[str, Any]]:
+    """Every batch (newest first), optionally only one status or review state."""
+    query = select(BATCH).order_by(BATCH.c.batch_id.desc())
+    if status:
+        query = query.where(BATCH.c.status == status)
+    if review:
+        query = query.where(BATCH.c.review_status == review)
+    with get_engine(database_url).connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def batch_details(database_url: str, batch_id: int) -> dict[str, Any]:
+    """One batch with its failed checks, its quarantined rows and where its rows are now."""
+    with get_engine(database_url).connect() as conn:
+        if conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id == batch_id)).first() is None:
+            raise ReviewError(f"there is no batch {batch_id}")
+        summary = batches.batch_summary(conn, batch_id)
+        rows = (
+            conn.execute(select(QUARANTINE).where(QUARANTINE.c.batch_id == batch_id).order_by(QUARANTINE.c.row_number))
+            .mappings()
+            .all()
+        )
+        summary["quarantined"] = [
+            {**dict(r), "reasons": json.loads(r["reasons_json"]), "original": json.loads(r["original_json"])}
+            for r in rows
+        ]
+        summary["reconciliation"] = reconcile(conn, batch_id) if summary["status"] == "loaded" else None
+    return summary
+
+
+def export_batch(database_url: str, registry: Registry, batch_id: int, path: Path, actor: str) -> Path:
+    """Write a batch's open quarantined rows for its sender, in their format and column names (audited)."""
+    with get_engine(database_url).begin() as conn:
+        batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
+        if batch is None:
+            raise ReviewError(f"there is no batch {batch_id}")
+        written = export_quarantined(conn, registry.get(batch["source_id"]), batch_id, path)
+        record_action(conn, actor, "export", batch_id=batch_id, details={"file": str(written)})
+    return written
+
+
+def _original_batch(database_url: str, batch_id: int) -> dict[str, Any]:
+    with get_engine(database_url).connect() as conn:
+        return dict(
+            loaded_batch(
+                conn,
+                batch_id,
+                "only a loaded batch with quarantined rows can be corrected "
+                "(a failed file is sent again as a new file)",
+            )
+        )
+
+
+def submit_correction(
+    database_url: str,
+    registry: Registry,
+    batch_id: int,
+    path: Path,
+    *,
+    landing_dir: Path,
+    chunk_rows: int,
+    actor: str,
+    run_id: str | None = None,
+    errata: list[Erratum] | None = None,
+    auto_approve: bool = True,
+) -> dict[str, Any]:
+    """Ingest a corrected file as a correction of batch `batch_id`: its rows load (resolving the originals) or go
+    back to quarantine with new reasons. Returns the correction batch and the original's reconciliation."""
+    original = _original_batch(database_url, batch_id)
+    source = registry.get(original["source_id"])
+    path = Path(path)
+    incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
+    correction = ingest_file(
+        source,
+        incoming,
+        database_url=database_url,
+        landing_dir=landing_dir,
+        chunk_rows=chunk_rows,
+        run_id=run_id,
+        errata=errata or (),
+        auto_approve=auto_approve,
+        corrects=batch_id,
+    )
+    with get_engine(database_url).begin() as conn:
+        if correction is not None:
+            record_action(
+                conn,
+                actor,
+                "correction",
+                batch_id=batch_id,
+                details={"correction_batch": correction["batch_id"], "file": path.name, "status": correction["status"]},
+            )
+        numbers = reconcile(conn, batch_id)
+    return {"correction": correction, "reconciliation": numbers}

@@ -1,0 +1,129 @@
+"""The correction loop: quarantined rows go back to the sender in their own column names with what to fix; the
+corrected file comes back as a correction of the original batch; every original row ends loaded, still held, or
+dismissed with a reason — never lost."""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from sqlalchemy import Connection, func, select
+
+from pop.models import Batch, QuarantineRow
+from pop.registry import Source
+from tasks.ingest.correction_links import PROBLEMS, ROW_LINK
+
+QUARANTINE = QuarantineRow.__table__
+BATCH = Batch.__table__
+
+
+def _problems(reasons_json: str) -> str:
+    return " | ".join(
+        f"{r['field']}: {r['message']}" + (f" (sent: {r['value']})" if r.get("value") else "")
+        for r in json.loads(reasons_json)
+    )
+
+
+def quarantined_rows(conn: Connection, batch_id: int) -> pd.DataFrame:
+    """The batch's open quarantined rows as the sender sent them, plus the row link and the problems."""
+    rows = conn.execute(
+        select(QUARANTINE.c.row_number, QUARANTINE.c.original_json, QUARANTINE.c.reasons_json)
+        .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == "open")
+        .order_by(QUARANTINE.c.row_number)
+    ).all()
+    records = [
+        {ROW_LINK: r.row_number, **json.loads(r.original_json), PROBLEMS: _problems(r.reasons_json)} for r in rows
+    ]
+    return pd.DataFrame(records, dtype=object)  # each cell as sent: a count next to an empty cell stays 1, not 1.0
+
+
+def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Path) -> Path:
+    """Write the open quarantined rows in the source's own format and column names, ready to be corrected."""
+    frame = quarantined_rows(conn, batch_id)
+    if frame.empty:
+        raise ValueError(f"batch {batch_id} has no open quarantined row to correct")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the sender's cells came in the sender's encoding; our words may not fit it (… in latin-1): spell them so they do
+    frame[PROBLEMS] = frame[PROBLEMS].map(lambda words: unicodedata.normalize("NFKC", words))
+    if source.format == "csv":
+        frame.to_csv(
+            path,
+            index=False,
+            sep=source.delimiter,
+            encoding=source.encoding,
+            quoting=csv.QUOTE_MINIMAL,
+            errors="replace",
+        )
+    elif source.format == "json":
+        records = [{k: v for k, v in r.items() if v is not None and v == v} for r in frame.to_dict("records")]
+        document: Any = {source.records_path: records} if source.records_path else records
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding=source.encoding, errors="replace")
+    else:
+        book = Workbook()
+        sheet = book.active
+        sheet.title = source.sheet or "Data"
+        for _ in range(source.header_row - 1):
+            sheet.append([])
+        sheet.append(list(frame.columns))
+        for record in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+            sheet.append(list(record))
+        book.save(path)
+    return path
+
+
+def reconcile(conn: Connection, batch_id: int) -> dict[str, int]:
+    """Where every row of an original batch is now, following its corrections: loaded at first, loaded through a
+    correction, still open (in the original or a correction), or dismissed. These add up to its rows_in."""
+    original = conn.execute(select(BATCH.c.rows_in, BATCH.c.rows_loaded).where(BATCH.c.batch_id == batch_id)).one()
+    counts = {
+        "rows_in": int(original.rows_in),
+        "loaded_first_time": int(original.rows_loaded),
+        "loaded_by_correction": 0,
+        "open": 0,
+        "dismissed": 0,
+    }
+    frontier = [
+        r.quarantine_id
+        for r in conn.execute(select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.batch_id == batch_id))
+    ]
+    while frontier:
+        rows = conn.execute(
+            select(QUARANTINE.c.quarantine_id, QUARANTINE.c.status).where(QUARANTINE.c.quarantine_id.in_(frontier))
+        ).all()
+        following = []
+        for row in rows:
+            if row.status == "resolved":
+                counts["loaded_by_correction"] += 1
+            elif row.status == "open":
+                counts["open"] += 1
+            elif row.status == "dismissed":
+                counts["dismissed"] += 1
+            else:  # resubmitted: follow it into the correction that holds it now
+                following.append(row.quarantine_id)
+        frontier = (
+            [
+                r.quarantine_id
+                for r in conn.execute(
+                    select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.corrects_quarantine_id.in_(following))
+                )
+            ]
+            if following
+            else []
+        )
+    counts["accounted"] = (
+        counts["loaded_first_time"] + counts["loaded_by_correction"] + counts["open"] + counts["dismissed"]
+    )
+    return counts
+
+
+def open_rows(conn: Connection, batch_id: int | None = None) -> int:
+    query = select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == "open")
+    if batch_id is not None:
+        query = query.where(QUARANTINE.c.batch_id == batch_id)
+    return conn.execute(query).scalar_one()

@@ -1,0 +1,444 @@
+"""Steward reports: an HTML + JSON page per batch and per run, an index of every batch ever ingested, and the
+Prefect artifacts (a markdown summary, table rows). Pure functions of plain dicts: no Prefect, no database."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from pop import paths
+from pop.files import to_json, write_text
+
+BATCH_KEYS = (
+    "batch_id",
+    "source_id",
+    "group",
+    "organisation",
+    "original_name",
+    "sha256",
+    "landed_path",
+    "received_at",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "status",
+    "rows_in",
+    "rows_loaded",
+    "rows_quarantined",
+    "message",
+    "duplicate_of",
+    "contact",
+    "review_status",
+    "corrects_batch_id",
+)
+RUN_KEYS = ("run_id", "flow_run_name", "started_at", "finished_at", "status", "message", "database")
+TOTAL_KEYS = ("files_seen", "batches_new", "rows_in", "rows_loaded", "rows_quarantined", "failed_batches")
+STATUS_ORDER = ("loaded", "failed", "duplicate")
+# status -> (tone, symbol, label): every status is shown as a word and a symbol, never by colour alone
+STATUS_BADGES = {
+    "loaded": ("good", "✓", "Loaded"),
+    "completed": ("good", "✓", "Completed"),
+    "ok": ("good", "✓", "OK"),
+    "failed": ("bad", "✗", "Failed"),
+    "duplicate": ("neutral", "=", "Duplicate"),
+    "no_new_files": ("neutral", "–", "No new files"),
+    "processing": ("neutral", "…", "Processing"),
+    "approved": ("good", "✓", "Approved"),
+    "rejected": ("bad", "✗", "Rejected"),
+    "pending": ("neutral", "…", "Awaiting review"),
+}
+TOP_CHECKS = 10
+EXAMPLE_CHARS = 80
+
+
+# --- rendering plumbing ---------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The jinja2 environment for report templates: HTML autoescaped, markdown not, undefined names fail."""
+    env = Environment(
+        loader=FileSystemLoader(paths.REPORT_TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=format_count,
+        when=format_time,
+        duration=format_duration,
+        check_label=check_label,
+        md=markdown_cell,
+        value=format_value,
+        status_label=status_label,
+        counted=counted,
+        batch_href=batch_href,
+    )
+    env.globals["status_badge"] = status_badge
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """Render one template of templates/report with the given context."""
+    return environment().get_template(template).render(**context)
+
+
+def write_pair(html_path: Path, html: str, data: Any) -> dict[str, Path]:
+    """Write a report's HTML and, beside it, its input as JSON."""
+    json_path = html_path.with_name(html_path.name.removesuffix(".html") + ".json")
+    return {"html": write_text(html_path, html), "json": write_text(json_path, to_json(data))}
+
+
+def safe_name(value: Any) -> str:
+    """A file name for an id: letters, digits, dot, dash and underscore only."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", str(value)).strip(".") or "unnamed"
+
+
+def batch_href(batch_id: Any) -> str:
+    """The batch report's path relative to the reports directory."""
+    return f"batches/{safe_name(batch_id)}.html"
+
+
+def run_href(run_id: Any) -> str:
+    """The run report's path relative to the reports directory."""
+    return f"runs/{safe_name(run_id)}.html"
+
+
+# --- formatting -----------------------------------------------------------------------------------------------
+
+
+def format_count(value: int | float | None) -> str:
+    """A count with thousands separators, or a dash when unknown."""
+    return "—" if value is None else f"{value:,}"
+
+
+def counted(value: int | None, noun: str) -> str:
+    """A count with its noun: '1 file', '3 files'."""
+    return f"{format_count(value)} {noun if value == 1 else noun + 's'}"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO timestamp (or datetime) as an aware datetime; naive ones are taken as UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif value:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_time(value: Any) -> str:
+    """A timestamp as 'YYYY-MM-DD HH:MM UTC' (or its offset); unreadable values are shown as given."""
+    moment = parse_time(value)
+    if moment is None:
+        return str(value) if value else "—"
+    offset = moment.utcoffset()
+    zone = "UTC" if not offset else "UTC" + moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} {zone}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration in plain words: '4.2 s', '3 min 5 s', '1 h 2 min'."""
+    if seconds is None or math.isnan(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds from one timestamp to another, or None when either is unknown."""
+    first, last = parse_time(start), parse_time(end)
+    return None if first is None or last is None else (last - first).total_seconds()
+
+
+def check_label(check: str | None) -> str:
+    """A check code in words: 'unknown_country' -> 'Unknown country'."""
+    return (check or "unknown check").replace("_", " ").capitalize()
+
+
+def status_badge(status: str | None) -> tuple[str, str, str]:
+    """A status as (tone, symbol, label); unknown statuses are neutral and named in words."""
+    return STATUS_BADGES.get(status or "", ("neutral", "?", check_label(status or "unknown")))
+
+
+def status_label(status: str | None) -> str:
+    """A status as symbol and word, for markdown: '✓ Loaded'."""
+    _, symbol, label = status_badge(status)
+    return f"{symbol} {label}"
+
+
+def format_value(value: Any) -> str:
+    """A sender's value as shown to a steward: quoted, shortened, blanks named."""
+    text = "" if value is None else str(value)
+    if not text.strip():
+        return "(blank)"
+    if len(text) > EXAMPLE_CHARS:
+        text = text[: EXAMPLE_CHARS - 1] + "…"
+    return f"“{text}”"
+
+
+def markdown_cell(value: Any) -> str:
+    """Text safe inside a markdown table cell: no pipes, line breaks or raw HTML."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.replace("|", "\\|").split())
+
+
+# --- what the reports say -------------------------------------------------------------------------------------
+
+
+def reconciliation(rows_in: int | None, loaded: int | None, quarantined: int | None) -> dict[str, Any]:
+    """The line 'rows in = loaded + quarantined: 1200 = 1180 + 20 ✓' and whether it holds (None: not counted)."""
+    label = "rows in = loaded + quarantined: "
+    if rows_in is None or loaded is None or quarantined is None:
+        return {"line": label + "not counted (the file was not read)", "ok": None}
+    if rows_in == loaded + quarantined:
+        return {"line": f"{label}{rows_in} = {loaded} + {quarantined} ✓", "ok": True}
+    gap = rows_in - loaded - quarantined
+    return {"line": f"{label}{rows_in} ≠ {loaded} + {quarantined} ✗ ({gap:+} rows unaccounted for)", "ok": False}
+
+
+def total(values: list[int | None]) -> int:
+    """The sum of the known values."""
+    return sum(value for value in values if value is not None)
+
+
+def batch_note(batch: dict) -> str:
+    """One line about a batch for tables: its message, else why it was skipped or what was quarantined."""
+    if batch.get("message"):
+        return str(batch["message"])
+    if batch.get("status") == "duplicate":
+        return f"Same file as batch {batch.get('duplicate_of')}: not loaded again."
+    failures = sorted_failures(batch)
+    if failures:
+        top = failures[0]
+        return (
+            f"{counted(batch.get('rows_quarantined'), 'row')} quarantined; most often: "
+            f"{top['sender_column'] or top['column']} ({check_label(top['check']).lower()})."
+        )
+    return ""
+
+
+def sorted_failures(batch: dict) -> list[dict]:
+    """The batch's failed checks, most rows first, each with how many failing rows are not numbered."""
+    failures = [dict(failure) for failure in batch.get("failures") or []]
+    for failure in failures:
+        failure.setdefault("sender_column", None)
+        failure["examples"] = failure.get("examples") or []
+        failure["row_numbers"] = failure.get("row_numbers") or []
+        failure["more_rows"] = max((failure.get("rows") or 0) - len(failure["row_numbers"]), 0)
+    return sorted(failures, key=lambda f: (-(f.get("rows") or 0), str(f.get("column")), str(f.get("check"))))
+
+
+def batch_view(batch: dict, reports_dir: Path | None = None) -> dict[str, Any]:
+    """Everything a template shows about a batch, with absent keys as None."""
+    view = {key: batch.get(key) for key in BATCH_KEYS}
+    view.update(
+        failures=sorted_failures(batch),
+        note=batch_note(batch),
+        stem=safe_name(batch.get("batch_id")),
+        href=batch_href(batch.get("batch_id")),
+        reconciliation=reconciliation(view["rows_in"], view["rows_loaded"], view["rows_quarantined"]),
+        duplicate_href=None,
+    )
+    original = view["duplicate_of"]
+    if original is not None and reports_dir is not None and (reports_dir / batch_href(original)).exists():
+        view["duplicate_href"] = f"{safe_name(original)}.html"
+    return view
+
+
+def newest_first(items: list[dict], time_key: str, id_key: str) -> list[dict]:
+    """Items ordered by a timestamp, newest first; ties go to the larger id (padded so 12 beats 9)."""
+
+    def key(item: dict) -> tuple[float, str]:
+        moment = parse_time(item.get(time_key))
+        return (moment.timestamp() if moment else -math.inf, str(item.get(id_key) or "").zfill(20))
+
+    return sorted(items, key=key, reverse=True)
+
+
+def run_batches(run: dict) -> list[dict]:
+    """Every batch of a run, source by source."""
+    return [batch for source in run.get("sources") or [] for batch in source.get("batches") or []]
+
+
+def source_view(source: dict) -> dict[str, Any]:
+    """A source's line in a run report: status, files and summed row counts."""
+    batches = source.get("batches") or []
+    return {
+        "source_id": source.get("source_id"),
+        "group": source.get("group"),
+        "status": source.get("status"),
+        "message": source.get("message"),
+        "files": len(batches),
+        "rows_in": total([b.get("rows_in") for b in batches]),
+        "rows_loaded": total([b.get("rows_loaded") for b in batches]),
+        "rows_quarantined": total([b.get("rows_quarantined") for b in batches]),
+    }
+
+
+def top_checks(batches: list[dict], limit: int = TOP_CHECKS) -> list[dict]:
+    """The failed checks with the most rows across batches, each naming its batch."""
+    checks = [
+        failure
+        | {
+            "source_id": batch.get("source_id"),
+            "original_name": batch.get("original_name"),
+            "batch_id": batch.get("batch_id"),
+            "href": batch_href(batch.get("batch_id")),
+        }
+        for batch in batches
+        for failure in sorted_failures(batch)
+    ]
+    return sorted(checks, key=lambda c: -(c.get("rows") or 0))[:limit]
+
+
+def run_view(run: dict) -> dict[str, Any]:
+    """Everything a template shows about a run."""
+    view = {key: run.get(key) for key in RUN_KEYS}
+    totals = {key: (run.get("totals") or {}).get(key) for key in TOTAL_KEYS}
+    batches = [batch_view(batch) for batch in run_batches(run)]
+    view.update(
+        title=run.get("flow_run_name") or run.get("run_id"),
+        totals=totals,
+        batches=batches,
+        sources=[source_view(source) for source in run.get("sources") or []],
+        failed_sources=[s for s in run.get("sources") or [] if s.get("status") == "failed"],
+        failed_batches=[b for b in batches if b["status"] == "failed"],
+        top_checks=top_checks(run_batches(run)),
+        stem=safe_name(run.get("run_id")),
+        href=run_href(run.get("run_id")),
+        duration_s=seconds_between(run.get("started_at"), run.get("finished_at")),
+        reconciliation=reconciliation(totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"]),
+    )
+    return view
+
+
+def index_summary(batches: list[dict], open_quarantine: int | None) -> dict[str, Any]:
+    """The counts at the top of the index: batches by status, rows loaded, quarantined and still open."""
+    by_status = Counter(batch.get("status") or "unknown" for batch in batches)
+    ordered = [s for s in STATUS_ORDER if s in by_status] + sorted(s for s in by_status if s not in STATUS_ORDER)
+    quarantined = total([batch.get("rows_quarantined") for batch in batches])
+    return {
+        "batches": len(batches),
+        "by_status": {status: by_status[status] for status in ordered},
+        "rows_loaded": total([batch.get("rows_loaded") for batch in batches]),
+        "rows_quarantined": quarantined,
+        "open_quarantine": quarantined if open_quarantine is None else open_quarantine,
+    }
+
+
+# --- the reports ----------------------------------------------------------------------------------------------
+
+
+def write_batch_report(batch: dict, reports_dir: Path) -> dict[str, Path]:
+    """Write batches/<batch_id>.html and .json: what failed in one file and what the sender should fix."""
+    html = render("batch.html", batch=batch_view(batch, reports_dir))
+    return write_pair(reports_dir / batch_href(batch.get("batch_id")), html, batch)
+
+
+def ensure_batch_reports(batches: list[dict], reports_dir: Path) -> None:
+    """Write the report of any batch that has none yet, so that every link to it works."""
+    for batch in batches:
+        if not (reports_dir / batch_href(batch.get("batch_id"))).exists():
+            write_batch_report(batch, reports_dir)
+
+
+def write_run_report(run: dict, reports_dir: Path) -> dict[str, Path]:
+    """Write runs/<run_id>.html and .json: the run's outcome per source and per file."""
+    ensure_batch_reports(run_batches(run), reports_dir)
+    html = render("run.html", run=run_view(run))
+    return write_pair(reports_dir / run_href(run.get("run_id")), html, run)
+
+
+def ensure_run_reports(runs: list[dict], reports_dir: Path) -> None:
+    """Write the report of any run that has none yet, so that every link to it works."""
+    for run in runs:
+        if not (reports_dir / run_href(run.get("run_id"))).exists():
+            write_run_report(run, reports_dir)
+
+
+def write_index(
+    batches: list[dict],
+    runs: list[dict],
+    reports_dir: Path,
+    open_quarantine: int | None = None,
+    steward: dict[str, Any] | None = None,
+) -> Path:
+    """Write index.html and index.json: every batch ever ingested, newest first, and every run.
+
+    open_quarantine is the number of quarantined rows not yet resolved (from the warehouse); without it every
+    quarantined row counts as open. steward may hold the warehouse checks ("quality": {"success", "failed",
+    "data_docs"}), the cross-source "findings" and the audit trail ("actions"), each shown in its own section."""
+    ensure_batch_reports(batches, reports_dir)
+    ensure_run_reports(runs, reports_dir)
+    ordered_batches = newest_first(batches, "received_at", "batch_id")
+    ordered_runs = newest_first(runs, "started_at", "run_id")
+    summary = index_summary(batches, open_quarantine)
+    steward = steward_view(steward or {}, reports_dir)
+    html = render(
+        "index.html",
+        summary=summary,
+        batches=[batch_view(b) for b in ordered_batches],
+        runs=[run_view(r) for r in ordered_runs],
+        steward=steward,
+    )
+    write_text(
+        reports_dir / "index.json",
+        to_json({"batches": ordered_batches, "runs": ordered_runs, "summary": summary, "steward": steward}),
+    )
+    return write_text(reports_dir / "index.html", html)
+
+
+def steward_view(steward: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
+    """Quality, findings and actions for the index, with the Data Docs link made relative to the index."""
+    quality = dict(steward.get("quality") or {})
+    docs = quality.get("data_docs")
+    if docs:
+        try:
+            quality["data_docs_href"] = Path(docs).resolve().relative_to(Path(reports_dir).resolve()).as_posix()
+        except ValueError:
+            quality["data_docs_href"] = Path(docs).resolve().as_uri()
+    return {
+        "quality": quality or None,
+        "findings": steward.get("findings") or [],
+        "actions": steward.get("actions") or [],
+    }
+
+
+def markdown_summary(run: dict) -> str:
+    """A markdown report of a run for a Prefect artifact: headline, sources, failed files, top failed checks."""
+    return render("run.md", run=run_view(run))
+
+
+def table_rows(run: dict) -> list[dict]:
+    """One flat dict per batch of a run, for a Prefect table artifact."""
+    return [
+        {
+            "source": batch.get("source_id"),
+            "file": batch.get("original_name"),
+            "status": batch.get("status"),
+            "rows_in": batch.get("rows_in"),
+            "rows_loaded": batch.get("rows_loaded"),
+            "rows_quarantined": batch.get("rows_quarantined"),
+            "message": batch_note(batch),
+        }
+        for batch in run_batches(run)
+    ]

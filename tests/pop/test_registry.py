@@ -1,0 +1,80 @@
+"""A registry that is itself wrong is refused with a message naming the entry and what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pop.registry import RegistryError, load_registry
+from tests.helpers import HELPLINE_COLUMNS
+
+GOOD = {
+    "id": "hl",
+    "group": "helplines_services",
+    "schema": "helplines_services",
+    "organisation": "Org",
+    "format": "csv",
+    "files": "hl/*.csv",
+    "columns": HELPLINE_COLUMNS,
+    "licence": "CC-BY-4.0",
+    "contact": "a@example.org",
+    "update_frequency": "quarterly",
+}
+
+
+def write(tmp_path: Path, *entries: dict) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": list(entries)}), encoding="utf-8")
+    return path
+
+
+def test_a_good_registry_loads(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD))
+    assert [s.id for s in registry.sources] == ["hl"]
+    assert registry.get("hl").schema.fact_table == "fact_helpline_contacts"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"schema": "helplines"}, "source 'hl', field schema: unknown schema 'helplines'"),
+        ({"files": "hl/[abc.csv"}, "not a valid glob: unbalanced"),
+        ({"files": "../elsewhere/*.csv"}, "must be a glob inside the inbox folder"),
+        ({"files": "/etc/*.csv"}, "must be a glob inside the inbox folder"),
+        ({"group": "journalists"}, "source 'hl', field group"),
+        ({"format": "pdf"}, "source 'hl', field format"),
+        (
+            {"columns": {**HELPLINE_COLUMNS, "Region": "region"}},
+            "column 'Region' maps to 'region', which is not a field",
+        ),
+        ({"format": "xlsx"}, "an xlsx source needs 'sheet'"),
+        ({"update_frequency": "sometimes"}, "field update_frequency"),
+        ({"colums": {}}, "field colums: Extra inputs are not permitted"),
+    ],
+)
+def test_a_wrong_entry_is_refused(tmp_path: Path, change: dict, message: str) -> None:
+    with pytest.raises(RegistryError) as error:
+        load_registry(write(tmp_path, {**GOOD, **change}))
+    assert message in str(error.value)
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="duplicate source id 'hl'"):
+        load_registry(write(tmp_path, GOOD, {**GOOD, "files": "other/*.csv"}))
+
+
+def test_unknown_source_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="no source 'nope' in the registry; known: hl"):
+        load_registry(write(tmp_path, GOOD)).get("nope")
+
+
+def test_not_yaml_or_no_sources(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: [unclosed", encoding="utf-8")
+    with pytest.raises(RegistryError, match="not valid YAML"):
+        load_registry(bad)
+    bad.write_text("hello: 1", encoding="utf-8")
+    with pytest.raises(RegistryError, match="must hold a 'sources:' list"):
+        load_registry(bad)
