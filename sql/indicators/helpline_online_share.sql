@@ -11,6 +11,9 @@
 -- nested: region
 -- values: value
 -- counts: cases, base
+-- sums: cases, base
+-- computed: value = cases / base
+-- nonzero: base
 -- groups: helplines_services
 -- caveats: Helplines report different periods (months, quarters, half-years, years) and their number changes
 --   from year to year, so totals of different years do not compare like for like. Counselling and
@@ -29,18 +32,6 @@ FROM (
 JOIN dim_channel ch ON ch.code = a.channel
 LEFT JOIN dim_country c ON c.iso3 = a.country_iso3;
 
-WITH cells AS (
-    SELECT region, country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases,
-           SUM(contacts) AS base
-    FROM basis GROUP BY region, country_iso3, year
-),
-with_totals AS (
-    SELECT region, country_iso3, year, cases, base FROM cells
-    UNION ALL
-    SELECT region, 'all', year, SUM(cases), SUM(base) FROM cells GROUP BY region, year
-    UNION ALL
-    SELECT 'all', 'all', year, SUM(cases), SUM(base) FROM cells GROUP BY year
-)
-SELECT region, country_iso3, year, CAST(cases AS DOUBLE PRECISION) / base AS value, cases, base
-FROM with_totals
-WHERE base > 0
+SELECT region, country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases, SUM(contacts) AS base
+FROM basis
+GROUP BY region, country_iso3, year

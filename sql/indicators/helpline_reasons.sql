@@ -10,6 +10,9 @@
 -- margins: reason
 -- values: value
 -- counts: cases, base
+-- sums: cases
+-- computed: base = cases[reason=all], value = cases / base
+-- nonzero: base
 -- attributes: online_related
 -- groups: helplines_services
 -- caveats: Pooled across helplines and periods, so the largest helplines weigh most. Helplines classify
@@ -25,20 +28,7 @@ JOIN dim_source_age_band a ON a.age_band = f.age_band
 WHERE f.contact_type = 'counselling' AND f.reason NOT IN ('all', 'non_counselling')
   AND f.channel <> 'all' AND f.age_band <> 'all' AND f.gender <> 'all';
 
-WITH cells AS (
-    SELECT reason, age_band, gender, SUM(contacts) AS cases FROM basis GROUP BY reason, age_band, gender
-),
-totals AS (
-    SELECT age_band, gender, SUM(cases) AS base FROM cells GROUP BY age_band, gender
-),
-with_totals AS (
-    SELECT reason, age_band, gender, cases FROM cells
-    UNION ALL
-    SELECT 'all', age_band, gender, base FROM totals
-)
-SELECT w.reason, w.age_band, w.gender, CAST(w.cases AS DOUBLE PRECISION) / t.base AS value, w.cases, t.base,
-       CASE WHEN w.reason = 'all' THEN NULL WHEN h.online_related THEN 'yes' ELSE 'no' END AS online_related
-FROM with_totals w
-JOIN totals t ON t.age_band = w.age_band AND t.gender = w.gender
-LEFT JOIN dim_harm_type h ON h.code = w.reason
-WHERE t.base > 0
+SELECT c.reason, c.age_band, c.gender, c.cases,
+       CASE WHEN h.online_related THEN 'yes' ELSE 'no' END AS online_related
+FROM (SELECT reason, age_band, gender, SUM(contacts) AS cases FROM basis GROUP BY reason, age_band, gender) c
+LEFT JOIN dim_harm_type h ON h.code = c.reason

@@ -10,6 +10,8 @@
 -- margins: org_type
 -- values: value
 -- counts: cases, base, referrals_in, referrals_out
+-- sums: cases, base, referrals_in, referrals_out, reports
+-- computed: value = cases / base
 -- attributes: reports
 -- groups: service_providers
 -- caveats: Providers define a contact, an online contact and a referral in their own ways; half-year reports
@@ -20,19 +22,9 @@ SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year, f.
        f.contacts_online, f.referrals_in, f.referrals_out
 FROM approved_fact_service_provider_reports f;
 
-WITH cells AS (
-    SELECT org_type, year,
-           SUM(CASE WHEN contacts_online IS NOT NULL THEN contacts_online ELSE 0 END) AS cases,
-           SUM(CASE WHEN contacts_online IS NOT NULL THEN contacts_total ELSE 0 END) AS base,
-           SUM(referrals_in) AS referrals_in, SUM(referrals_out) AS referrals_out, COUNT(*) AS reports
-    FROM basis GROUP BY org_type, year
-),
-with_totals AS (
-    SELECT org_type, year, cases, base, referrals_in, referrals_out, reports FROM cells
-    UNION ALL
-    SELECT 'all', year, SUM(cases), SUM(base), SUM(referrals_in), SUM(referrals_out), SUM(reports)
-    FROM cells GROUP BY year
-)
-SELECT org_type, year, CASE WHEN base > 0 THEN CAST(cases AS DOUBLE PRECISION) / base END AS value,
-       referrals_in, referrals_out, cases, base, reports
-FROM with_totals
+SELECT org_type, year,
+       SUM(CASE WHEN contacts_online IS NOT NULL THEN contacts_online ELSE 0 END) AS cases,
+       SUM(CASE WHEN contacts_online IS NOT NULL THEN contacts_total ELSE 0 END) AS base,
+       SUM(referrals_in) AS referrals_in, SUM(referrals_out) AS referrals_out, COUNT(*) AS reports
+FROM basis
+GROUP BY org_type, year

@@ -13,6 +13,10 @@
 -- nested: question
 -- values: value
 -- counts: cases, base
+-- one_way: country_iso3, age_band, gender
+-- sums: cases, base, weighted_cases, weighted_base
+-- computed: value = weighted_cases / weighted_base
+-- nonzero: cases
 -- groups: children_youth
 -- caveats: Several answers were allowed, so the shares of one question add up to more than 1. Platforms named in
 --   free text were matched to the platform list; 'nobody' is an answer of its own; barriers were asked only of
@@ -44,27 +48,22 @@ answers AS (
     FROM asked a
     JOIN approved_fact_choices c ON c.batch_id = a.batch_id AND c.row_number = a.row_number AND c.field = a.question
 ),
-asked_by AS (
-    SELECT question, country_iso3, 'all' AS age_band, 'all' AS gender, weight FROM asked
-    UNION ALL SELECT question, 'all', age_band, 'all', weight FROM asked
-    UNION ALL SELECT question, 'all', 'all', gender, weight FROM asked
-    UNION ALL SELECT question, 'all', 'all', 'all', weight FROM asked
+asked_cells AS (
+    SELECT question, country_iso3, age_band, gender, COUNT(*) AS base, SUM(weight) AS weighted_base
+    FROM asked GROUP BY question, country_iso3, age_band, gender
 ),
-answers_by AS (
-    SELECT question, answer, country_iso3, 'all' AS age_band, 'all' AS gender, weight FROM answers
-    UNION ALL SELECT question, answer, 'all', age_band, 'all', weight FROM answers
-    UNION ALL SELECT question, answer, 'all', 'all', gender, weight FROM answers
-    UNION ALL SELECT question, answer, 'all', 'all', 'all', weight FROM answers
+answer_cells AS (
+    SELECT question, answer, country_iso3, age_band, gender, COUNT(*) AS cases, SUM(weight) AS weighted_cases
+    FROM answers GROUP BY question, answer, country_iso3, age_band, gender
 ),
-denominators AS (
-    SELECT question, country_iso3, age_band, gender, SUM(weight) AS weight, COUNT(*) AS base
-    FROM asked_by GROUP BY question, country_iso3, age_band, gender
-),
-numerators AS (
-    SELECT question, answer, country_iso3, age_band, gender, SUM(weight) AS weight, COUNT(*) AS cases
-    FROM answers_by GROUP BY question, answer, country_iso3, age_band, gender
+question_answers AS (
+    SELECT DISTINCT question, answer FROM answers
 )
-SELECT n.question, n.answer, n.country_iso3, n.age_band, n.gender, n.weight / d.weight AS value, n.cases, d.base
-FROM numerators n
-JOIN denominators d ON d.question = n.question AND d.country_iso3 = n.country_iso3 AND d.age_band = n.age_band
-                   AND d.gender = n.gender
+-- every answer of a question in every cell where the question was asked (zero where nobody gave it), so that
+-- the bases add up along the margins
+SELECT d.question, o.answer, d.country_iso3, d.age_band, d.gender, COALESCE(n.cases, 0) AS cases, d.base,
+       COALESCE(n.weighted_cases, 0) AS weighted_cases, d.weighted_base
+FROM asked_cells d
+JOIN question_answers o ON o.question = d.question
+LEFT JOIN answer_cells n ON n.question = d.question AND n.answer = o.answer AND n.country_iso3 = d.country_iso3
+                        AND n.age_band = d.age_band AND n.gender = d.gender

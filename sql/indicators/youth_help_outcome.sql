@@ -9,6 +9,9 @@
 -- margins: outcome, country_iso3, age_band, gender
 -- values: value
 -- counts: cases, base
+-- one_way: country_iso3, age_band, gender
+-- sums: cases, weighted_cases
+-- computed: base = cases[outcome=all], value = weighted_cases / weighted_cases[outcome=all]
 -- groups: children_youth
 -- caveats: The outcome is the respondent's own judgement; 'unknown' keeps those who could not say. Each
 --   breakdown is one way (by country, by age band or by gender).
@@ -18,21 +21,6 @@ FROM approved_fact_youth_responses f
 JOIN dim_age_band g ON f.age BETWEEN g.age_min AND g.age_max
 WHERE f.sought_help AND f.help_outcome IS NOT NULL;
 
-WITH answers AS (
-    SELECT outcome, country_iso3, age_band, gender, weight FROM basis
-    UNION ALL SELECT 'all', country_iso3, age_band, gender, weight FROM basis
-),
-breakdowns AS (
-    SELECT outcome, country_iso3, 'all' AS age_band, 'all' AS gender, weight FROM answers
-    UNION ALL SELECT outcome, 'all', age_band, 'all', weight FROM answers
-    UNION ALL SELECT outcome, 'all', 'all', gender, weight FROM answers
-    UNION ALL SELECT outcome, 'all', 'all', 'all', weight FROM answers
-),
-cells AS (
-    SELECT outcome, country_iso3, age_band, gender, SUM(weight) AS weight, COUNT(*) AS cases
-    FROM breakdowns GROUP BY outcome, country_iso3, age_band, gender
-)
-SELECT c.outcome, c.country_iso3, c.age_band, c.gender, c.weight / t.weight AS value, c.cases, t.cases AS base
-FROM cells c
-JOIN cells t ON t.outcome = 'all' AND t.country_iso3 = c.country_iso3 AND t.age_band = c.age_band
-            AND t.gender = c.gender
+SELECT outcome, country_iso3, age_band, gender, COUNT(*) AS cases, SUM(weight) AS weighted_cases
+FROM basis
+GROUP BY outcome, country_iso3, age_band, gender

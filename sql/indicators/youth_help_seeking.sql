@@ -10,6 +10,9 @@
 -- margins: country_iso3, age_band, gender
 -- values: value
 -- counts: cases, base
+-- one_way: country_iso3, age_band, gender
+-- sums: cases, base, weighted_cases, weighted_base
+-- computed: value = weighted_cases / weighted_base
 -- groups: children_youth
 -- caveats: Respondents who did not answer whether they sought help are left out of that measure. Survey weights make each country's sample represent its children; the pooled line ('all') weights
 --   countries by their samples' weights and is not a global estimate. Each breakdown is one way (by country, by
@@ -27,17 +30,8 @@ WITH answers AS (
     WHERE sought_help IS NOT NULL
     UNION ALL
     SELECT 'used_online_help', country_iso3, age_band, gender, weight, used_online_help FROM basis
-),
-breakdowns AS (
-    SELECT measure, country_iso3, 'all' AS age_band, 'all' AS gender, weight, yes FROM answers
-    UNION ALL
-    SELECT measure, 'all', age_band, 'all', weight, yes FROM answers
-    UNION ALL
-    SELECT measure, 'all', 'all', gender, weight, yes FROM answers
-    UNION ALL
-    SELECT measure, 'all', 'all', 'all', weight, yes FROM answers
 )
-SELECT measure, country_iso3, age_band, gender, SUM(yes * weight) / SUM(weight) AS value,
-       SUM(yes) AS cases, COUNT(*) AS base
-FROM breakdowns
+SELECT measure, country_iso3, age_band, gender, SUM(yes) AS cases, COUNT(*) AS base,
+       SUM(yes * weight) AS weighted_cases, SUM(weight) AS weighted_base
+FROM answers
 GROUP BY measure, country_iso3, age_band, gender

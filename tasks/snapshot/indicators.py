@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 from pop import paths
 from pop.sql_header import header_list, read_sql_file
 from schemas.spec import GROUPS
+from tasks.snapshot.margins import MarginError, Totals, parse_formula, with_totals
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ REQUIRED = (
 )
 UNITS = ("share", "count", "percentage_points", "number")
 TOTAL = "all"  # a dimension's value on a total row
+TOTALS_KEYS = ("sums", "one_way", "computed", "nonzero")  # how the totals along the margins are generated
 
 
 class IndicatorError(ValueError):
@@ -62,12 +64,22 @@ class Indicator:
     chart: str
     basis_sql: str
     indicator_sql: str
+    totals: Totals | None  # how the total rows are generated from the inner cells; None: no margins
     path: Path = field(compare=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Every column the indicator publishes, in order."""
         return self.dimensions + self.values + self.counts + self.attributes
+
+    @property
+    def returned(self) -> tuple[str, ...]:
+        """The columns the indicator statement returns: with generated totals, the inner cells' dimensions, sums
+        and attributes (values and counts are summed or computed on the totals)."""
+        if self.totals is None:
+            return self.columns
+        made = self.totals.sums + self.totals.targets
+        return self.dimensions + self.totals.sums + tuple(a for a in self.attributes if a not in made)
 
     def metadata(self) -> dict[str, Any]:
         """The header as published with the indicator."""
@@ -105,6 +117,49 @@ def _statements(sql: str, name: str, expected: int = 2) -> list[str]:
     return parts
 
 
+def _totals(fields: dict[str, str], dims: tuple[str, ...], name: str) -> Totals | None:
+    """How the header says to generate the totals along its margins; None without margins."""
+    margins = header_list(fields.get("margins"))
+    if not margins:
+        if given := [key for key in TOTALS_KEYS if fields.get(key)]:
+            raise IndicatorError(f"{name}: {', '.join(given)} without margins: there are no totals to generate")
+        return None
+    if not fields.get("sums"):
+        raise IndicatorError(
+            f"{name}: with margins the header must name under 'sums' the columns that add up along them "
+            "(the statement returns the inner cells; the totals are generated)"
+        )
+    try:
+        return Totals(
+            dimensions=dims,
+            margins=margins,
+            sums=header_list(fields["sums"]),
+            # a nested dimension without a margin (a question, fixed by its answer) has no totals to hold back
+            nested=tuple(d for d in header_list(fields.get("nested")) if d in margins),
+            one_way=header_list(fields.get("one_way")),
+            computed=tuple(parse_formula(item) for item in header_list(fields.get("computed"))),
+            nonzero=header_list(fields.get("nonzero")),
+        )
+    except MarginError as exc:
+        raise IndicatorError(f"{name}: {exc}") from exc
+
+
+def _check_totals(indicator: Indicator) -> None:
+    """Raise IndicatorError unless the totals give every published value and count, and what they read."""
+    totals = indicator.totals
+    if totals is None:
+        return
+    made = totals.sums + totals.targets
+    if unmade := [c for c in indicator.values + indicator.counts if c not in made]:
+        raise IndicatorError(
+            f"{indicator.path.name}: {', '.join(unmade)} must be summed (sums) or computed (computed) on the totals"
+        )
+    known = indicator.returned + totals.targets
+    read = [op.column for f in totals.computed for op in f.operands] + list(totals.nonzero)
+    if unknown := [c for c in read if c not in known]:
+        raise IndicatorError(f"{indicator.path.name}: computed or nonzero reads unknown column(s) {', '.join(unknown)}")
+
+
 def load_indicator(path: Path) -> Indicator:
     """An indicator file with its header checked."""
     sql, fields = read_sql_file(path, REQUIRED, IndicatorError)
@@ -132,7 +187,7 @@ def load_indicator(path: Path) -> Indicator:
         basis, indicator = load_indicator(other).basis_sql, _statements(sql, path.name, expected=1)[0]
     else:
         basis, indicator = _statements(sql, path.name)
-    return Indicator(
+    loaded = Indicator(
         id=fields["id"],
         title=fields["title"],
         description=fields["description"],
@@ -151,8 +206,11 @@ def load_indicator(path: Path) -> Indicator:
         chart=fields.get("chart", "none"),
         basis_sql=basis,
         indicator_sql=indicator,
+        totals=_totals(fields, dims, path.name),
         path=path,
     )
+    _check_totals(loaded)
+    return loaded
 
 
 def load_indicators(folder: Path = paths.INDICATORS) -> list[Indicator]:
@@ -206,6 +264,49 @@ def drop_basis(conn: Connection) -> None:
     conn.execute(text(f"DROP TABLE IF EXISTS {BASIS_TABLE}"))
 
 
+def _rows(conn: Connection, sql: str) -> list[dict[str, Any]]:
+    """A statement's rows, their values as published (see _plain)."""
+    return [{k: _plain(v) for k, v in row.items()} for row in conn.execute(text(sql)).mappings()]
+
+
+def _failed(indicator: Indicator, exc: Exception) -> IndicatorError:
+    return IndicatorError(f"{indicator.path.name}: the indicator failed to run ({exc.__class__.__name__}: {exc})")
+
+
+def cells_of(indicator: Indicator, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows of the indicator statement as its cells: totals generated, columns checked, sorted by dimension."""
+    if not rows:
+        return pd.DataFrame(columns=list(indicator.columns))
+    if missing := [c for c in indicator.returned if c not in rows[0]]:
+        raise IndicatorError(
+            f"{indicator.path.name}: the query does not return the column(s) {', '.join(missing)} its header declares"
+        )
+    cells = pd.DataFrame(rows)
+    for dim in indicator.dimensions:
+        cells[dim] = cells[dim].astype(str)
+    if indicator.totals is not None:
+        try:
+            cells = with_totals(cells, indicator.totals)
+        except MarginError as exc:
+            raise IndicatorError(f"{indicator.path.name}: {exc}") from exc
+    cells = cells[list(indicator.columns)]
+    if cells.duplicated(list(indicator.dimensions)).any():
+        raise IndicatorError(
+            f"{indicator.path.name}: the query returned the same cell twice "
+            f"(dimensions {', '.join(indicator.dimensions)})"
+        )
+    return cells.sort_values(list(indicator.dimensions), kind="stable").reset_index(drop=True)
+
+
+def indicator_cells(conn: Connection, indicator: Indicator) -> pd.DataFrame:
+    """The indicator's cells over the temporary table `basis` as it stands (made by make_basis, or a test's)."""
+    try:
+        rows = _rows(conn, indicator.indicator_sql)
+    except Exception as exc:
+        raise _failed(indicator, exc) from exc
+    return cells_of(indicator, rows)
+
+
 def run_indicator(conn: Connection, indicator: Indicator, coverage_sql: str | None = None) -> IndicatorResult:
     """Compute one indicator in the database: its cells and its coverage. With `coverage_sql`, its basis is
     already the temporary table `basis` (shared with the indicator before it); otherwise it is made here."""
@@ -214,34 +315,15 @@ def run_indicator(conn: Connection, indicator: Indicator, coverage_sql: str | No
         if made_here:
             coverage_sql = make_basis(conn, indicator)
         try:
-            rows = [
-                {k: _plain(v) for k, v in row.items()} for row in conn.execute(text(indicator.indicator_sql)).mappings()
-            ]
-            coverage = [{k: _plain(v) for k, v in row.items()} for row in conn.execute(text(coverage_sql)).mappings()]
+            rows = _rows(conn, indicator.indicator_sql)
+            coverage = _rows(conn, coverage_sql)
         finally:
             if made_here:
                 drop_basis(conn)
     except Exception as exc:
-        raise IndicatorError(
-            f"{indicator.path.name}: the indicator failed to run ({exc.__class__.__name__}: {exc})"
-        ) from exc
-    cells = (
-        pd.DataFrame(rows, columns=list(indicator.columns)) if rows else pd.DataFrame(columns=list(indicator.columns))
-    )
-    if missing := [c for c in indicator.columns if rows and c not in rows[0]]:
-        raise IndicatorError(
-            f"{indicator.path.name}: the query does not return the column(s) {', '.join(missing)} its header declares"
-        )
-    for dim in indicator.dimensions:
-        cells[dim] = cells[dim].astype(str)
-    if cells.duplicated(list(indicator.dimensions)).any():
-        raise IndicatorError(
-            f"{indicator.path.name}: the query returned the same cell twice "
-            f"(dimensions {', '.join(indicator.dimensions)})"
-        )
-    cells = cells.sort_values(list(indicator.dimensions), kind="stable").reset_index(drop=True)
+        raise _failed(indicator, exc) from exc
     coverage.sort(key=lambda r: (r["source_id"], r["country_iso3"]))
-    return IndicatorResult(indicator, cells, coverage)
+    return IndicatorResult(indicator, cells_of(indicator, rows), coverage)
 
 
 def compute_indicators(conn: Connection, indicators: list[Indicator]) -> dict[str, IndicatorResult]:

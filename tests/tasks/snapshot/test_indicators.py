@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from schemas.spec import GROUPS
-from tasks.snapshot.indicators import IndicatorError, load_indicator, load_indicators
+from tasks.snapshot.indicators import IndicatorError, cells_of, load_indicator, load_indicators
 
 GOOD = """-- id: demo_share
 -- title: A share
@@ -20,6 +20,8 @@ GOOD = """-- id: demo_share
 -- margins: country_iso3
 -- values: value
 -- counts: cases, base
+-- sums: cases, base
+-- computed: value = cases / base
 -- groups: helplines_services
 -- caveats: None.
 SELECT source_id, country_iso3, period FROM approved_fact_helpline_contacts;
@@ -42,6 +44,9 @@ def test_a_good_file_gives_its_metadata_and_two_statements(tmp_path: Path) -> No
     assert ind.counts == ("cases", "base") and ind.columns == ("country_iso3", "year", "value", "cases", "base")
     assert ind.basis_sql.startswith("SELECT source_id") and ind.indicator_sql.startswith("WITH x AS")
     assert ind.metadata()["stakeholder_groups"] == ["helplines_services"]
+    assert ind.totals is not None and ind.totals.sums == ("cases", "base") and ind.totals.targets == ("value",)
+    assert ind.returned == ("country_iso3", "year", "cases", "base")
+    assert "sums" not in ind.metadata() and "computed" not in ind.metadata()  # how totals are made is not published
 
 
 @pytest.mark.parametrize(
@@ -53,11 +58,34 @@ def test_a_good_file_gives_its_metadata_and_two_statements(tmp_path: Path) -> No
         (("-- margins: country_iso3", "-- margins: region"), "margins region not among the dimensions"),
         (("-- counts: cases, base", "-- counts: none"), "must say under 'disclosure' why"),
         (("FROM approved_fact_helpline_contacts;", "FROM approved_fact_helpline_contacts"), "expected two statements"),
+        (("-- sums: cases, base\n", ""), "must name under 'sums' the columns that add up"),
+        (("-- margins: country_iso3\n", ""), "sums, computed without margins"),
+        (("-- computed: value = cases / base", "-- computed: share = cases / base"), "value must be summed"),
+        (("value = cases / base", "value = cases / total"), "reads unknown column\\(s\\) total"),
+        (("value = cases / base", "value = cases per base"), "must read 'column = a' or 'column = a / b'"),
+        (("-- sums: cases, base", "-- sums: cases, base\n-- one_way: year"), "one_way year not among the margins"),
     ],
 )
 def test_a_wrong_file_is_refused_with_what_to_fix(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     with pytest.raises(IndicatorError, match=message):
         load_indicator(write(tmp_path, GOOD.replace(*change)))
+
+
+def test_the_statement_returns_inner_cells_and_the_totals_are_generated(tmp_path: Path) -> None:
+    ind = load_indicator(write(tmp_path, GOOD))
+    rows = [
+        {"country_iso3": "KEN", "year": "2023", "cases": 1, "base": 4},
+        {"country_iso3": "UGA", "year": "2023", "cases": 2, "base": 4},
+    ]
+    cells = cells_of(ind, rows)
+    assert list(cells.columns) == list(ind.columns)
+    assert cells.iloc[0].to_dict() == {"country_iso3": "KEN", "year": "2023", "value": 0.25, "cases": 1, "base": 4}
+    assert cells.iloc[-1].to_dict() == {"country_iso3": "all", "year": "2023", "value": 3 / 8, "cases": 3, "base": 8}
+    with pytest.raises(IndicatorError, match=r"demo_share\.sql: the query returns total rows"):
+        cells_of(ind, [*rows, {"country_iso3": "all", "year": "2023", "cases": 3, "base": 8}])
+    with pytest.raises(IndicatorError, match="does not return the column\\(s\\) base its header declares"):
+        cells_of(ind, [{"country_iso3": "KEN", "year": "2023", "cases": 1}])
+    assert cells_of(ind, []).empty
 
 
 def test_the_id_must_be_the_file_name(tmp_path: Path) -> None:
