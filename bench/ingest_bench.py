@@ -58,7 +58,7 @@ def raw_bulk_insert(conn, table: str, frame) -> None:  # type: ignore[no-untyped
     cursor = raw.cursor()
     cursor.executemany(
         f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(frame.columns))})",
-        zip(*[frame[c].tolist() for c in frame.columns]),
+        zip(*[frame[c].tolist() for c in frame.columns], strict=True),
     )
     cursor.close()
 
@@ -101,7 +101,7 @@ def measure_floor(path: Path, url: str) -> dict:
 
 def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
     """The pipeline's ingest task for one file: land, read in chunks, convert, harmonise, validate, load."""
-    from pop.contracts import IncomingFile
+    from pop.contracts import BatchStatus, IncomingFile
     from pop.db import get_engine, upgrade
     from pop.registry import load_registry
     from tasks.ingest.batch import ingest_file
@@ -120,11 +120,11 @@ def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
             source, incoming, database_url=url, landing_dir=Path(landing), chunk_rows=chunk_rows, run_id=None
         )
     seconds = time.perf_counter() - start
-    assert batch and batch["status"] == "loaded", batch
+    assert batch and batch.status == BatchStatus.LOADED, batch
     return {
         "seconds": seconds,
-        "rows": batch["rows_loaded"],
-        "quarantined": batch["rows_quarantined"],
+        "rows": batch.rows_loaded,
+        "quarantined": batch.rows_quarantined,
         "peak_rss_mb": peak_rss_mb(),
     }
 

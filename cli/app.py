@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from pop.contracts import BatchStatus, ReviewStatus, RunStatus, SourceStatus
+
 app = typer.Typer(
     help="POP evidence pipeline: ingest stakeholder evidence into the warehouse and report on it.",
     no_args_is_help=True,
@@ -23,16 +25,16 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(quarantine_app, name="quarantine")
 
 console = Console(width=None if os.isatty(1) or os.environ.get("COLUMNS") else 140)
-STATUS_STYLE = {
-    "loaded": "green",
-    "failed": "bold red",
-    "duplicate": "yellow",
-    "ok": "green",
-    "no_new_files": "dim",
-    "completed": "green",
+STATUS_STYLE = {  # the batch, run and source statuses named "failed" share one style
+    BatchStatus.LOADED: "green",
+    BatchStatus.FAILED: "bold red",
+    BatchStatus.DUPLICATE: "yellow",
+    SourceStatus.OK: "green",
+    SourceStatus.NO_NEW_FILES: "dim",
+    RunStatus.COMPLETED: "green",
 }
 
-REVIEW_STYLE = {"approved": "green", "rejected": "bold red", "pending": "yellow"}
+REVIEW_STYLE = {ReviewStatus.APPROVED: "green", ReviewStatus.REJECTED: "bold red", ReviewStatus.PENDING: "yellow"}
 
 
 def fail(message: str) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.app import STATUS_STYLE, ProgressHandler, app, console
+from pop.contracts import ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
 from pop.settings import get_settings
 
 
@@ -22,47 +22,48 @@ def _count_files(source: str | None, inbox: Path, registry: Path) -> int:
     return sum(1 for s in chosen for p in inbox.glob(s.files) if p.is_file())
 
 
-def _print_run(summary: dict[str, Any]) -> None:
-    table = Table(title=f"Ingest run {summary['run_id'][:8]}", show_lines=False)
+def _print_run(summary: RunSummary) -> None:
+    table = Table(title=f"Ingest run {summary.run_id[:8]}", show_lines=False)
     for column in ("source", "file", "status", "rows in", "loaded", "quarantined"):
         table.add_column(
             column, justify="right" if column in ("rows in", "loaded", "quarantined") else "left", overflow="fold"
         )
-    for source in summary["sources"]:
-        if not source["batches"]:
-            style = STATUS_STYLE.get(source["status"], "")
-            table.add_row(source["source_id"], "—", f"[{style}]{source['status']}[/]", "", "", "")
-        for batch in source["batches"]:
-            style = STATUS_STYLE.get(batch["status"], "")
+    for source in summary.sources:
+        if not source.batches:
+            style = STATUS_STYLE.get(source.status, "")
+            table.add_row(source.source_id, "—", f"[{style}]{source.status}[/]", "", "", "")
+        for batch in source.batches:
+            style = STATUS_STYLE.get(batch.status, "")
             table.add_row(
-                source["source_id"],
-                batch["original_name"],
-                f"[{style}]{batch['status']}[/]",
-                f"{batch['rows_in']:,}",
-                f"{batch['rows_loaded']:,}",
-                f"{batch['rows_quarantined']:,}",
+                source.source_id,
+                batch.original_name,
+                f"[{style}]{batch.status}[/]",
+                f"{batch.rows_in:,}",
+                f"{batch.rows_loaded:,}",
+                f"{batch.rows_quarantined:,}",
             )
     console.print(table)
-    totals = summary["totals"]
+    totals = summary.totals
     console.print(
-        f"Rows in {totals['rows_in']:,} = loaded {totals['rows_loaded']:,} + quarantined "
-        f"{totals['rows_quarantined']:,}; new batches {totals['batches_new']}, failed files "
-        f"{totals['failed_batches']}."
+        f"Rows in {totals.rows_in:,} = loaded {totals.rows_loaded:,} + quarantined "
+        f"{totals.rows_quarantined:,}; new batches {totals.batches_new}, failed files "
+        f"{totals.failed_batches}."
     )
-    for source in summary["sources"]:
-        if source["status"] == "failed":
-            console.print(f"[bold red]✗ {source['source_id']}[/]: {source['message']}")
-    quality = summary.get("quality")
+    for source in summary.sources:
+        if source.status == SourceStatus.FAILED:
+            console.print(f"[bold red]✗ {source.source_id}[/]: {source.message}")
+    quality = summary.quality
     if quality:
         console.print(
             "[green]✓ Warehouse checks: every expectation holds.[/]"
-            if quality["success"]
-            else f"[bold red]✗ Warehouse checks: {quality['failed']} expectation(s) failed[/]: "
-            + "; ".join(quality["failed_expectations"][:5])
-            + f" (Data Docs: {quality['data_docs']})"
+            if quality.success
+            else f"[bold red]✗ Warehouse checks: {quality.failed} expectation(s) failed[/]: "
+            + "; ".join(quality.failed_expectations[:5])
+            + f" (Data Docs: {quality.data_docs})"
         )
-    if summary.get("findings"):
-        console.print(f"[yellow]⚠ {summary['findings']} cross-source finding(s) to review[/] (see the steward index)")
+    if summary.discrepancies:
+        noun = "discrepancy" if summary.discrepancies == 1 else "discrepancies"
+        console.print(f"[yellow]⚠ {summary.discrepancies} cross-source {noun} to review[/] (see the steward index)")
 
 
 def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
@@ -95,16 +96,16 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
         finally:
             pipeline_log.removeHandler(handler)
             pipeline_log.propagate = True
-    summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
-        console.print(f"[bold red]The ingest flow crashed:[/] {summary}")
+    result = state.result(raise_on_failure=False)
+    if not isinstance(result, RunResult):
+        console.print(f"[bold red]The ingest flow crashed:[/] {result}")
         raise typer.Exit(1)
-    _print_run(summary)
+    _print_run(result.run)
     console.print(
-        f"\nWarehouse: {settings.warehouse_url}\nSteward report: {summary['reports']['index']}\n"
-        f"Run report: {summary['reports']['run_html']}"
+        f"\nWarehouse: {settings.warehouse_url}\nSteward report: {result.reports.index}\n"
+        f"Run report: {result.reports.run_html}"
     )
-    if strict and summary["status"] == "failed":
+    if strict and result.run.status == RunStatus.FAILED:
         raise typer.Exit(3)
 
 
@@ -123,34 +124,34 @@ def _approve_pending_as_demo() -> int:
     with get_engine(get_settings().warehouse_url).begin() as conn:
         pending = pending_loaded_batches(conn)
         for batch_id in pending:
-            review_batch(conn, batch_id, "approved", DEMO_STEWARD, DEMO_REASON)
+            review_batch(conn, batch_id, ReviewStatus.APPROVED, DEMO_STEWARD, DEMO_REASON)
     return len(pending)
 
 
-def _run_snapshot(as_of: str | None) -> dict[str, Any]:
+def _run_snapshot(as_of: str | None) -> None:
     from flows.snapshot import snapshot  # an entry point may start flows
+    from tasks.snapshot.document import SnapshotSummary
 
     with console.status("Putting the evidence together (indicators, disclosure control, findings)…"):
         state = snapshot(as_of=as_of, return_state=True)
     summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
+    if not isinstance(summary, SnapshotSummary):
         console.print(f"[bold red]The snapshot flow failed:[/] {summary}")
         raise typer.Exit(1)
-    if summary["statements"]:
-        table = Table(title=f"Snapshot {summary['id']}")
+    if summary.statements:
+        table = Table(title=f"Snapshot {summary.id}")
         for column in ("finding", "corroboration"):
             table.add_column(column, overflow="fold")
-        for item in summary["statements"]:
-            table.add_row(item["statement"], item["corroboration"])
+        for item in summary.statements:
+            table.add_row(item.statement, item.corroboration)
         console.print(table)
     else:
-        console.print(f"Snapshot {summary['id']}: no finding can be stated yet (not enough approved evidence).")
+        console.print(f"Snapshot {summary.id}: no finding can be stated yet (not enough approved evidence).")
     console.print(
-        f"{summary['indicators']} indicators, {summary['hidden_cells']} cell(s) hidden by disclosure "
-        f"control; {summary['approved_batches']} approved file(s), {summary['pending_batches']} awaiting "
-        f"review and not included.\n{summary['changes']}\nSnapshot: {summary['paths']['html']}"
+        f"{summary.indicators} indicators, {summary.hidden_cells} cell(s) hidden by disclosure "
+        f"control; {summary.approved_batches} approved file(s), {summary.pending_batches} awaiting "
+        f"review and not included.\n{summary.changes}\nSnapshot: {summary.paths.html}"
     )
-    return summary
 
 
 @app.command()

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.app import REVIEW_STYLE, STATUS_STYLE, app, batch_app, console, fail, quarantine_app
+from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.settings import get_settings
 
 
@@ -18,8 +19,8 @@ def _steward(name: str | None) -> str:
 
 @app.command()
 def batches(
-    status: str | None = typer.Option(None, help="Only this status: loaded, failed, duplicate."),
-    review: str | None = typer.Option(None, help="Only this review state: pending, approved, rejected."),
+    status: BatchStatus | None = typer.Option(None, help="Only this status."),
+    review: ReviewStatus | None = typer.Option(None, help="Only this review state."),
 ) -> None:
     """List batches and their status (newest first)."""
     from tasks.steward.actions import list_batches
@@ -52,55 +53,54 @@ def batch_show(batch_id: int) -> None:
     from tasks.steward.actions import batch_details
 
     try:
-        batch = batch_details(get_settings().warehouse_url, batch_id)
+        details = batch_details(get_settings().warehouse_url, batch_id)
     except ReviewError as exc:
         fail(str(exc))
+    batch = details.batch
     console.print(
-        f"[bold]Batch {batch_id}[/]: {batch['original_name']} from {batch['source_id']} — "
-        f"{batch['status']}, review {batch['review_status']}"
+        f"[bold]Batch {batch_id}[/]: {batch.original_name} from {batch.source_id} — "
+        f"{batch.status}, review {batch.review_status}"
     )
-    if batch["message"]:
-        console.print(batch["message"])
-    console.print(
-        f"rows in {batch['rows_in']:,} = loaded {batch['rows_loaded']:,} + quarantined {batch['rows_quarantined']:,}"
-    )
-    if batch["failures"]:
+    if batch.message:
+        console.print(batch.message)
+    console.print(f"rows in {batch.rows_in:,} = loaded {batch.rows_loaded:,} + quarantined {batch.rows_quarantined:,}")
+    if batch.failures:
         table = Table(title="Failed checks")
         for column in ("column", "check", "rows", "examples", "row numbers", "what to fix"):
             table.add_column(column, overflow="fold")
-        for f in batch["failures"]:
+        for f in batch.failures:
             table.add_row(
-                f["sender_column"] or f["column"],
-                f["check"],
-                str(f["rows"]),
-                ", ".join(f["examples"]),
-                ", ".join(map(str, f["row_numbers"])),
-                f["hint"],
+                f.sender_column or f.column,
+                f.check,
+                str(f.rows),
+                ", ".join(f.examples),
+                ", ".join(map(str, f.row_numbers)),
+                f.hint,
             )
         console.print(table)
-    held = [q for q in batch["quarantined"] if q["status"] == "open"]
+    held = [q for q in details.quarantined if q.status == QuarantineStatus.OPEN]
     if held:
         table = Table(title="Open quarantined rows (dismiss with: pop quarantine dismiss ID --reason ...)")
         for column in ("id", "row", "fields", "why"):
             table.add_column(column, overflow="fold")
         for q in held:
             table.add_row(
-                str(q["quarantine_id"]),
-                str(q["row_number"]),
-                q["fields"],
-                "; ".join(f"{r['check']}: {r['value']}" for r in q["reasons"]),
+                str(q.quarantine_id),
+                str(q.row_number),
+                q.fields,
+                "; ".join(f"{r.check}: {r.value}" for r in q.reasons),
             )
         console.print(table)
-    if batch["reconciliation"]:
-        r = batch["reconciliation"]
+    if details.reconciliation:
+        r = details.reconciliation
         console.print(
-            f"Where its {r['rows_in']:,} rows are now: loaded {r['loaded_first_time']:,} + loaded by "
-            f"correction {r['loaded_by_correction']:,} + still open {r['open']:,} + dismissed "
-            f"{r['dismissed']:,} = {r['accounted']:,}"
+            f"Where its {r.rows_in:,} rows are now: loaded {r.loaded_first_time:,} + loaded by "
+            f"correction {r.loaded_by_correction:,} + still open {r.open:,} + dismissed "
+            f"{r.dismissed:,} = {r.accounted:,}"
         )
 
 
-def _review(batch_id: int, decision: str, reason: str | None, steward: str | None) -> None:
+def _review(batch_id: int, decision: ReviewStatus, reason: str | None, steward: str | None) -> None:
     from pop.db import get_engine
     from tasks.ledger.review import ReviewError, review_batch
 
@@ -119,7 +119,7 @@ def batch_approve(
     steward: str | None = typer.Option(None, "--by", help="Who approves (default: POP_STEWARD)"),
 ) -> None:
     """Approve a batch: its rows feed snapshots and releases."""
-    _review(batch_id, "approved", reason, steward)
+    _review(batch_id, ReviewStatus.APPROVED, reason, steward)
 
 
 @batch_app.command("reject")
@@ -129,7 +129,7 @@ def batch_reject(
     steward: str | None = typer.Option(None, "--by", help="Who rejects (default: POP_STEWARD)"),
 ) -> None:
     """Reject a batch: its rows stay in the warehouse but never reach snapshots or releases."""
-    _review(batch_id, "rejected", reason, steward)
+    _review(batch_id, ReviewStatus.REJECTED, reason, steward)
 
 
 @batch_app.command("export")
@@ -171,27 +171,28 @@ def _batch_source(batch_id: int) -> dict[str, Any]:
 def batch_correct(batch_id: int, file: Path, steward: str | None = typer.Option(None, "--by")) -> None:
     """Take a corrected file back as the correction of a batch."""
     from flows.correct import correct
+    from tasks.steward.outcomes import CorrectionResult
 
     if not file.is_file():
         fail(f"{file} is not a file")
     state = correct(batch_id=batch_id, file=str(file), steward=_steward(steward), return_state=True)
-    outcome = state.result(raise_on_failure=False)
-    if not isinstance(outcome, dict):
-        fail(f"The correction could not be taken: {outcome}")
-    correction, numbers = outcome["correction"], outcome["reconciliation"]
+    result = state.result(raise_on_failure=False)
+    if not isinstance(result, CorrectionResult):
+        fail(f"The correction could not be taken: {result}")
+    correction, numbers = result.outcome.correction, result.outcome.reconciliation
     if correction is None:
         console.print("This very file was taken before: nothing changed.")
     else:
         console.print(
-            f"Correction batch {correction['batch_id']}: {correction['status']}, loaded "
-            f"{correction['rows_loaded']:,}, back in quarantine {correction['rows_quarantined']:,}."
+            f"Correction batch {correction.batch_id}: {correction.status}, loaded "
+            f"{correction.rows_loaded:,}, back in quarantine {correction.rows_quarantined:,}."
         )
-        if correction["message"]:
-            console.print(correction["message"])
+        if correction.message:
+            console.print(correction.message)
     console.print(
-        f"Batch {batch_id}: {numbers['rows_in']:,} rows = loaded {numbers['loaded_first_time']:,} + "
-        f"loaded by correction {numbers['loaded_by_correction']:,} + still open {numbers['open']:,} + "
-        f"dismissed {numbers['dismissed']:,}."
+        f"Batch {batch_id}: {numbers.rows_in:,} rows = loaded {numbers.loaded_first_time:,} + "
+        f"loaded by correction {numbers.loaded_by_correction:,} + still open {numbers.open:,} + "
+        f"dismissed {numbers.dismissed:,}."
     )
 
 

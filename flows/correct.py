@@ -9,11 +9,13 @@ from pathlib import Path
 from prefect import flow, runtime
 from prefect.states import Completed, Failed, State
 
+from pop.contracts import SourceStatus
 from pop.registry import load_registry
 from pop.settings import get_settings
 from tasks.ingest.errata import load_errata
 from tasks.ledger.prefect_tasks import finish_run, start_run
 from tasks.reference.prefect_tasks import prepare_warehouse
+from tasks.steward.outcomes import CorrectionResult
 from tasks.steward.prefect_tasks import submit_correction, write_reports
 
 
@@ -38,21 +40,9 @@ def correct(batch_id: int, file: str, steward: str | None = None) -> State:
         errata=load_errata(settings.errata_path, registry),
         auto_approve=settings.auto_approve_clean,
     )
-    correction = outcome["correction"]
-    batches = [correction] if correction else []
-    failed = bool(correction) and correction["status"] == "failed"
-    run["sources"].append(
-        {
-            "source_id": correction["source_id"] if correction else "",
-            "group": "",
-            "status": "failed" if failed else "ok" if correction else "no_new_files",
-            "message": correction["message"] if failed else None,
-            "batches": batches,
-        }
-    )
-    run = finish_run(url, run)
-    paths = write_reports(run, url, settings.outputs.reports)
-    summary = {**outcome, "reports": {k: str(v) for k, v in paths.items()}}
-    if failed:
-        return Failed(message=correction["message"], data=summary)
-    return Completed(message=f"correction of batch {batch_id} ingested", data=summary)
+    run = finish_run(url, run, [outcome.source])
+    reports = write_reports(run, url, settings.outputs.reports)
+    result = CorrectionResult(run=run, reports=reports, outcome=outcome)
+    if outcome.source.status == SourceStatus.FAILED:
+        return Failed(message=outcome.source.message, data=result)
+    return Completed(message=f"correction of batch {batch_id} ingested", data=result)

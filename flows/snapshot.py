@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
@@ -25,13 +24,13 @@ def snapshot(as_of: str | None = None, out: str | None = None) -> State:
     logger = get_run_logger()
     day = dt.date.fromisoformat(as_of) if as_of else settings.as_of or dt.date.today()
     folder = Path(out) if out else settings.outputs.snapshots
-    summary: dict[str, Any] = make_snapshot(settings.warehouse_url, day, folder)
+    summary = make_snapshot(settings.warehouse_url, day, folder)
     logger.info(
         "Snapshot %s: %d finding(s), %d indicator(s), %d hidden cell(s). Open %s",
-        summary["id"],
-        summary["findings"],
-        summary["indicators"],
-        summary["hidden_cells"],
-        summary["paths"]["html"],
+        summary.id,
+        summary.findings,
+        summary.indicators,
+        summary.hidden_cells,
+        summary.paths.html,
     )
-    return Completed(message=f"snapshot {summary['id']} written", data=summary)
+    return Completed(message=f"snapshot {summary.id} written", data=summary)

@@ -7,10 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+
+def _plain(value: Any) -> Any:
+    """What JSON lacks: a contract (pop.contracts) as its fields, anything else as text."""
+    return value.model_dump() if isinstance(value, BaseModel) else str(value)
+
 
 def to_json(data: Any) -> str:
-    """Deterministic JSON: keys sorted, two-space indent, a final newline; values JSON lacks written as text."""
-    return json.dumps(data, indent=2, default=str, sort_keys=True) + "\n"
+    """Deterministic JSON: keys sorted, two-space indent, a final newline; contracts as their fields, other values
+    JSON lacks written as text."""
+    return json.dumps(data, indent=2, default=_plain, sort_keys=True) + "\n"
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -4,17 +4,15 @@
 --   the sum of the same source's breakdown cells along that dimension: the cells that differ from the total
 --   only there, with a specific code (not 'all'), for the same period, country and age band. Along reason, a
 --   parent code sent next to its own sub-codes is left out so nothing counts twice. Only where the source sends
---   both the total and its breakdown; rows of loaded, not rejected batches.
+--   both the total and its breakdown; rows of current batches (loaded, not rejected).
 -- compares: total_contacts (the total cell) vs breakdown_sum (sum of breakdown_cells cells along breakdown);
 --   difference = breakdown_sum - total_contacts; relative_difference = difference / total_contacts
 -- tolerance: helpline_total_tolerance
 -- default: 0.01
 WITH cells AS (
-    SELECT b.source_id, f.period, f.country_iso3, f.contact_type, f.channel, f.reason, f.age_band, f.gender,
+    SELECT f.source_id, f.period, f.country_iso3, f.contact_type, f.channel, f.reason, f.age_band, f.gender,
            f.contacts
-    FROM fact_helpline_contacts f
-    JOIN batches b ON b.batch_id = f.batch_id
-    WHERE b.status = 'loaded' AND b.review_status <> 'rejected'
+    FROM current_fact_helpline_contacts f
 ),
 reason_cells AS (
     SELECT c.* FROM cells c

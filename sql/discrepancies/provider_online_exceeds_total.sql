@@ -6,7 +6,7 @@
 --   and granularities from dim_period), the larger one when several reports give the same period; online only
 --   from reports that state it; summed over the countries that have both. Row-level online > total is already
 --   quarantined at ingest; this catches a yearly total below the online contacts of its half-years, say.
---   Rows of loaded, not rejected batches.
+--   Rows of current batches (loaded, not rejected).
 -- compares: contacts_online (online contacts in the year) vs contacts_total (all contacts in the year);
 --   difference = contacts_online - contacts_total; relative_difference = difference / contacts_total
 -- tolerance: provider_online_tolerance
@@ -15,11 +15,9 @@ WITH reports AS (
     SELECT f.org_name, f.country_iso3, f.period, f.contacts_total, f.contacts_online,
            SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) AS period_year,
            CASE p.granularity WHEN 'year' THEN 1 WHEN 'half' THEN 2 WHEN 'quarter' THEN 3 ELSE 4 END AS grain
-    FROM fact_service_provider_reports f
-    JOIN batches b ON b.batch_id = f.batch_id
+    FROM current_fact_service_provider_reports f
     JOIN dim_period p ON p.period = f.period
-    WHERE b.status = 'loaded' AND b.review_status <> 'rejected'
-      AND SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) = SUBSTR(CAST(p.period_end AS VARCHAR(10)), 1, 4)
+    WHERE SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) = SUBSTR(CAST(p.period_end AS VARCHAR(10)), 1, 4)
 ),
 per_period AS (
     SELECT org_name, country_iso3, period_year, period, grain,

@@ -4,7 +4,7 @@
 --   reports to NCMEC) and NCMEC's count of what it received from that company (reporter 'ncmec'), for the same
 --   company, product (or 'all'), metric and calendar year. Each reporter's year is its yearly figure when it
 --   sent one, else the sum of its half-years, else of its quarters, else of its months (years and granularities
---   from dim_period; periods spanning two years are left out). Counts only; rows of loaded, not rejected batches.
+--   from dim_period; periods spanning two years are left out). Counts only; rows of current batches.
 -- compares: company_value (the company's own count) vs ncmec_value (NCMEC's count);
 --   difference = company_value - ncmec_value; relative_difference = difference / ncmec_value
 -- tolerance: reporter_tolerance
@@ -13,11 +13,9 @@ WITH cells AS (
     SELECT f.company_code, f.product_code, f.metric, f.reporter, f.value,
            SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) AS period_year,
            CASE p.granularity WHEN 'year' THEN 1 WHEN 'half' THEN 2 WHEN 'quarter' THEN 3 ELSE 4 END AS grain
-    FROM fact_tech_metrics f
-    JOIN batches b ON b.batch_id = f.batch_id
+    FROM current_fact_tech_metrics f
     JOIN dim_period p ON p.period = f.period
-    WHERE b.status = 'loaded' AND b.review_status <> 'rejected'
-      AND f.unit = 'count' AND f.reporter IN ('company', 'ncmec')
+    WHERE f.unit = 'count' AND f.reporter IN ('company', 'ncmec')
       AND SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) = SUBSTR(CAST(p.period_end AS VARCHAR(10)), 1, 4)
 ),
 coarsest AS (

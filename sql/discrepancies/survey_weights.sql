@@ -1,9 +1,9 @@
 -- id: survey_weights
 -- title: Survey weights do not sum as declared
 -- description: Per survey_id, the sum of the respondents' weights against the total the survey declares:
---   the value under declared_weight_totals in config/consistency.yaml, else the number of respondents
+--   the value under declared_weight_totals in config/discrepancies.yaml, else the number of respondents
 --   (weights normalised to the sample size). The runner puts the declared values in the temporary table
---   pop_declared (declared, item, value). Rows of loaded, not rejected batches.
+--   pop_declared (declared, item, value). Rows of current batches (loaded, not rejected).
 -- compares: weight_sum (sum of weights) vs declared_total (declared, or the respondents);
 --   difference = weight_sum - declared_total; relative_difference = difference / declared_total
 -- tolerance: survey_weight_tolerance
@@ -11,9 +11,7 @@
 -- declared: declared_weight_totals
 WITH weights AS (
     SELECT y.survey_id, COUNT(*) AS respondents, SUM(y.weight) AS weight_sum
-    FROM fact_youth_responses y
-    JOIN batches b ON b.batch_id = y.batch_id
-    WHERE b.status = 'loaded' AND b.review_status <> 'rejected'
+    FROM current_fact_youth_responses y
     GROUP BY y.survey_id
 ),
 compared AS (

@@ -8,13 +8,12 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from pop.contracts import IncomingFile
+from pop.contracts import BatchStatus, BatchSummary, IncomingFile, QuarantineStatus
 from pop.db import get_engine
 from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, QuarantineRow
 from pop.registry import Source
@@ -82,10 +81,10 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
     issues = issues.sort_values("row", kind="stable")  # a row's reasons stay in the order they were found
     rows = issues["row"].to_numpy()
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]))
+    bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True))
     reasons = [
         json.dumps({"field": f, "check": c, "value": None if pd.isna(v) else str(v), "message": m}, ensure_ascii=False)
-        for f, c, v, m in zip(issues["field"], issues["check"], issues["value"], issues["message"])
+        for f, c, v, m in zip(issues["field"], issues["check"], issues["value"], issues["message"], strict=True)
     ]
     fields = issues["field"].tolist()
     originals = raw.loc[rows[starts]].astype(object)
@@ -97,7 +96,7 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
             "fields": [",".join(dict.fromkeys(fields[a:b])) for a, b in bounds],
             "reasons_json": ["[" + ", ".join(reasons[a:b]) + "]" for a, b in bounds],
             "original_json": [json.dumps(o, ensure_ascii=False, default=str) for o in originals],
-            "status": np.where(dropped, "dismissed", "open"),
+            "status": np.where(dropped, QuarantineStatus.DISMISSED.value, QuarantineStatus.OPEN.value),
         }
     )
 
@@ -223,14 +222,14 @@ def _ingest(
     errata: list[Erratum] | tuple[Erratum, ...] = (),
     auto_approve: bool = True,
     corrects: int | None = None,
-) -> dict[str, Any] | None:
+) -> BatchSummary | None:
     """Ingest one incoming file (a correction of batch `corrects` when given); None when this very file was
     ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
     engine = get_engine(database_url)
     context = FileContext(tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)), corrects)
     with engine.begin() as conn:
         seen = batches.find_seen(conn, source, incoming)
-        if seen and seen["status"] != "processing":
+        if seen and seen["status"] != BatchStatus.PROCESSING:
             return None
         landed = str(land(incoming, source, landing_dir))
         if seen:
@@ -240,12 +239,12 @@ def _ingest(
             same = batches.find_same_content(conn, source, incoming)
             if same:
                 batch_id = batches.open_batch(
-                    conn, source, incoming, landed, run_id, status="duplicate", duplicate_of=same["batch_id"]
+                    conn, source, incoming, landed, run_id, status=BatchStatus.DUPLICATE, duplicate_of=same["batch_id"]
                 )
                 batches.close_batch(
                     conn,
                     batch_id,
-                    status="duplicate",
+                    status=BatchStatus.DUPLICATE,
                     rows_in=0,
                     rows_loaded=0,
                     rows_quarantined=0,
@@ -263,7 +262,7 @@ def _ingest(
             batches.close_batch(
                 conn,
                 batch_id,
-                status="loaded",
+                status=BatchStatus.LOADED,
                 rows_in=rows_in,
                 rows_loaded=loaded,
                 rows_quarantined=quarantined,
@@ -283,7 +282,7 @@ def _ingest(
             batches.close_batch(
                 conn,
                 batch_id,
-                status="failed",
+                status=BatchStatus.FAILED,
                 rows_in=0,
                 rows_loaded=0,
                 rows_quarantined=0,
@@ -304,7 +303,7 @@ def ingest_file(
     errata: list[Erratum] | tuple[Erratum, ...] = (),
     auto_approve: bool = True,
     corrects: int | None = None,
-) -> dict[str, Any] | None:
+) -> BatchSummary | None:
     """Ingest one incoming file as one batch (a correction of batch `corrects` when given); None when this very
     file was ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
     summary = _ingest(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
+from pop.contracts import QuarantineStatus
 from pop.db import utcnow
 from pop.models import QuarantineRow
 
@@ -32,7 +33,9 @@ def open_originals(conn: Connection, original_batch: int, rows: list[int]) -> di
         return {}
     found = conn.execute(
         select(QUARANTINE.c.row_number, QUARANTINE.c.quarantine_id).where(
-            QUARANTINE.c.batch_id == original_batch, QUARANTINE.c.status == "open", QUARANTINE.c.row_number.in_(rows)
+            QUARANTINE.c.batch_id == original_batch,
+            QUARANTINE.c.status == QuarantineStatus.OPEN,
+            QUARANTINE.c.row_number.in_(rows),
         )
     ).all()
     return {int(r.row_number): int(r.quarantine_id) for r in found}
@@ -41,7 +44,7 @@ def open_originals(conn: Connection, original_batch: int, rows: list[int]) -> di
 def settle_originals(conn: Connection, correction_batch: int, resolved: list[int], resubmitted: list[int]) -> None:
     """Mark original quarantined rows resolved (their correction loaded) or resubmitted (still wrong)."""
     now = utcnow()
-    for ids, status in ((resolved, "resolved"), (resubmitted, "resubmitted")):
+    for ids, status in ((resolved, QuarantineStatus.RESOLVED), (resubmitted, QuarantineStatus.RESUBMITTED)):
         if ids:
             conn.execute(
                 update(QUARANTINE)

@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from pop.contracts import IncomingFile
+from pop.contracts import SourceOutcome
 from pop.registry import Source
-from tasks.ingest import batch, errata, extract
+from tasks.ingest import errata, sources
 from tasks.ingest.errata import Erratum
-from tasks.policy import ONCE_HEAVY, ONCE_LOCAL, TRANSIENT, pipeline_task
+from tasks.policy import ONCE_HEAVY, TRANSIENT, pipeline_task
 
 
-@pipeline_task("discover-files", ONCE_LOCAL, task_run_name="discover-{source.id}")
-def discover_files(source: Source, inbox: Path) -> list[IncomingFile]:
-    """The files in the inbox that match the source's glob, in name order."""
-    return extract.discover_files(source, inbox)
-
-
-@pipeline_task("ingest-file", ONCE_HEAVY, task_run_name="ingest-{source.id}-{incoming.path.name}")
-def ingest_file(
+@pipeline_task("ingest-source", ONCE_HEAVY, task_run_name="ingest-{source.id}")
+def ingest_source(
     source: Source,
-    incoming: IncomingFile,
+    inbox: Path,
     database_url: str,
     landing_dir: Path,
     chunk_rows: int,
     run_id: str | None = None,
     errata: list[Erratum] | tuple[Erratum, ...] = (),
     auto_approve: bool = True,
-) -> dict[str, Any] | None:
-    """Ingest one file of one source as one batch (see tasks.ingest.batch.ingest_file)."""
-    return batch.ingest_file(source, incoming, database_url, landing_dir, chunk_rows, run_id, errata, auto_approve)
+) -> SourceOutcome:
+    """Ingest the new files of one source, each as one batch (see tasks.ingest.sources.ingest_source)."""
+    return sources.ingest_source(source, inbox, database_url, landing_dir, chunk_rows, run_id, errata, auto_approve)
 
 
 @pipeline_task("flag-stale-errata", TRANSIENT)
-def flag_stale_errata(database_url: str, run: dict[str, Any], known: list[Erratum]) -> dict[str, Any]:
-    """The run, with the source of every erratum that no longer matches a row failed, so that it gets retired."""
-    return errata.flag_stale_errata(database_url, run, known)
+def flag_stale_errata(
+    database_url: str, outcomes: Sequence[SourceOutcome], known: list[Erratum]
+) -> list[SourceOutcome]:
+    """The outcomes, with the source of every erratum that no longer matches a row failed, so that it gets retired."""
+    return errata.flag_stale_errata(database_url, outcomes, known)

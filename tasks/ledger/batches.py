@@ -6,9 +6,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
-from pop.contracts import IncomingFile
+from pop.contracts import BatchStatus, BatchSummary, IncomingFile
 from pop.db import utcnow
 from pop.models import Batch, SourceRecord
 from pop.registry import Source
@@ -16,9 +16,9 @@ from pop.registry import Source
 BATCH = Batch.__table__
 
 
-def find_seen(conn: Connection, source: Source, incoming: IncomingFile) -> dict[str, Any] | None:
+def find_seen(conn: Connection, source: Source, incoming: IncomingFile) -> RowMapping | None:
     """The finished batch of this very file (same source, name and checksum), if it was ingested before."""
-    row = (
+    return (
         conn.execute(
             select(BATCH).where(
                 BATCH.c.source_id == source.id,
@@ -29,12 +29,11 @@ def find_seen(conn: Connection, source: Source, incoming: IncomingFile) -> dict[
         .mappings()
         .first()
     )
-    return dict(row) if row else None
 
 
-def find_same_content(conn: Connection, source: Source, incoming: IncomingFile) -> dict[str, Any] | None:
+def find_same_content(conn: Connection, source: Source, incoming: IncomingFile) -> RowMapping | None:
     """An earlier batch of the same source with the same bytes under another name."""
-    row = (
+    return (
         conn.execute(
             select(BATCH)
             .where(
@@ -48,7 +47,6 @@ def find_same_content(conn: Connection, source: Source, incoming: IncomingFile) 
         .mappings()
         .first()
     )
-    return dict(row) if row else None
 
 
 def open_batch(
@@ -57,7 +55,7 @@ def open_batch(
     incoming: IncomingFile,
     landed: str,
     run_id: str | None,
-    status: str = "processing",
+    status: BatchStatus = BatchStatus.PROCESSING,
     **values: Any,
 ) -> int:
     """Create the batch record of a newly seen file and return its id."""
@@ -87,7 +85,7 @@ def restart_batch(conn: Connection, batch_id: int, run_id: str | None) -> None:
     conn.execute(
         update(BATCH)
         .where(BATCH.c.batch_id == batch_id)
-        .values(run_id=run_id, started_at=utcnow(), status="processing", message=None)
+        .values(run_id=run_id, started_at=utcnow(), status=BatchStatus.PROCESSING, message=None)
     )
 
 
@@ -95,7 +93,7 @@ def close_batch(
     conn: Connection,
     batch_id: int,
     *,
-    status: str,
+    status: BatchStatus,
     rows_in: int,
     rows_loaded: int,
     rows_quarantined: int,
@@ -121,13 +119,7 @@ def close_batch(
     )
 
 
-def _iso(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
-    return value
-
-
-def batch_summary(conn: Connection, batch_id: int) -> dict[str, Any]:
+def batch_summary(conn: Connection, batch_id: int) -> BatchSummary:
     """The batch as the steward report shows it."""
     row = (
         conn.execute(
@@ -143,12 +135,11 @@ def batch_summary(conn: Connection, batch_id: int) -> dict[str, Any]:
         .mappings()
         .one()
     )
-    data = {key: _iso(value) for key, value in row.items() if key != "failures_json"}
-    data["group"] = data.pop("stakeholder_group")
-    data["failures"] = json.loads(row["failures_json"]) if row["failures_json"] else []
-    return data
+    record = {key: value for key, value in row.items() if key not in ("failures_json", "stakeholder_group")}
+    failures = json.loads(row["failures_json"]) if row["failures_json"] else []
+    return BatchSummary(**record, group=row["stakeholder_group"], failures=failures)
 
 
-def all_batches(conn: Connection) -> list[dict[str, Any]]:
+def all_batches(conn: Connection) -> list[BatchSummary]:
     ids = conn.execute(select(BATCH.c.batch_id).order_by(BATCH.c.batch_id.desc())).scalars().all()
     return [batch_summary(conn, batch_id) for batch_id in ids]

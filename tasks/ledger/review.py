@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.db import utcnow
 from pop.models import Batch, QuarantineRow, StewardAction
 
@@ -50,9 +51,9 @@ def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
     batch = conn.execute(
         select(BATCH.c.status, BATCH.c.rows_quarantined, BATCH.c.review_status).where(BATCH.c.batch_id == batch_id)
     ).one()
-    if batch.status != "loaded" or batch.rows_quarantined or batch.review_status != "pending":
+    if batch.status != BatchStatus.LOADED or batch.rows_quarantined or batch.review_status != ReviewStatus.PENDING:
         return False
-    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status="approved"))
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=ReviewStatus.APPROVED))
     record_action(conn, AUTOMATIC, "approve", batch_id=batch_id, reason="clean batch: no row quarantined")
     return True
 
@@ -62,23 +63,23 @@ def loaded_batch(conn: Connection, batch_id: int, purpose: str = "only loaded ba
     batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
     if batch is None:
         raise ReviewError(f"there is no batch {batch_id}")
-    if batch["status"] != "loaded":
+    if batch["status"] != BatchStatus.LOADED:
         raise ReviewError(f"batch {batch_id} ({batch['original_name']}) is {batch['status']}: {purpose}")
     return batch
 
 
-def review_batch(conn: Connection, batch_id: int, decision: str, actor: str, reason: str | None) -> None:
+def review_batch(conn: Connection, batch_id: int, decision: ReviewStatus, actor: str, reason: str | None) -> None:
     """Approve or reject a loaded batch, with the steward's reason (required to reject)."""
-    if decision not in ("approved", "rejected"):
+    if decision not in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
         raise ReviewError(f"unknown decision {decision!r}: approved or rejected")
-    if decision == "rejected" and not (reason or "").strip():
+    if decision == ReviewStatus.REJECTED and not (reason or "").strip():
         raise ReviewError("a rejection needs a reason, so the sender and other stewards know why")
     batch = loaded_batch(conn, batch_id)
     conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=decision))
     record_action(
         conn,
         actor,
-        "approve" if decision == "approved" else "reject",
+        "approve" if decision == ReviewStatus.APPROVED else "reject",
         batch_id=batch_id,
         reason=reason,
         details={"was": batch["review_status"]},
@@ -90,7 +91,7 @@ def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason
     if not (reason or "").strip():
         raise ReviewError("dismissing a quarantined row needs a reason")
     row = conn.execute(select(QUARANTINE).where(QUARANTINE.c.quarantine_id == quarantine_id)).mappings().first()
-    if row is None or row["status"] != "open":
+    if row is None or row["status"] != QuarantineStatus.OPEN:
         raise ReviewError(
             f"quarantined row {quarantine_id} is not open"
             + (f" (it is {row['status']})" if row else " (there is no such row)")
@@ -98,7 +99,7 @@ def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason
     conn.execute(
         update(QUARANTINE)
         .where(QUARANTINE.c.quarantine_id == quarantine_id)
-        .values(status="dismissed", resolved_at=utcnow())
+        .values(status=QuarantineStatus.DISMISSED, resolved_at=utcnow())
     )
     record_action(conn, actor, "dismiss", batch_id=row["batch_id"], quarantine_id=quarantine_id, reason=reason)
 
@@ -112,7 +113,8 @@ def audit_trail(conn: Connection, limit: int | None = None) -> list[dict[str, An
 
 
 def open_quarantine_count(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == "open")).scalar_one()
+    query = select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == QuarantineStatus.OPEN)
+    return conn.execute(query).scalar_one()
 
 
 def pending_loaded_batches(conn: Connection) -> list[int]:
@@ -120,7 +122,7 @@ def pending_loaded_batches(conn: Connection) -> list[int]:
     return list(
         conn.execute(
             select(BATCH.c.batch_id)
-            .where(BATCH.c.status == "loaded", BATCH.c.review_status == "pending")
+            .where(BATCH.c.status == BatchStatus.LOADED, BATCH.c.review_status == ReviewStatus.PENDING)
             .order_by(BATCH.c.batch_id)
         ).scalars()
     )

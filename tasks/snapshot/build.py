@@ -1,6 +1,6 @@
 """The mixer: one snapshot of the approved evidence of all five stakeholder groups — indicators computed in the
 warehouse, disclosure control on every published cell, findings with their corroboration, and what changed since
-the previous snapshot. Rendering is in tasks/snapshot_render.py."""
+the previous snapshot. Rendering is in tasks/snapshot/render.py; the document's shape in tasks/snapshot/document.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,31 @@ import pandas as pd
 import yaml
 from sqlalchemy import Connection, select
 
-from pop import paths
+from pop import paths, views
+from pop.contracts import BatchStatus
 from pop.db import get_engine
 from pop.models import Batch, DimCountry, SourceRecord
 from schemas.vocabulary import vocabularies
 from tasks.snapshot.disclosure import DisclosureRules, protect, published
 from tasks.snapshot.disclosure import load_rules as load_disclosure_rules
+from tasks.snapshot.document import (
+    BasisBatch,
+    CellRef,
+    Changes,
+    Country,
+    Finding,
+    FindingChange,
+    FirstSnapshot,
+    IndicatorCoverage,
+    IndicatorTable,
+    LeftOutBatch,
+    SnapshotDocument,
+    SnapshotEntry,
+    SnapshotMeta,
+    SourceCoverage,
+    ValueChange,
+    stated_findings,
+)
 from tasks.snapshot.findings import build_findings
 from tasks.snapshot.findings import load_rules as load_finding_rules
 from tasks.snapshot.indicators import TOTAL, Indicator, IndicatorResult, compute_indicators, load_indicators
@@ -37,31 +56,30 @@ CONFIG_FILES = (paths.FINDINGS_FILE, paths.DISCLOSURE_FILE, paths.LABELS_FILE)
 # --- what the snapshot rests on ------------------------------------------------------------------------------
 
 
-def evidence_basis(conn: Connection) -> list[dict[str, Any]]:
-    """The approved batches the snapshot reads (through the approved views), in batch order."""
-    b = Batch.__table__
+def evidence_basis(conn: Connection) -> list[BasisBatch]:
+    """The approved batches the snapshot reads (pop.views: the same batches as the approved views' rows), in batch
+    order."""
+    b = views.batches(views.APPROVED)
     rows = conn.execute(
-        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256, b.c.rows_loaded)
-        .where(b.c.status == "loaded", b.c.review_status == "approved")
-        .order_by(b.c.batch_id)
+        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256, b.c.rows_loaded).order_by(b.c.batch_id)
     )
-    return [dict(r._mapping) for r in rows]
+    return [BasisBatch.model_validate(r._mapping) for r in rows]
 
 
-def pending_batches(conn: Connection) -> list[dict[str, Any]]:
-    """Loaded batches not (yet) approved: left out of the snapshot, and said so."""
-    b = Batch.__table__
+def pending_batches(conn: Connection) -> list[LeftOutBatch]:
+    """Loaded batches not (yet) approved, the rejected ones too: left out of the snapshot, and said so."""
+    b, approved = Batch.__table__, views.batches(views.APPROVED)
     rows = conn.execute(
         select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.review_status)
-        .where(b.c.status == "loaded", b.c.review_status != "approved")
+        .where(b.c.status == BatchStatus.LOADED, b.c.batch_id.not_in(select(approved.c.batch_id)))
         .order_by(b.c.batch_id)
     )
-    return [dict(r._mapping) for r in rows]
+    return [LeftOutBatch.model_validate(r._mapping) for r in rows]
 
 
-def fingerprint(basis: list[dict[str, Any]], indicators: list[Indicator]) -> str:
+def fingerprint(basis: list[BasisBatch], indicators: list[Indicator]) -> str:
     """A digest of everything a snapshot's content depends on: the approved files, the SQL and the rules."""
-    digest = hashlib.sha256(json.dumps([[b["batch_id"], b["sha256"]] for b in basis]).encode())
+    digest = hashlib.sha256(json.dumps([[b.batch_id, b.sha256] for b in basis]).encode())
     for path in [i.path for i in indicators] + list(CONFIG_FILES):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -75,36 +93,38 @@ def snapshot_id(as_of: dt.date, digest: str) -> str:
 # --- history ----------------------------------------------------------------------------------------------
 
 
-def read_history(snapshots_dir: Path) -> list[dict[str, Any]]:
+def read_history(snapshots_dir: Path) -> list[SnapshotEntry]:
     """The snapshots made so far, oldest first (outputs/snapshots/index.json)."""
     path = snapshots_dir / "index.json"
-    return json.loads(path.read_text(encoding="utf-8"))["snapshots"] if path.exists() else []
+    if not path.exists():
+        return []
+    return [SnapshotEntry.model_validate(s) for s in json.loads(path.read_text(encoding="utf-8"))["snapshots"]]
 
 
-def previous_snapshot(snapshots_dir: Path, current_id: str) -> dict[str, Any] | None:
+def previous_snapshot(snapshots_dir: Path, current_id: str) -> SnapshotDocument | None:
     """The snapshot made before `current_id` (its snapshot.json), or None for the first."""
-    ids = [s["id"] for s in read_history(snapshots_dir)]
+    ids = [s.id for s in read_history(snapshots_dir)]
     earlier = ids[: ids.index(current_id)] if current_id in ids else ids
     for sid in reversed(earlier):
         path = snapshots_dir / sid / "snapshot.json"
         if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
+            return SnapshotDocument.model_validate_json(path.read_text(encoding="utf-8"))
     return None
 
 
 def hidden_before(
-    previous: dict[str, Any] | None, indicator: Indicator, codes: dict[str, str]
+    previous: SnapshotDocument | None, indicator: Indicator, codes: dict[str, str]
 ) -> dict[tuple[str, ...], str]:
     """The cells of `indicator` hidden in the previous snapshot: key → kind (primary, secondary, carried)."""
     if not previous:
         return {}
     kind_of = {code: kind for kind, code in codes.items()}
-    table = next((t for t in previous["indicators"] if t["id"] == indicator.id), None)
-    if table is None or table["metadata"]["dimensions"] != list(indicator.dimensions):
+    table = next((t for t in previous.indicators if t.id == indicator.id), None)
+    if table is None or table.metadata["dimensions"] != list(indicator.dimensions):
         return {}  # new, or redefined: its old cells are not these cells (the change is listed as such)
     return {
         tuple(str(row[d]) for d in indicator.dimensions): kind_of.get(row["disclosure"], "carried")
-        for row in table["rows"]
+        for row in table.rows
         if row.get("disclosure")
     }
 
@@ -146,7 +166,7 @@ def published_rows(ind: Indicator, protected: pd.DataFrame, rules: DisclosureRul
     out["disclosure"] = protected["disclosure"]
     return [
         {k: _json_value(v) for k, v in row.items()}
-        for row in out[list(ind.columns) + ["disclosure", "flag"]].to_dict(orient="records")
+        for row in out[[*ind.columns, "disclosure", "flag"]].to_dict(orient="records")
     ]
 
 
@@ -218,7 +238,7 @@ def sources_table(conn: Connection) -> dict[str, dict[str, Any]]:
 
 def coverage_summary(
     results: dict[str, IndicatorResult], sources: dict[str, dict[str, Any]], label: Callable[[str], str]
-) -> list[dict[str, Any]]:
+) -> list[SourceCoverage]:
     """Per source the snapshot draws on: its group, organisation, countries, periods and the indicators using it."""
     by_source: dict[str, dict[str, Any]] = {}
     for ind_id, result in results.items():
@@ -226,7 +246,9 @@ def coverage_summary(
             entry = by_source.setdefault(
                 row["source_id"],
                 {
-                    **sources.get(row["source_id"], {"id": row["source_id"], "group": "", "organisation": ""}),
+                    **sources.get(
+                        row["source_id"], {"id": row["source_id"], "group": "", "organisation": "", "licence": ""}
+                    ),
                     "countries": set(),
                     "periods": set(),
                     "indicators": set(),
@@ -236,97 +258,91 @@ def coverage_summary(
             entry["periods"] |= {row["first_period"], row["last_period"]}
             entry["indicators"].add(ind_id)
     return [
-        {
-            **e,
-            "countries": [{"code": c, "name": label(c)} for c in sorted(e["countries"])],
-            "periods": sorted(e["periods"]),
-            "indicators": sorted(e["indicators"]),
-        }
+        SourceCoverage(
+            **e
+            | {
+                "countries": [Country(code=c, name=label(c)) for c in sorted(e["countries"])],
+                "periods": sorted(e["periods"]),
+                "indicators": sorted(e["indicators"]),
+            }
+        )
         for _, e in sorted(by_source.items())
     ]
 
 
-def indicator_coverage(result: IndicatorResult) -> dict[str, Any]:
+def indicator_coverage(result: IndicatorResult) -> IndicatorCoverage:
     """An indicator's coverage: its sources, countries and period range, and the rows it rests on."""
     cov = result.coverage
     periods = sorted({p for c in cov for p in (c["first_period"], c["last_period"])})
-    return {
-        "sources": sorted({c["source_id"] for c in cov}),
-        "countries": sorted({c["country_iso3"] for c in cov}),
-        "first_period": periods[0] if periods else None,
-        "last_period": periods[-1] if periods else None,
-        "basis_rows": int(sum(c["basis_rows"] for c in cov)),
-        "detail": cov,
-    }
+    return IndicatorCoverage(
+        sources=sorted({c["source_id"] for c in cov}),
+        countries=sorted({c["country_iso3"] for c in cov}),
+        first_period=periods[0] if periods else None,
+        last_period=periods[-1] if periods else None,
+        basis_rows=int(sum(c["basis_rows"] for c in cov)),
+        detail=cov,
+    )
 
 
 # --- what changed ---------------------------------------------------------------------------------------------
 
 
-def _cells(doc: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], dict[str, Any]]:
-    return {
-        (t["id"], tuple(str(r[d]) for d in t["metadata"]["dimensions"])): r
-        for t in doc["indicators"]
-        for r in t["rows"]
-    }
+def _cells(indicators: Sequence[IndicatorTable]) -> dict[tuple[str, tuple[str, ...]], dict[str, Any]]:
+    return {(t.id, tuple(str(r[d]) for d in t.metadata["dimensions"])): r for t in indicators for r in t.rows}
 
 
-def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+def changes(
+    previous: SnapshotDocument | None, indicators: Sequence[IndicatorTable], findings: Sequence[Finding]
+) -> Changes | FirstSnapshot:
     """What changed since the previous snapshot: indicators, cells (values, newly hidden or shown), findings."""
     if previous is None:
-        return {"previous": None, "summary": "This is the first snapshot: there is nothing to compare with."}
-    before, after = _cells(previous), _cells(current)
-    old_ids = {t["id"] for t in previous["indicators"]}
-    new_ids = {t["id"] for t in current["indicators"]}
-    old_dims = {t["id"]: t["metadata"]["dimensions"] for t in previous["indicators"]}
-    redefined = sorted(
-        t["id"]
-        for t in current["indicators"]
-        if t["id"] in old_dims and old_dims[t["id"]] != t["metadata"]["dimensions"]
-    )
+        return FirstSnapshot(summary="This is the first snapshot: there is nothing to compare with.")
+    before, after = _cells(previous.indicators), _cells(indicators)
+    old_ids = {t.id for t in previous.indicators}
+    new_ids = {t.id for t in indicators}
+    old_dims = {t.id: t.metadata["dimensions"] for t in previous.indicators}
+    redefined = sorted(t.id for t in indicators if t.id in old_dims and old_dims[t.id] != t.metadata["dimensions"])
     changed, hidden, shown = [], [], []
     for key in sorted(before.keys() & after.keys()):
         old, new = before[key], after[key]
         if bool(old.get("disclosure")) != bool(new.get("disclosure")):
-            (hidden if new.get("disclosure") else shown).append({"indicator": key[0], "cell": list(key[1])})
+            (hidden if new.get("disclosure") else shown).append(CellRef(indicator=key[0], cell=key[1]))
         elif not new.get("disclosure") and old.get("value") != new.get("value"):
-            changed.append(
-                {"indicator": key[0], "cell": list(key[1]), "before": old.get("value"), "after": new.get("value")}
-            )
+            changed.append(ValueChange(indicator=key[0], cell=key[1], before=old.get("value"), after=new.get("value")))
     added = sorted(after.keys() - before.keys())
     removed = sorted(before.keys() - after.keys())
-    old_f = {f["id"]: f for f in previous["findings"] if f.get("stated")}
-    new_f = {f["id"]: f for f in current["findings"] if f.get("stated")}
-    findings = [
-        {
-            "id": fid,
-            "change": "new" if fid not in old_f else "dropped" if fid not in new_f else "reworded",
-            "before": old_f.get(fid, {}).get("statement"),
-            "after": new_f.get(fid, {}).get("statement"),
-        }
+    old_f = {f.id: f for f in stated_findings(previous.findings)}
+    new_f = {f.id: f for f in stated_findings(findings)}
+    finding_changes = [
+        FindingChange(
+            id=fid,
+            change="new" if fid not in old_f else "dropped" if fid not in new_f else "reworded",
+            before=old_f[fid].statement if fid in old_f else None,
+            after=new_f[fid].statement if fid in new_f else None,
+        )
         for fid in sorted(old_f.keys() | new_f.keys())
         if fid not in old_f
         or fid not in new_f
-        or old_f[fid].get("statement") != new_f[fid].get("statement")
-        or old_f[fid].get("corroboration") != new_f[fid].get("corroboration")
+        or old_f[fid].statement != new_f[fid].statement
+        or old_f[fid].corroboration != new_f[fid].corroboration
     ]
     summary = (
         f"{len(changed)} value(s) changed, {len(added)} cell(s) new, {len(removed)} removed, "
-        f"{len(hidden)} newly hidden, {len(shown)} newly shown; {len(findings)} finding(s) changed."
+        f"{len(hidden)} newly hidden, {len(shown)} newly shown; {len(finding_changes)} finding(s) changed."
     )
-    return {
-        "previous": previous["snapshot"]["id"],
-        "summary": summary,
-        "indicators_added": sorted(new_ids - old_ids),
-        "indicators_removed": sorted(old_ids - new_ids),
-        "indicators_redefined": redefined,
-        "values_changed": changed,
-        "cells_added": [{"indicator": k[0], "cell": list(k[1])} for k in added],
-        "cells_removed": [{"indicator": k[0], "cell": list(k[1])} for k in removed],
-        "newly_hidden": hidden,
-        "newly_shown": shown,
-        "findings": findings,
-    }
+    return Changes(
+        previous=previous.snapshot.id,
+        summary=summary,
+        indicators_added=sorted(new_ids - old_ids),
+        indicators_removed=sorted(old_ids - new_ids),
+        indicators_redefined=redefined,
+        values_changed=changed,
+        cells_added=[CellRef(indicator=k[0], cell=k[1]) for k in added],
+        cells_removed=[CellRef(indicator=k[0], cell=k[1]) for k in removed],
+        newly_hidden=hidden,
+        newly_shown=shown,
+        findings=finding_changes,
+    )
 
 
 # --- the whole snapshot -------------------------------------------------------------------------------------
@@ -334,7 +350,7 @@ def changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[st
 
 def build_snapshot(
     database_url: str, as_of: dt.date, snapshots_dir: Path, indicators_dir: Path = paths.INDICATORS
-) -> dict[str, Any]:
+) -> SnapshotDocument:
     """The snapshot document: metadata, protected indicators with coverage, findings, and what changed."""
     indicators = load_indicators(indicators_dir)
     rules = load_disclosure_rules()
@@ -352,17 +368,16 @@ def build_snapshot(
     for ind in indicators:
         result = results[ind.id]
         protected = protect_indicator(result, rules, hidden_before(previous, ind, rules.codes))
-        coverage = indicator_coverage(result)
         rows = published_rows(ind, protected, rules)
         tables.append(
-            {
-                "id": ind.id,
-                "metadata": ind.metadata(),
-                "coverage": coverage,
-                "rows": rows,
-                "hidden_cells": sum(1 for r in rows if r["disclosure"]),
-                "unstable_cells": sum(1 for r in rows if r["flag"]),
-            }
+            IndicatorTable(
+                id=ind.id,
+                metadata=ind.metadata(),
+                coverage=indicator_coverage(result),
+                rows=rows,
+                hidden_cells=sum(1 for r in rows if r["disclosure"]),
+                unstable_cells=sum(1 for r in rows if r["flag"]),
+            )
         )
         for_findings[ind.id] = {
             "rows": finding_rows(ind, protected),
@@ -372,47 +387,46 @@ def build_snapshot(
             "dimensions": list(ind.dimensions),
         }
     findings = build_findings(finding_rules, for_findings, label)
-    doc = {
-        "snapshot": {
-            "id": sid,
-            "format": SNAPSHOT_FORMAT,
-            "as_of": as_of.isoformat(),
-            "fingerprint": digest,
-            "title": f"POP snapshot of {as_of:%d %B %Y}".replace(" 0", " "),
-            "approved_batches": basis,
-            "pending_batches": pending,
-            "disclosure": rules.as_metadata(),
-        },
-        "coverage": coverage_summary(results, sources, label),
-        "findings": findings,
-        "indicators": tables,
-    }
-    doc["labels"] = used_labels(doc, label)
-    doc["column_labels"] = column_labels(doc)
-    doc["changes"] = changes(previous, doc)
-    return doc
+    coverage = coverage_summary(results, sources, label)
+    meta = SnapshotMeta(
+        id=sid,
+        format=SNAPSHOT_FORMAT,
+        as_of=as_of,
+        fingerprint=digest,
+        title=f"POP snapshot of {as_of:%d %B %Y}".replace(" 0", " "),
+        approved_batches=basis,
+        pending_batches=pending,
+        disclosure=rules.as_metadata(),
+    )
+    return SnapshotDocument(
+        snapshot=meta,
+        coverage=coverage,
+        findings=findings,
+        indicators=tables,
+        labels=used_labels(tables, coverage, label),
+        column_labels=column_labels(tables),
+        changes=changes(previous, tables, findings),
+    )
 
 
-def used_labels(doc: dict[str, Any], label: Callable[[str], str]) -> dict[str, str]:
+def used_labels(
+    indicators: Sequence[IndicatorTable], coverage: Sequence[SourceCoverage], label: Callable[[str], str]
+) -> dict[str, str]:
     """The label of every code and column name the snapshot publishes (so readers of the JSON get them too)."""
     codes: set[str] = set()
-    for table in doc["indicators"]:
-        meta = table["metadata"]
-        codes |= set(table["coverage"]["countries"])
-        codes |= {str(row[d]) for row in table["rows"] for d in meta["dimensions"]}
-    codes |= {c["code"] for s in doc["coverage"] for c in s["countries"]}
+    for table in indicators:
+        codes |= set(table.coverage.countries)
+        codes |= {str(row[d]) for row in table.rows for d in table.metadata["dimensions"]}
+    codes |= {c.code for s in coverage for c in s.countries}
     return {code: label(code) for code in sorted(codes)}
 
 
-def column_labels(doc: dict[str, Any]) -> dict[str, str]:
+def column_labels(indicators: Sequence[IndicatorTable]) -> dict[str, str]:
     """The label of every published column name."""
     known = read_labels()["columns"]
     names = {
         c
-        for t in doc["indicators"]
-        for c in t["metadata"]["dimensions"]
-        + t["metadata"]["values"]
-        + t["metadata"]["counts"]
-        + t["metadata"]["attributes"]
+        for t in indicators
+        for c in t.metadata["dimensions"] + t.metadata["values"] + t.metadata["counts"] + t.metadata["attributes"]
     }
     return {name: known.get(name, name.replace("_", " ").capitalize()) for name in sorted(names)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 
 from pop import paths
 from pop.files import to_json, write_text
+from tasks.snapshot.build import read_history
 from tasks.snapshot.charts import bar_chart, chart_rows, format_value, parse_chart
+from tasks.snapshot.document import IndicatorTable, SnapshotDocument, SnapshotEntry, SnapshotFiles, stated_findings
 from tasks.snapshot.indicators import load_indicator
 
 GROUP_ORDER = ("helplines_services", "children_youth", "service_providers", "tech_companies", "protection_community")
@@ -61,36 +62,31 @@ def environment() -> Environment:
         TABLE_ROWS=TABLE_ROWS,
     )
     env.filters["group_name"] = lambda g: GROUP_LABELS.get(g, g)
-    env.filters["label"] = pass_context(lambda ctx, code: ctx["doc"]["labels"].get(str(code), str(code)))
-    env.filters["column"] = pass_context(lambda ctx, name: ctx["doc"]["column_labels"].get(name, name))
+    env.filters["label"] = pass_context(lambda ctx, code: ctx["doc"].labels.get(str(code), str(code)))
+    env.filters["column"] = pass_context(lambda ctx, name: ctx["doc"].column_labels.get(name, name))
     env.globals["unit_of"] = unit_of
     return env
 
 
-def indicator_csv(table: dict[str, Any]) -> str:
+def indicator_csv(table: IndicatorTable) -> str:
     """An indicator's published rows as CSV: codes in hidden cells, an empty string for a missing value."""
-    columns = (
-        table["metadata"]["dimensions"]
-        + table["metadata"]["values"]
-        + table["metadata"]["counts"]
-        + table["metadata"]["attributes"]
-        + ["flag"]
-    )
+    meta = table.metadata
+    columns = [*meta["dimensions"], *meta["values"], *meta["counts"], *meta["attributes"], "flag"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    for row in table["rows"]:
+    for row in table.rows:
         writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
     return out.getvalue()
 
 
-def data_package(doc: dict[str, Any]) -> dict[str, Any]:
+def data_package(doc: SnapshotDocument) -> dict[str, Any]:
     """A Frictionless data package descriptor of the indicator CSVs; disclosure codes are its missing values."""
-    rules = doc["snapshot"]["disclosure"]
-    missing = [""] + sorted(rules["codes"].values())
+    rules = doc.snapshot.disclosure
+    missing = ["", *sorted(rules["codes"].values())]
     resources = []
-    for table in doc["indicators"]:
-        meta = table["metadata"]
+    for table in doc.indicators:
+        meta = table.metadata
         number_fields = meta["values"] + meta["counts"]
         fields = (
             [{"name": d, "type": "string"} for d in meta["dimensions"]]
@@ -100,38 +96,38 @@ def data_package(doc: dict[str, Any]) -> dict[str, Any]:
         )
         resources.append(
             {
-                "name": table["id"].replace("_", "-"),
-                "path": f"indicators/{table['id']}.csv",
+                "name": table.id.replace("_", "-"),
+                "path": f"indicators/{table.id}.csv",
                 "title": meta["title"],
                 "description": meta["description"],
                 "format": "csv",
                 "schema": {"fields": fields, "primaryKey": meta["dimensions"], "missingValues": missing},
                 "pop_metadata": meta,
-                "pop_coverage": {k: v for k, v in table["coverage"].items() if k != "detail"},
+                "pop_coverage": table.coverage.model_dump(exclude={"detail"}),
             }
         )
     return {
-        "name": f"pop-snapshot-{doc['snapshot']['id']}",
-        "title": doc["snapshot"]["title"],
-        "created": doc["snapshot"]["as_of"],
+        "name": f"pop-snapshot-{doc.snapshot.id}",
+        "title": doc.snapshot.title,
+        "created": doc.snapshot.as_of,
         "licenses": [{"name": "CC-BY-4.0"}],
         "pop_disclosure": rules,
         "resources": resources,
     }
 
 
-def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str]) -> dict[str, list[dict[str, Any]]]:
+def charts(doc: SnapshotDocument, indicators_dir: Path, label: Callable[[str], str]) -> dict[str, list[dict[str, Any]]]:
     """Per indicator: its SVG charts, each with the rows it draws and its caption (none when it has no chart)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    columns = doc["column_labels"]
-    for table in doc["indicators"]:
-        indicator = load_indicator(indicators_dir / f"{table['id']}.sql")
+    columns = doc.column_labels
+    for table in doc.indicators:
+        indicator = load_indicator(indicators_dir / f"{table.id}.sql")
         spec = parse_chart(indicator)
-        if spec.kind == "none" or not table["rows"]:
+        if spec.kind == "none" or not table.rows:
             continue
-        groups = sorted({str(r[spec.each]) for r in table["rows"]}) if spec.each else [None]
+        groups = sorted({str(r[spec.each]) for r in table.rows}) if spec.each else [None]
         for n, value in enumerate(groups):
-            subset = [r for r in table["rows"] if value is None or str(r[spec.each]) == value]
+            subset = [r for r in table.rows if value is None or str(r[spec.each]) == value]
             rows, fixed = chart_rows(indicator, subset, spec)
             if not rows:
                 continue
@@ -140,9 +136,9 @@ def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str
             caption = f"{title}, by {columns.get(spec.dimension, spec.dimension).lower()}" + (
                 f" ({where})" if where else ""
             )
-            out.setdefault(table["id"], []).append(
+            out.setdefault(table.id, []).append(
                 {
-                    "svg": bar_chart(indicator, rows, spec, label, f"chart-{table['id']}-{n}", caption),
+                    "svg": bar_chart(indicator, rows, spec, label, f"chart-{table.id}-{n}", caption),
                     "rows": rows,
                     "dimension": spec.dimension,
                     "caption": caption,
@@ -152,10 +148,10 @@ def charts(doc: dict[str, Any], indicators_dir: Path, label: Callable[[str], str
     return out
 
 
-def write_snapshot(doc: dict[str, Any], snapshots_dir: Path, indicators_dir: Path) -> dict[str, Path]:
+def write_snapshot(doc: SnapshotDocument, snapshots_dir: Path, indicators_dir: Path) -> SnapshotFiles:
     """Write every file of the snapshot and update outputs/snapshots/index.json; the paths written."""
-    folder = snapshots_dir / doc["snapshot"]["id"]
-    labels = doc["labels"]
+    folder = snapshots_dir / doc.snapshot.id
+    labels = doc.labels
 
     def label(code: Any) -> str:
         return labels.get(str(code), str(code))
@@ -166,40 +162,39 @@ def write_snapshot(doc: dict[str, Any], snapshots_dir: Path, indicators_dir: Pat
     written = {
         "html": write_text(folder / "index.html", env.get_template("snapshot.html").render(**context)),
         "markdown": write_text(folder / "snapshot.md", env.get_template("snapshot.md").render(**context)),
-        "json": write_text(folder / "snapshot.json", to_json(doc)),
+        "snapshot_json": write_text(folder / "snapshot.json", to_json(doc)),
         "changes": write_text(folder / "changes.md", env.get_template("changes.md").render(**context)),
-        "changes_json": write_text(folder / "changes.json", to_json(doc["changes"])),
+        "changes_json": write_text(folder / "changes.json", to_json(doc.changes)),
         "datapackage": write_text(folder / "datapackage.json", to_json(data_package(doc))),
     }
-    for table in doc["indicators"]:
-        write_text(folder / "indicators" / f"{table['id']}.csv", indicator_csv(table))
+    for table in doc.indicators:
+        write_text(folder / "indicators" / f"{table.id}.csv", indicator_csv(table))
         write_text(
-            folder / "indicators" / f"{table['id']}.json",
-            to_json({k: table[k] for k in ("id", "metadata", "coverage", "rows")}),
+            folder / "indicators" / f"{table.id}.json",
+            to_json(table.model_dump(include={"id", "metadata", "coverage", "rows"})),
         )
-    written["index"] = update_index(snapshots_dir, doc)
-    return written
+    return SnapshotFiles(**written, index=update_index(snapshots_dir, doc))
 
 
-def update_index(snapshots_dir: Path, doc: dict[str, Any]) -> Path:
+def update_index(snapshots_dir: Path, doc: SnapshotDocument) -> Path:
     """Add the snapshot to outputs/snapshots/index.json (once; order of first making) and write index.html."""
     path = snapshots_dir / "index.json"
-    history = json.loads(path.read_text(encoding="utf-8"))["snapshots"] if path.exists() else []
-    meta = doc["snapshot"]
-    entry = {
-        "id": meta["id"],
-        "as_of": meta["as_of"],
-        "title": meta["title"],
-        "findings": sum(1 for f in doc["findings"] if f.get("stated")),
-        "indicators": len(doc["indicators"]),
-        "approved_batches": len(meta["approved_batches"]),
-        "changes": doc["changes"]["summary"],
-    }
-    ids = [h["id"] for h in history]
-    if meta["id"] in ids:
-        history[ids.index(meta["id"])] = entry
+    history = read_history(snapshots_dir)
+    meta = doc.snapshot
+    entry = SnapshotEntry(
+        id=meta.id,
+        as_of=meta.as_of,
+        title=meta.title,
+        findings=len(stated_findings(doc.findings)),
+        indicators=len(doc.indicators),
+        approved_batches=len(meta.approved_batches),
+        changes=doc.changes.summary,
+    )
+    ids = [h.id for h in history]
+    if meta.id in ids:
+        history[ids.index(meta.id)] = entry
     else:
         history.append(entry)
-    write_text(path, to_json({"latest": history[-1]["id"], "snapshots": history}))
+    write_text(path, to_json({"latest": history[-1].id, "snapshots": history}))
     write_text(snapshots_dir / "index.html", environment().get_template("index.html").render(history=history))
     return path

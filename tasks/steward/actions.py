@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pop.contracts import IncomingFile
+from pop.contracts import BatchStatus, IncomingFile, ReviewStatus, SourceOutcome
 from pop.db import get_engine
 from pop.models import Batch, QuarantineRow
 from pop.registry import Registry
@@ -19,12 +19,15 @@ from tasks.ingest.extract import sha256_of
 from tasks.ledger import batches
 from tasks.ledger.review import ReviewError, loaded_batch, record_action
 from tasks.steward.corrections import export_quarantined, reconcile
+from tasks.steward.outcomes import BatchDetails, CorrectionOutcome, QuarantinedRow
 
 BATCH = Batch.__table__
 QUARANTINE = QuarantineRow.__table__
 
 
-def list_batches(database_url: str, status: str | None = None, review: str | None = None) -> list[dict[str, Any]]:
+def list_batches(
+    database_url: str, status: BatchStatus | None = None, review: ReviewStatus | None = None
+) -> list[dict[str, Any]]:
     """Every batch (newest first), optionally only one status or review state."""
     query = select(BATCH).order_by(BATCH.c.batch_id.desc())
     if status:
@@ -35,23 +38,28 @@ def list_batches(database_url: str, status: str | None = None, review: str | Non
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def batch_details(database_url: str, batch_id: int) -> dict[str, Any]:
+def batch_details(database_url: str, batch_id: int) -> BatchDetails:
     """One batch with its failed checks, its quarantined rows and where its rows are now."""
     with get_engine(database_url).connect() as conn:
         if conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id == batch_id)).first() is None:
             raise ReviewError(f"there is no batch {batch_id}")
         summary = batches.batch_summary(conn, batch_id)
-        rows = (
-            conn.execute(select(QUARANTINE).where(QUARANTINE.c.batch_id == batch_id).order_by(QUARANTINE.c.row_number))
-            .mappings()
-            .all()
-        )
-        summary["quarantined"] = [
-            {**dict(r), "reasons": json.loads(r["reasons_json"]), "original": json.loads(r["original_json"])}
+        rows = conn.execute(
+            select(QUARANTINE).where(QUARANTINE.c.batch_id == batch_id).order_by(QUARANTINE.c.row_number)
+        ).mappings()
+        quarantined = [
+            QuarantinedRow(
+                quarantine_id=r["quarantine_id"],
+                row_number=r["row_number"],
+                fields=r["fields"],
+                reasons=json.loads(r["reasons_json"]),
+                original=json.loads(r["original_json"]),
+                status=r["status"],
+            )
             for r in rows
         ]
-        summary["reconciliation"] = reconcile(conn, batch_id) if summary["status"] == "loaded" else None
-    return summary
+        reconciliation = reconcile(conn, batch_id) if summary.status == BatchStatus.LOADED else None
+    return BatchDetails(batch=summary, quarantined=tuple(quarantined), reconciliation=reconciliation)
 
 
 def export_batch(database_url: str, registry: Registry, batch_id: int, path: Path, actor: str) -> Path:
@@ -65,16 +73,14 @@ def export_batch(database_url: str, registry: Registry, batch_id: int, path: Pat
     return written
 
 
-def _original_batch(database_url: str, batch_id: int) -> dict[str, Any]:
+def _original_source(database_url: str, batch_id: int) -> str:
+    """The source of the batch a correction is for, which must be loaded."""
     with get_engine(database_url).connect() as conn:
-        return dict(
-            loaded_batch(
-                conn,
-                batch_id,
-                "only a loaded batch with quarantined rows can be corrected "
-                "(a failed file is sent again as a new file)",
-            )
-        )
+        return loaded_batch(
+            conn,
+            batch_id,
+            "only a loaded batch with quarantined rows can be corrected (a failed file is sent again as a new file)",
+        )["source_id"]
 
 
 def submit_correction(
@@ -89,11 +95,11 @@ def submit_correction(
     run_id: str | None = None,
     errata: list[Erratum] | None = None,
     auto_approve: bool = True,
-) -> dict[str, Any]:
+) -> CorrectionOutcome:
     """Ingest a corrected file as a correction of batch `batch_id`: its rows load (resolving the originals) or go
-    back to quarantine with new reasons. Returns the correction batch and the original's reconciliation."""
-    original = _original_batch(database_url, batch_id)
-    source = registry.get(original["source_id"])
+    back to quarantine with new reasons. Returns the correction batch, the original's reconciliation, and the
+    correction as its source's outcome in the run."""
+    source = registry.get(_original_source(database_url, batch_id))
     path = Path(path)
     incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
     correction = ingest_file(
@@ -114,7 +120,10 @@ def submit_correction(
                 actor,
                 "correction",
                 batch_id=batch_id,
-                details={"correction_batch": correction["batch_id"], "file": path.name, "status": correction["status"]},
+                details={"correction_batch": correction.batch_id, "file": path.name, "status": correction.status},
             )
         numbers = reconcile(conn, batch_id)
-    return {"correction": correction, "reconciliation": numbers}
+    batches_in_run = [correction] if correction else []
+    return CorrectionOutcome(
+        correction=correction, reconciliation=numbers, source=SourceOutcome.of(source.id, source.group, batches_in_run)
+    )

@@ -14,9 +14,11 @@ import pandas as pd
 from openpyxl import Workbook
 from sqlalchemy import Connection, func, select
 
+from pop.contracts import QuarantineStatus
 from pop.models import Batch, QuarantineRow
 from pop.registry import Source
 from tasks.ingest.correction_links import PROBLEMS, ROW_LINK
+from tasks.steward.outcomes import Reconciliation
 
 QUARANTINE = QuarantineRow.__table__
 BATCH = Batch.__table__
@@ -33,7 +35,7 @@ def quarantined_rows(conn: Connection, batch_id: int) -> pd.DataFrame:
     """The batch's open quarantined rows as the sender sent them, plus the row link and the problems."""
     rows = conn.execute(
         select(QUARANTINE.c.row_number, QUARANTINE.c.original_json, QUARANTINE.c.reasons_json)
-        .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == "open")
+        .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == QuarantineStatus.OPEN)
         .order_by(QUARANTINE.c.row_number)
     ).all()
     records = [
@@ -77,17 +79,11 @@ def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Pa
     return path
 
 
-def reconcile(conn: Connection, batch_id: int) -> dict[str, int]:
+def reconcile(conn: Connection, batch_id: int) -> Reconciliation:
     """Where every row of an original batch is now, following its corrections: loaded at first, loaded through a
     correction, still open (in the original or a correction), or dismissed. These add up to its rows_in."""
     original = conn.execute(select(BATCH.c.rows_in, BATCH.c.rows_loaded).where(BATCH.c.batch_id == batch_id)).one()
-    counts = {
-        "rows_in": int(original.rows_in),
-        "loaded_first_time": int(original.rows_loaded),
-        "loaded_by_correction": 0,
-        "open": 0,
-        "dismissed": 0,
-    }
+    ended = {QuarantineStatus.RESOLVED: 0, QuarantineStatus.OPEN: 0, QuarantineStatus.DISMISSED: 0}
     frontier = [
         r.quarantine_id
         for r in conn.execute(select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.batch_id == batch_id))
@@ -98,14 +94,10 @@ def reconcile(conn: Connection, batch_id: int) -> dict[str, int]:
         ).all()
         following = []
         for row in rows:
-            if row.status == "resolved":
-                counts["loaded_by_correction"] += 1
-            elif row.status == "open":
-                counts["open"] += 1
-            elif row.status == "dismissed":
-                counts["dismissed"] += 1
-            else:  # resubmitted: follow it into the correction that holds it now
+            if row.status == QuarantineStatus.RESUBMITTED:  # follow it into the correction that holds it now
                 following.append(row.quarantine_id)
+            else:
+                ended[QuarantineStatus(row.status)] += 1
         frontier = (
             [
                 r.quarantine_id
@@ -116,14 +108,17 @@ def reconcile(conn: Connection, batch_id: int) -> dict[str, int]:
             if following
             else []
         )
-    counts["accounted"] = (
-        counts["loaded_first_time"] + counts["loaded_by_correction"] + counts["open"] + counts["dismissed"]
+    return Reconciliation(
+        rows_in=original.rows_in,
+        loaded_first_time=original.rows_loaded,
+        loaded_by_correction=ended[QuarantineStatus.RESOLVED],
+        open=ended[QuarantineStatus.OPEN],
+        dismissed=ended[QuarantineStatus.DISMISSED],
     )
-    return counts
 
 
 def open_rows(conn: Connection, batch_id: int | None = None) -> int:
-    query = select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == "open")
+    query = select(func.count()).select_from(QUARANTINE).where(QUARANTINE.c.status == QuarantineStatus.OPEN)
     if batch_id is not None:
         query = query.where(QUARANTINE.c.batch_id == batch_id)
     return conn.execute(query).scalar_one()

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from pop.contracts import Discrepancy, ReportPaths, RunSummary
 from pop.registry import Registry
 from tasks.ingest.errata import Erratum
 from tasks.policy import ONCE_HEAVY, TRANSIENT, pipeline_task
 from tasks.steward import actions, reporting
+from tasks.steward.outcomes import CorrectionOutcome
 from tasks.steward.report import markdown_summary, table_rows
 
 
 @pipeline_task("write-reports", TRANSIENT)
 def write_reports(
-    run: dict[str, Any], database_url: str, reports_dir: Path, steward: dict[str, Any] | None = None
-) -> dict[str, Path]:
+    run: RunSummary, database_url: str, reports_dir: Path, discrepancies: Sequence[Discrepancy] = ()
+) -> ReportPaths:
     """The steward report files, plus a table and a markdown artifact of this run."""
-    paths = reporting.write_reports(run, database_url, reports_dir, steward)
+    paths = reporting.write_reports(run, database_url, reports_dir, discrepancies)
     create_table_artifact(
         key="ingest-batches",
         table=table_rows(run) or [{"status": "no new files"}],
         description="Batches of this ingest run",
     )
     create_markdown_artifact(
-        key="ingest-report", markdown=markdown_summary(run), description=f"Steward report: {paths['index']}"
+        key="ingest-report", markdown=markdown_summary(run), description=f"Steward report: {paths.index}"
     )
     return paths
 
@@ -44,7 +46,7 @@ def submit_correction(
     run_id: str | None = None,
     errata: list[Erratum] | None = None,
     auto_approve: bool = True,
-) -> dict[str, Any]:
+) -> CorrectionOutcome:
     """Ingest a corrected file as a correction of batch `batch_id` (see tasks.steward.actions.submit_correction)."""
     return actions.submit_correction(
         database_url,

@@ -1,5 +1,5 @@
 """Steward reports: an HTML + JSON page per batch and per run, an index of every batch ever ingested, and the
-Prefect artifacts (a markdown summary, table rows). Pure functions of plain dicts: no Prefect, no database."""
+Prefect artifacts (a markdown summary, table rows). Pure functions of the run's contracts: no Prefect, no database."""
 
 from __future__ import annotations
 
@@ -14,45 +14,35 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from pop import paths
+from pop.contracts import (
+    BatchStatus,
+    BatchSummary,
+    Contract,
+    Discrepancy,
+    FailedCheck,
+    QualityView,
+    ReviewStatus,
+    RunStatus,
+    RunSummary,
+    SourceOutcome,
+    SourceStatus,
+)
 from pop.files import to_json, write_text
 
-BATCH_KEYS = (
-    "batch_id",
-    "source_id",
-    "group",
-    "organisation",
-    "original_name",
-    "sha256",
-    "landed_path",
-    "received_at",
-    "started_at",
-    "finished_at",
-    "duration_s",
-    "status",
-    "rows_in",
-    "rows_loaded",
-    "rows_quarantined",
-    "message",
-    "duplicate_of",
-    "contact",
-    "review_status",
-    "corrects_batch_id",
-)
-RUN_KEYS = ("run_id", "flow_run_name", "started_at", "finished_at", "status", "message", "database")
-TOTAL_KEYS = ("files_seen", "batches_new", "rows_in", "rows_loaded", "rows_quarantined", "failed_batches")
-STATUS_ORDER = ("loaded", "failed", "duplicate")
-# status -> (tone, symbol, label): every status is shown as a word and a symbol, never by colour alone
+STATUS_ORDER = (BatchStatus.LOADED, BatchStatus.FAILED, BatchStatus.DUPLICATE)
+# status -> (tone, symbol, label): every status is shown as a word and a symbol, never by colour alone; the batch,
+# run and source statuses named "failed" share one badge
 STATUS_BADGES = {
-    "loaded": ("good", "✓", "Loaded"),
-    "completed": ("good", "✓", "Completed"),
-    "ok": ("good", "✓", "OK"),
-    "failed": ("bad", "✗", "Failed"),
-    "duplicate": ("neutral", "=", "Duplicate"),
-    "no_new_files": ("neutral", "–", "No new files"),
-    "processing": ("neutral", "…", "Processing"),
-    "approved": ("good", "✓", "Approved"),
-    "rejected": ("bad", "✗", "Rejected"),
-    "pending": ("neutral", "…", "Awaiting review"),
+    BatchStatus.LOADED: ("good", "✓", "Loaded"),
+    RunStatus.COMPLETED: ("good", "✓", "Completed"),
+    SourceStatus.OK: ("good", "✓", "OK"),
+    BatchStatus.FAILED: ("bad", "✗", "Failed"),
+    BatchStatus.DUPLICATE: ("neutral", "=", "Duplicate"),
+    SourceStatus.NO_NEW_FILES: ("neutral", "–", "No new files"),  # noqa: RUF001 - the en dash is the symbol shown
+    BatchStatus.PROCESSING: ("neutral", "…", "Processing"),
+    ReviewStatus.APPROVED: ("good", "✓", "Approved"),
+    ReviewStatus.REJECTED: ("bad", "✗", "Rejected"),
+    ReviewStatus.PENDING: ("neutral", "…", "Awaiting review"),
 }
 TOP_CHECKS = 10
 EXAMPLE_CHARS = 80
@@ -92,7 +82,7 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-def write_pair(html_path: Path, html: str, data: Any) -> dict[str, Path]:
+def write_pair(html_path: Path, html: str, data: BatchSummary | RunSummary) -> dict[str, Path]:
     """Write a report's HTML and, beside it, its input as JSON."""
     json_path = html_path.with_name(html_path.name.removesuffix(".html") + ".json")
     return {"html": write_text(html_path, html), "json": write_text(json_path, to_json(data))}
@@ -204,142 +194,116 @@ def markdown_cell(value: Any) -> str:
 # --- what the reports say -------------------------------------------------------------------------------------
 
 
-def reconciliation(rows_in: int | None, loaded: int | None, quarantined: int | None) -> dict[str, Any]:
-    """The line 'rows in = loaded + quarantined: 1200 = 1180 + 20 ✓' and whether it holds (None: not counted)."""
+def reconciliation(rows_in: int, loaded: int, quarantined: int) -> dict[str, Any]:
+    """The line 'rows in = loaded + quarantined: 1200 = 1180 + 20 ✓' and whether it holds."""
     label = "rows in = loaded + quarantined: "
-    if rows_in is None or loaded is None or quarantined is None:
-        return {"line": label + "not counted (the file was not read)", "ok": None}
     if rows_in == loaded + quarantined:
         return {"line": f"{label}{rows_in} = {loaded} + {quarantined} ✓", "ok": True}
     gap = rows_in - loaded - quarantined
     return {"line": f"{label}{rows_in} ≠ {loaded} + {quarantined} ✗ ({gap:+} rows unaccounted for)", "ok": False}
 
 
-def total(values: list[int | None]) -> int:
-    """The sum of the known values."""
-    return sum(value for value in values if value is not None)
-
-
-def batch_note(batch: dict) -> str:
+def batch_note(batch: BatchSummary) -> str:
     """One line about a batch for tables: its message, else why it was skipped or what was quarantined."""
-    if batch.get("message"):
-        return str(batch["message"])
-    if batch.get("status") == "duplicate":
-        return f"Same file as batch {batch.get('duplicate_of')}: not loaded again."
+    if batch.message:
+        return batch.message
+    if batch.status == BatchStatus.DUPLICATE:
+        return f"Same file as batch {batch.duplicate_of}: not loaded again."
     failures = sorted_failures(batch)
     if failures:
         top = failures[0]
         return (
-            f"{counted(batch.get('rows_quarantined'), 'row')} quarantined; most often: "
-            f"{top['sender_column'] or top['column']} ({check_label(top['check']).lower()})."
+            f"{counted(batch.rows_quarantined, 'row')} quarantined; most often: "
+            f"{top.sender_column or top.column} ({check_label(top.check).lower()})."
         )
     return ""
 
 
-def sorted_failures(batch: dict) -> list[dict]:
-    """The batch's failed checks, most rows first, each with how many failing rows are not numbered."""
-    failures = [dict(failure) for failure in batch.get("failures") or []]
-    for failure in failures:
-        failure.setdefault("sender_column", None)
-        failure["examples"] = failure.get("examples") or []
-        failure["row_numbers"] = failure.get("row_numbers") or []
-        failure["more_rows"] = max((failure.get("rows") or 0) - len(failure["row_numbers"]), 0)
-    return sorted(failures, key=lambda f: (-(f.get("rows") or 0), str(f.get("column")), str(f.get("check"))))
+def sorted_failures(batch: BatchSummary) -> list[FailedCheck]:
+    """The batch's failed checks, most rows first."""
+    return sorted(batch.failures, key=lambda f: (-f.rows, f.column, f.check))
 
 
-def batch_view(batch: dict, reports_dir: Path | None = None) -> dict[str, Any]:
-    """Everything a template shows about a batch, with absent keys as None."""
-    view = {key: batch.get(key) for key in BATCH_KEYS}
-    view.update(
-        failures=sorted_failures(batch),
-        note=batch_note(batch),
-        stem=safe_name(batch.get("batch_id")),
-        href=batch_href(batch.get("batch_id")),
-        reconciliation=reconciliation(view["rows_in"], view["rows_loaded"], view["rows_quarantined"]),
-        duplicate_href=None,
-    )
-    original = view["duplicate_of"]
+def batch_view(batch: BatchSummary, reports_dir: Path | None = None) -> dict[str, Any]:
+    """Everything a template shows about a batch: its summary, and its failures sorted, its note, links and
+    reconciliation."""
+    duplicate_href = None
+    original = batch.duplicate_of
     if original is not None and reports_dir is not None and (reports_dir / batch_href(original)).exists():
-        view["duplicate_href"] = f"{safe_name(original)}.html"
-    return view
-
-
-def newest_first(items: list[dict], time_key: str, id_key: str) -> list[dict]:
-    """Items ordered by a timestamp, newest first; ties go to the larger id (padded so 12 beats 9)."""
-
-    def key(item: dict) -> tuple[float, str]:
-        moment = parse_time(item.get(time_key))
-        return (moment.timestamp() if moment else -math.inf, str(item.get(id_key) or "").zfill(20))
-
-    return sorted(items, key=key, reverse=True)
-
-
-def run_batches(run: dict) -> list[dict]:
-    """Every batch of a run, source by source."""
-    return [batch for source in run.get("sources") or [] for batch in source.get("batches") or []]
-
-
-def source_view(source: dict) -> dict[str, Any]:
-    """A source's line in a run report: status, files and summed row counts."""
-    batches = source.get("batches") or []
-    return {
-        "source_id": source.get("source_id"),
-        "group": source.get("group"),
-        "status": source.get("status"),
-        "message": source.get("message"),
-        "files": len(batches),
-        "rows_in": total([b.get("rows_in") for b in batches]),
-        "rows_loaded": total([b.get("rows_loaded") for b in batches]),
-        "rows_quarantined": total([b.get("rows_quarantined") for b in batches]),
+        duplicate_href = f"{safe_name(original)}.html"
+    return dict(batch) | {
+        "failures": sorted_failures(batch),
+        "note": batch_note(batch),
+        "stem": safe_name(batch.batch_id),
+        "href": batch_href(batch.batch_id),
+        "reconciliation": reconciliation(batch.rows_in, batch.rows_loaded, batch.rows_quarantined),
+        "duplicate_href": duplicate_href,
     }
 
 
-def top_checks(batches: list[dict], limit: int = TOP_CHECKS) -> list[dict]:
+def run_batches(run: RunSummary) -> list[BatchSummary]:
+    """Every batch of a run, source by source."""
+    return [batch for source in run.sources for batch in source.batches]
+
+
+def source_view(source: SourceOutcome) -> dict[str, Any]:
+    """A source's line in a run report: status, files and summed row counts."""
+    return {
+        "source_id": source.source_id,
+        "group": source.group,
+        "status": source.status,
+        "message": source.message,
+        "files": len(source.batches),
+        "rows_in": sum(b.rows_in for b in source.batches),
+        "rows_loaded": sum(b.rows_loaded for b in source.batches),
+        "rows_quarantined": sum(b.rows_quarantined for b in source.batches),
+    }
+
+
+def top_checks(batches: list[BatchSummary], limit: int = TOP_CHECKS) -> list[dict[str, Any]]:
     """The failed checks with the most rows across batches, each naming its batch."""
     checks = [
-        failure
+        dict(failure)
         | {
-            "source_id": batch.get("source_id"),
-            "original_name": batch.get("original_name"),
-            "batch_id": batch.get("batch_id"),
-            "href": batch_href(batch.get("batch_id")),
+            "more_rows": failure.more_rows,
+            "source_id": batch.source_id,
+            "original_name": batch.original_name,
+            "batch_id": batch.batch_id,
+            "href": batch_href(batch.batch_id),
         }
         for batch in batches
         for failure in sorted_failures(batch)
     ]
-    return sorted(checks, key=lambda c: -(c.get("rows") or 0))[:limit]
+    return sorted(checks, key=lambda c: -c["rows"])[:limit]
 
 
-def run_view(run: dict) -> dict[str, Any]:
+def run_view(run: RunSummary) -> dict[str, Any]:
     """Everything a template shows about a run."""
-    view = {key: run.get(key) for key in RUN_KEYS}
-    totals = {key: (run.get("totals") or {}).get(key) for key in TOTAL_KEYS}
+    totals = run.totals
     batches = [batch_view(batch) for batch in run_batches(run)]
-    view.update(
-        title=run.get("flow_run_name") or run.get("run_id"),
-        totals=totals,
-        batches=batches,
-        sources=[source_view(source) for source in run.get("sources") or []],
-        failed_sources=[s for s in run.get("sources") or [] if s.get("status") == "failed"],
-        failed_batches=[b for b in batches if b["status"] == "failed"],
-        top_checks=top_checks(run_batches(run)),
-        stem=safe_name(run.get("run_id")),
-        href=run_href(run.get("run_id")),
-        duration_s=seconds_between(run.get("started_at"), run.get("finished_at")),
-        reconciliation=reconciliation(totals["rows_in"], totals["rows_loaded"], totals["rows_quarantined"]),
-    )
-    return view
+    return dict(run) | {
+        "title": run.flow_run_name or run.run_id,
+        "batches": batches,
+        "sources": [source_view(source) for source in run.sources],
+        "failed_sources": [s for s in run.sources if s.status == SourceStatus.FAILED],
+        "failed_batches": [b for b in batches if b["status"] == BatchStatus.FAILED],
+        "top_checks": top_checks(run_batches(run)),
+        "stem": safe_name(run.run_id),
+        "href": run_href(run.run_id),
+        "duration_s": seconds_between(run.started_at, run.finished_at),
+        "reconciliation": reconciliation(totals.rows_in, totals.rows_loaded, totals.rows_quarantined),
+    }
 
 
-def index_summary(batches: list[dict], open_quarantine: int | None) -> dict[str, Any]:
+def index_summary(batches: list[BatchSummary], open_quarantine: int | None) -> dict[str, Any]:
     """The counts at the top of the index: batches by status, rows loaded, quarantined and still open."""
-    by_status = Counter(batch.get("status") or "unknown" for batch in batches)
+    by_status = Counter(batch.status for batch in batches)
     ordered = [s for s in STATUS_ORDER if s in by_status] + sorted(s for s in by_status if s not in STATUS_ORDER)
-    quarantined = total([batch.get("rows_quarantined") for batch in batches])
+    quarantined = sum(batch.rows_quarantined for batch in batches)
     return {
         "batches": len(batches),
         "by_status": {status: by_status[status] for status in ordered},
-        "rows_loaded": total([batch.get("rows_loaded") for batch in batches]),
+        "rows_loaded": sum(batch.rows_loaded for batch in batches),
         "rows_quarantined": quarantined,
         "open_quarantine": quarantined if open_quarantine is None else open_quarantine,
     }
@@ -348,96 +312,103 @@ def index_summary(batches: list[dict], open_quarantine: int | None) -> dict[str,
 # --- the reports ----------------------------------------------------------------------------------------------
 
 
-def write_batch_report(batch: dict, reports_dir: Path) -> dict[str, Path]:
+def write_batch_report(batch: BatchSummary, reports_dir: Path) -> dict[str, Path]:
     """Write batches/<batch_id>.html and .json: what failed in one file and what the sender should fix."""
     html = render("batch.html", batch=batch_view(batch, reports_dir))
-    return write_pair(reports_dir / batch_href(batch.get("batch_id")), html, batch)
+    return write_pair(reports_dir / batch_href(batch.batch_id), html, batch)
 
 
-def ensure_batch_reports(batches: list[dict], reports_dir: Path) -> None:
+def ensure_batch_reports(batches: list[BatchSummary], reports_dir: Path) -> None:
     """Write the report of any batch that has none yet, so that every link to it works."""
     for batch in batches:
-        if not (reports_dir / batch_href(batch.get("batch_id"))).exists():
+        if not (reports_dir / batch_href(batch.batch_id)).exists():
             write_batch_report(batch, reports_dir)
 
 
-def write_run_report(run: dict, reports_dir: Path) -> dict[str, Path]:
+def write_run_report(run: RunSummary, reports_dir: Path) -> dict[str, Path]:
     """Write runs/<run_id>.html and .json: the run's outcome per source and per file."""
     ensure_batch_reports(run_batches(run), reports_dir)
     html = render("run.html", run=run_view(run))
-    return write_pair(reports_dir / run_href(run.get("run_id")), html, run)
+    return write_pair(reports_dir / run_href(run.run_id), html, run)
 
 
-def ensure_run_reports(runs: list[dict], reports_dir: Path) -> None:
+def ensure_run_reports(runs: list[RunSummary], reports_dir: Path) -> None:
     """Write the report of any run that has none yet, so that every link to it works."""
     for run in runs:
-        if not (reports_dir / run_href(run.get("run_id"))).exists():
+        if not (reports_dir / run_href(run.run_id)).exists():
             write_run_report(run, reports_dir)
 
 
+class StewardSections(Contract):
+    """What the index shows beside the batches and runs: the warehouse checks, the unresolved cross-source
+    discrepancies and the audit trail."""
+
+    quality: QualityView | None = None
+    discrepancies: tuple[Discrepancy, ...] = ()
+    actions: tuple[dict[str, Any], ...] = ()
+
+
 def write_index(
-    batches: list[dict],
-    runs: list[dict],
+    batches: list[BatchSummary],
+    runs: list[RunSummary],
     reports_dir: Path,
     open_quarantine: int | None = None,
-    steward: dict[str, Any] | None = None,
+    steward: StewardSections | None = None,
 ) -> Path:
     """Write index.html and index.json: every batch ever ingested, newest first, and every run.
 
     open_quarantine is the number of quarantined rows not yet resolved (from the warehouse); without it every
-    quarantined row counts as open. steward may hold the warehouse checks ("quality": {"success", "failed",
-    "data_docs"}), the cross-source "findings" and the audit trail ("actions"), each shown in its own section."""
+    quarantined row counts as open. steward holds the warehouse checks, the cross-source discrepancies and the
+    audit trail, each shown in its own section."""
     ensure_batch_reports(batches, reports_dir)
     ensure_run_reports(runs, reports_dir)
-    ordered_batches = newest_first(batches, "received_at", "batch_id")
-    ordered_runs = newest_first(runs, "started_at", "run_id")
+    # newest first; a tie goes to the larger id
+    ordered_batches = sorted(batches, key=lambda b: (b.received_at, b.batch_id), reverse=True)
+    ordered_runs = sorted(runs, key=lambda r: (r.started_at, r.run_id), reverse=True)
     summary = index_summary(batches, open_quarantine)
-    steward = steward_view(steward or {}, reports_dir)
+    sections = steward_view(steward or StewardSections(), reports_dir)
     html = render(
         "index.html",
         summary=summary,
         batches=[batch_view(b) for b in ordered_batches],
         runs=[run_view(r) for r in ordered_runs],
-        steward=steward,
+        steward=sections,
     )
     write_text(
         reports_dir / "index.json",
-        to_json({"batches": ordered_batches, "runs": ordered_runs, "summary": summary, "steward": steward}),
+        to_json({"batches": ordered_batches, "runs": ordered_runs, "summary": summary, "steward": sections}),
     )
     return write_text(reports_dir / "index.html", html)
 
 
-def steward_view(steward: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
-    """Quality, findings and actions for the index, with the Data Docs link made relative to the index."""
-    quality = dict(steward.get("quality") or {})
-    docs = quality.get("data_docs")
-    if docs:
+def steward_view(steward: StewardSections, reports_dir: Path) -> dict[str, Any]:
+    """The index's steward sections, with the Data Docs link made relative to the index."""
+    quality = None
+    if steward.quality:
+        docs = steward.quality.data_docs.resolve()
         try:
-            quality["data_docs_href"] = Path(docs).resolve().relative_to(Path(reports_dir).resolve()).as_posix()
+            href = docs.relative_to(Path(reports_dir).resolve()).as_posix()
         except ValueError:
-            quality["data_docs_href"] = Path(docs).resolve().as_uri()
-    return {
-        "quality": quality or None,
-        "findings": steward.get("findings") or [],
-        "actions": steward.get("actions") or [],
-    }
+            href = docs.as_uri()
+        quality = dict(steward.quality) | {"data_docs_href": href}
+    return {"quality": quality, "discrepancies": steward.discrepancies, "actions": steward.actions}
 
 
-def markdown_summary(run: dict) -> str:
+def markdown_summary(run: RunSummary) -> str:
     """A markdown report of a run for a Prefect artifact: headline, sources, failed files, top failed checks."""
     return render("run.md", run=run_view(run))
 
 
-def table_rows(run: dict) -> list[dict]:
+def table_rows(run: RunSummary) -> list[dict[str, Any]]:
     """One flat dict per batch of a run, for a Prefect table artifact."""
     return [
         {
-            "source": batch.get("source_id"),
-            "file": batch.get("original_name"),
-            "status": batch.get("status"),
-            "rows_in": batch.get("rows_in"),
-            "rows_loaded": batch.get("rows_loaded"),
-            "rows_quarantined": batch.get("rows_quarantined"),
+            "source": batch.source_id,
+            "file": batch.original_name,
+            "status": batch.status,
+            "rows_in": batch.rows_in,
+            "rows_loaded": batch.rows_loaded,
+            "rows_quarantined": batch.rows_quarantined,
             "message": batch_note(batch),
         }
         for batch in run_batches(run)

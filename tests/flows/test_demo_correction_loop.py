@@ -139,7 +139,7 @@ def correct_batch(url: str, registry: Registry, batch_id: int, folder: Path, fir
     EDITORS[source.format](path, source, cells)
     state = correct(batch_id=batch_id, file=str(path), steward=STEWARD, return_state=True)
     assert state.is_completed(), state.message
-    return {"batch_id": batch_id, "file": path, "outcome": state.result()}
+    return {"batch_id": batch_id, "file": path, "outcome": state.result().outcome}
 
 
 def correction_round(url: str, registry: Registry, folder: Path, first_round: bool) -> list[dict[str, Any]]:
@@ -195,15 +195,15 @@ def test_the_plan_covers_every_seeded_defect() -> None:
 
 
 def test_the_demo_ingest_quarantines_the_seeded_rows_and_passes_its_checks(loop: dict[str, Any]) -> None:
-    summary = loop["ingested"].result(raise_on_failure=False)
-    assert summary["totals"]["rows_in"] == 4308 and summary["totals"]["rows_quarantined"] == 32
+    run = loop["ingested"].result(raise_on_failure=False).run
+    assert run.totals.rows_in == 4308 and run.totals.rows_quarantined == 32
     assert {key for held in loop["held"].values() for key, _ in held.values()} == set(PLAN)
-    assert summary["quality"]["success"] is True and summary["quality"]["failed"] == 0
+    assert run.quality.success is True and run.quality.failed == 0
 
 
 def test_exports_keep_the_senders_format_columns_and_cells(loop: dict[str, Any]) -> None:
     registry = load_registry(DEMO_REGISTRY)
-    files = {done["outcome"]["correction"]["source_id"]: done["file"] for done in loop["rounds"][0]}
+    files = {done["outcome"].correction.source_id: done["file"] for done in loop["rounds"][0]}
     assert all(path.suffix == f".{registry.get(source).format}" for source, path in files.items())
     brazil = pd.read_csv(files["helpline_br"], sep=";", encoding="latin-1", dtype=str)  # the sender's own encoding
     assert list(brazil.columns) == [ROW_LINK, *registry.get("helpline_br").columns, PROBLEMS]
@@ -218,17 +218,17 @@ def test_a_correction_still_wrong_goes_back_with_new_reasons(loop: dict[str, Any
     retried = {key: plan for key, plan in PLAN.items() if "first_try" in plan}
     back = {}
     for done in first:
-        correction = done["outcome"]["correction"]
-        assert correction["status"] == "loaded" and correction["corrects_batch_id"] == done["batch_id"]
+        correction = done["outcome"].correction
+        assert correction.status == "loaded" and correction.corrects_batch_id == done["batch_id"]
         for quarantine_id, reasons in rows(
             loop["url"],
             "SELECT quarantine_id, reasons_json FROM quarantine WHERE batch_id = :b",
-            b=correction["batch_id"],
+            b=correction.batch_id,
         ):
             back[origin(loop["url"], quarantine_id)] = [r["check"] for r in json.loads(reasons)]
     assert back == {key: [plan["first_try"]["fails"]] for key, plan in retried.items()}
     assert len(second) == len({(s, f) for s, f, _ in retried})  # one second-round file per batch with a retry
-    assert all(done["outcome"]["correction"]["rows_quarantined"] == 0 for done in second)
+    assert all(done["outcome"].correction.rows_quarantined == 0 for done in second)
     statuses = {
         (s, f, n): status
         for s, f, n, status in rows(
@@ -256,7 +256,7 @@ def test_every_original_batch_reconciles(loop: dict[str, Any]) -> None:
         [(rows_in, loaded)] = rows(
             loop["url"], "SELECT rows_in, rows_loaded FROM batches WHERE batch_id = :b", b=batch_id
         )
-        assert numbers == {
+        assert numbers.model_dump() == {
             "rows_in": rows_in,
             "loaded_first_time": loaded,
             "loaded_by_correction": sum("fix" in p for p in plans),
@@ -277,7 +277,7 @@ def test_the_warehouse_grew_by_exactly_the_corrected_rows(loop: dict[str, Any]) 
 
 def test_sending_a_correction_again_changes_nothing(loop: dict[str, Any]) -> None:
     for state in loop["again"]:
-        assert state.is_completed() and state.result()["correction"] is None
+        assert state.is_completed() and state.result().outcome.correction is None
     assert table_counts(loop["url"]) == loop["after"]
 
 
@@ -293,8 +293,8 @@ def test_every_dismissal_is_in_the_audit_with_its_reason(loop: dict[str, Any]) -
 
 def test_the_checkpoint_passes_on_the_corrected_demo_warehouse(loop: dict[str, Any]) -> None:
     result = check_warehouse(loop["url"], loop["outputs"], "after-corrections", dt.date.fromisoformat(AS_OF))
-    assert result["success"], [s for s in result["suites"] if s["failed"]]
-    assert all(s["evaluated"] > 0 for s in result["suites"])
+    assert result.success, [s for s in result.suites if s.failed]
+    assert all(s.evaluated > 0 for s in result.suites)
 
 
 def seed_bad_batch(url: str) -> int:
@@ -332,16 +332,16 @@ def test_the_checkpoint_names_what_a_seeded_bad_batch_breaks(loop: dict[str, Any
         with get_engine(url).begin() as conn:
             conn.execute(text(f"DELETE FROM {HELPLINE} WHERE batch_id = :b"), {"b": batch_id})
             conn.execute(text("DELETE FROM batches WHERE batch_id = :b"), {"b": batch_id})
-    assert result["success"] is False
-    failed = {(s["suite"], f["expectation"], f["column"]): f for s in result["suites"] for f in s["failed"]}
+    assert result.success is False
+    failed = {(s.suite, f.expectation, f.column): f for s in result.suites for f in s.failed}
     assert set(failed) == {
         (HELPLINE, "expect_column_values_to_be_between", "contacts"),
         (HELPLINE, "expect_column_values_to_be_in_set", "channel"),
         (HELPLINE, "expect_table_row_count_to_equal", None),
     }
-    assert failed[(HELPLINE, "expect_column_values_to_be_in_set", "channel")]["observed"] == {
+    assert failed[(HELPLINE, "expect_column_values_to_be_in_set", "channel")].observed == {
         "unexpected_count": 1,
         "examples": ["pigeon"],
     }
     row_count = failed[(HELPLINE, "expect_table_row_count_to_equal", None)]
-    assert row_count["details"]["expected"]["value"] == row_count["observed"] + 1  # the batch claims one row more
+    assert row_count.details["expected"]["value"] == row_count.observed + 1  # the batch claims one row more

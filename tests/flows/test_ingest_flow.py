@@ -70,8 +70,8 @@ def rows(url: str, sql: str) -> list[tuple]:
 
 def test_counts_per_file_are_exactly_the_expected(demo: dict) -> None:
     loaded = {
-        (s, f): (n, l, q)
-        for s, f, n, l, q in rows(
+        (s, f): (n_in, n_loaded, n_held)
+        for s, f, n_in, n_loaded, n_held in rows(
             demo["url"],
             "SELECT source_id, original_name, rows_in, rows_loaded, rows_quarantined FROM batches "
             "WHERE status = 'loaded'",
@@ -135,8 +135,8 @@ def test_the_run_fails_naming_the_failed_source_and_why(demo: dict) -> None:
     state = demo["first"]
     assert state.is_failed()
     assert "helpline_de" in state.message and "kontakte_2021.csv" in state.message and "Anzahl" in state.message
-    summary = state.result(raise_on_failure=False)
-    statuses = {s["source_id"]: s["status"] for s in summary["sources"]}
+    run = state.result(raise_on_failure=False).run
+    statuses = {s.source_id: s.status for s in run.sources}
     assert statuses["helpline_de"] == "failed"
     assert {k for k, v in statuses.items() if v == "ok"} >= {
         "helpline_ke",
@@ -152,14 +152,12 @@ def test_running_again_changes_nothing(demo: dict) -> None:
     with get_engine(demo["url"]).connect() as conn:
         after = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
     assert after == demo["before"]
-    summary = demo["second"].result(raise_on_failure=False)
-    assert summary["totals"]["batches_new"] == 0
+    run = demo["second"].result(raise_on_failure=False).run
+    assert run.totals.batches_new == 0
 
 
 def test_every_batch_reconciles(demo: dict) -> None:
-    for batch_id, n, loaded, held in rows(
-        demo["url"], "SELECT batch_id, rows_in, rows_loaded, rows_quarantined FROM batches"
-    ):
+    for _, n, loaded, held in rows(demo["url"], "SELECT batch_id, rows_in, rows_loaded, rows_quarantined FROM batches"):
         assert n == loaded + held
     fact_total = sum(
         r[0]
@@ -181,7 +179,7 @@ def test_harmonised_values(demo: dict) -> None:
     assert countries == {"KEN", "BRA", "PHL", "DEU"}
     companies = {r[0] for r in rows(url, "SELECT DISTINCT company_code FROM fact_tech_metrics")}
     assert {"meta", "bytedance", "x_corp", "alphabet"} <= companies
-    aliases = {r for r in rows(url, "SELECT DISTINCT company_reported, company_code FROM fact_tech_metrics")}
+    aliases = set(rows(url, "SELECT DISTINCT company_reported, company_code FROM fact_tech_metrics"))
     assert len({reported for reported, _ in aliases}) > len(companies)  # several spellings → one company
     channels = {r[0] for r in rows(url, "SELECT DISTINCT channel FROM fact_helpline_contacts")}
     assert channels <= {c for (c,) in rows(url, "SELECT code FROM dim_channel")}

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from pop.db import get_engine
 from tasks.ledger.review import pending_loaded_batches, review_batch
 from tasks.snapshot.disclosure import load_rules
+from tasks.snapshot.document import SnapshotDocument, SnapshotSummary
 from tasks.snapshot.indicators import load_indicators
 from tests.conftest import BACKENDS, demo_settings, warehouse
 
@@ -27,14 +29,14 @@ RULES = load_rules()
 INDICATORS = {i.id: i for i in load_indicators()}
 
 
-def run_snapshot(url: str, outputs: Path, as_of: str = AS_OF) -> dict[str, Any]:
-    """The snapshot flow's summary, with the id of its flow run."""
+def run_snapshot(url: str, outputs: Path, as_of: str = AS_OF) -> tuple[SnapshotSummary, UUID]:
+    """The snapshot flow's summary, and the id of its flow run."""
     from flows.snapshot import snapshot
 
     with demo_settings(outputs, url):
         state = snapshot(as_of=as_of, return_state=True)
     assert state.is_completed(), state.message
-    return {**state.result(), "flow_run_id": state.state_details.flow_run_id}
+    return state.result(), state.state_details.flow_run_id
 
 
 def approve_all(url: str) -> None:
@@ -53,13 +55,14 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         with demo_settings(folder / "outputs", url):
             ingest(return_state=True)
         approve_all(url)
-        summary = run_snapshot(url, folder / "outputs")
-        FIRST_SNAPSHOTS[request.param] = Path(summary["paths"]["html"]).parent
+        summary, flow_run_id = run_snapshot(url, folder / "outputs")
+        FIRST_SNAPSHOTS[request.param] = summary.paths.html.parent
         yield {
             "url": url,
             "outputs": folder / "outputs",
             "summary": summary,
-            "dir": Path(summary["paths"]["html"]).parent,
+            "flow_run_id": flow_run_id,
+            "dir": summary.paths.html.parent,
         }
 
 
@@ -69,7 +72,7 @@ def read_json(path: Path) -> Any:
 
 def test_the_snapshot_writes_every_output(demo: dict) -> None:
     folder = demo["dir"]
-    assert folder.parent == demo["outputs"] / "snapshots" and folder.name == demo["summary"]["id"]
+    assert folder.parent == demo["outputs"] / "snapshots" and folder.name == demo["summary"].id
     assert folder.name.startswith(AS_OF + "-")
     for name in ("index.html", "snapshot.md", "snapshot.json", "changes.md", "changes.json", "datapackage.json"):
         assert (folder / name).stat().st_size > 0, name
@@ -97,15 +100,15 @@ def test_the_snapshot_shows_in_prefect_as_a_markdown_and_a_table_artifact(demo: 
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[demo["summary"]["flow_run_id"]]))
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[demo["flow_run_id"]]))
         )
     by_key = {a.key: a for a in artifacts}
     assert by_key["snapshot-report"].type == "markdown" and by_key["snapshot-indicators"].type == "table"
-    assert demo["summary"]["statements"][0]["statement"] in by_key["snapshot-report"].data
+    assert demo["summary"].statements[0].statement in by_key["snapshot-report"].data
     table = by_key["snapshot-indicators"].data
     table = json.loads(table) if isinstance(table, str) else table
     assert {row["indicator"] for row in table} == set(INDICATORS)
-    assert sum(row["hidden"] for row in table) == demo["summary"]["hidden_cells"]
+    assert sum(row["hidden"] for row in table) == demo["summary"].hidden_cells
 
 
 def test_findings_come_first_with_corroboration_and_charts_have_data_tables(demo: dict) -> None:
@@ -156,7 +159,7 @@ def test_no_published_count_of_children_is_below_the_threshold(demo: dict) -> No
     small = [c for c in counts if 0 < c[2] < c[3]]
     assert small == []
     hidden = sum(t["hidden_cells"] for t in read_json(demo["dir"] / "snapshot.json")["indicators"])
-    assert hidden == demo["summary"]["hidden_cells"] > 0
+    assert hidden == demo["summary"].hidden_cells > 0
 
 
 def test_no_survey_microdata_leaves_the_warehouse(demo: dict) -> None:
@@ -170,9 +173,9 @@ def test_no_survey_microdata_leaves_the_warehouse(demo: dict) -> None:
 
 
 def test_the_same_warehouse_gives_the_same_snapshot_byte_for_byte(demo: dict, tmp_path: Path) -> None:
-    again = run_snapshot(demo["url"], tmp_path / "outputs")
-    assert again["id"] == demo["summary"]["id"]
-    assert same_files(demo["dir"], Path(again["paths"]["html"]).parent) == []
+    again, _ = run_snapshot(demo["url"], tmp_path / "outputs")
+    assert again.id == demo["summary"].id
+    assert same_files(demo["dir"], again.paths.html.parent) == []
 
 
 def same_files(first: Path, second: Path) -> list[str]:
@@ -195,7 +198,7 @@ def test_identical_warehouses_give_identical_snapshots(demo: dict, tmp_path: Pat
         copy = tmp_path / "copy.sqlite"
         with sqlite3.connect(demo["url"].removeprefix("sqlite:///")) as source, sqlite3.connect(copy) as target:
             source.backup(target)
-        other = Path(run_snapshot(f"sqlite:///{copy}", tmp_path / "outputs")["paths"]["html"]).parent
+        other = run_snapshot(f"sqlite:///{copy}", tmp_path / "outputs")[0].paths.html.parent
     elif "sqlite" in FIRST_SNAPSHOTS:
         other = FIRST_SNAPSHOTS["sqlite"]
     else:
@@ -207,8 +210,8 @@ def test_identical_warehouses_give_identical_snapshots(demo: dict, tmp_path: Pat
 def test_making_the_same_snapshot_twice_changes_nothing(demo: dict) -> None:
     folder = demo["dir"]
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    again = run_snapshot(demo["url"], demo["outputs"])
-    assert again["id"] == demo["summary"]["id"]
+    again, _ = run_snapshot(demo["url"], demo["outputs"])
+    assert again.id == demo["summary"].id
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
     assert len(read_json(demo["outputs"] / "snapshots" / "index.json")["snapshots"]) == 1
 
@@ -220,12 +223,12 @@ def test_a_later_snapshot_keeps_hidden_cells_hidden_and_says_what_changed(demo: 
         batch_id = conn.execute(text("SELECT batch_id FROM batches WHERE source_id = 'helpline_br'")).scalar_one()
         review_batch(conn, batch_id, "rejected", "tester", "test: a batch withdrawn by its sender")
     try:
-        later = run_snapshot(demo["url"], demo["outputs"], as_of="2024-03-08")
+        later, _ = run_snapshot(demo["url"], demo["outputs"], as_of="2024-03-08")
     finally:
         with get_engine(demo["url"]).begin() as conn:
             review_batch(conn, batch_id, "approved", "tester", "test: restored")
     first = read_json(demo["dir"] / "snapshot.json")
-    doc = read_json(Path(later["paths"]["html"]).parent / "snapshot.json")
+    doc = read_json(later.paths.snapshot_json)
     assert doc["changes"]["previous"] == first["snapshot"]["id"]
     assert {b["batch_id"] for b in doc["snapshot"]["pending_batches"]} == {batch_id}
     removed = [c for c in doc["changes"]["cells_removed"] if c["indicator"] == "helpline_online_share"]
@@ -244,7 +247,7 @@ def test_a_later_snapshot_keeps_hidden_cells_hidden_and_says_what_changed(demo: 
     history = read_json(demo["outputs"] / "snapshots" / "index.json")
     assert [s["id"] for s in history["snapshots"]] == [first["snapshot"]["id"], doc["snapshot"]["id"]]
     assert "value(s) changed" in doc["changes"]["summary"]
-    assert (Path(later["paths"]["html"]).parent / "changes.md").read_text(encoding="utf-8").count("removed:") >= 1
+    assert later.paths.changes.read_text(encoding="utf-8").count("removed:") >= 1
 
 
 def test_an_indicator_redefined_since_the_previous_snapshot_carries_nothing_over(demo: dict) -> None:
@@ -252,19 +255,19 @@ def test_an_indicator_redefined_since_the_previous_snapshot_carries_nothing_over
 
     ind = INDICATORS["youth_choices"]
     previous = read_json(demo["dir"] / "snapshot.json")
-    hidden = hidden_before(previous, ind, RULES.codes)
+    hidden = hidden_before(SnapshotDocument.model_validate(previous), ind, RULES.codes)
     assert hidden and all(len(key) == len(ind.dimensions) for key in hidden)
     table = next(t for t in previous["indicators"] if t["id"] == ind.id)
     table["metadata"]["dimensions"] = ["question", "answer", "country_iso3"]  # as it was defined before
     for row in table["rows"]:
         del row["age_band"], row["gender"]
-    assert hidden_before(previous, ind, RULES.codes) == {}
+    assert hidden_before(SnapshotDocument.model_validate(previous), ind, RULES.codes) == {}
 
 
 def test_a_warehouse_without_approved_evidence_gives_a_snapshot_that_says_so(database_url: str, tmp_path: Path) -> None:
-    summary = run_snapshot(database_url, tmp_path / "outputs")
-    assert summary["findings"] == 0 and summary["approved_batches"] == 0 and summary["hidden_cells"] == 0
-    doc = read_json(Path(summary["paths"]["json"]))
+    summary, _ = run_snapshot(database_url, tmp_path / "outputs")
+    assert summary.findings == 0 and summary.approved_batches == 0 and summary.hidden_cells == 0
+    doc = read_json(summary.paths.snapshot_json)
     assert all(not t["rows"] for t in doc["indicators"]) and len(doc["indicators"]) == len(INDICATORS)
     assert all("primary evidence is unavailable" in f["reason"] for f in doc["findings"])
-    assert "No finding can be stated yet" in Path(summary["paths"]["html"]).read_text(encoding="utf-8")
+    assert "No finding can be stated yet" in summary.paths.html.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pop.contracts import BatchSummary, RunSummary, RunTotals, SourceOutcome
 from tasks.steward.report import (
     markdown_summary,
     reconciliation,
@@ -24,15 +25,17 @@ COUNTRY_HINT = "country is not a country we recognise: use the English name or t
 MISSING_COLUMN = "The file has no column for the country. Add a column named Country and send the file again."
 
 
-def make_batch(**changes: object) -> dict:
+def make_batch(**changes: object) -> BatchSummary:
     """A helpline file of 1200 rows, 20 of them quarantined for two reasons."""
     batch = {
         "batch_id": 12,
         "source_id": "helpline_ke",
+        "run_id": "run-2024-03-03",
         "group": "helplines_services",
         "organisation": "Childline Kenya",
         "original_name": "childline_ke_2023.csv",
         "sha256": "a" * 64,
+        "size_bytes": 48_000,
         "landed_path": "outputs/landing/helpline_ke/a.csv",
         "received_at": "2024-03-01T10:15:00+00:00",
         "started_at": "2024-03-01T10:16:00+00:00",
@@ -44,6 +47,8 @@ def make_batch(**changes: object) -> dict:
         "rows_quarantined": 20,
         "message": None,
         "duplicate_of": None,
+        "review_status": "pending",
+        "corrects_batch_id": None,
         "contact": "data@childline.example",
         "failures": [
             {
@@ -66,27 +71,28 @@ def make_batch(**changes: object) -> dict:
             },
         ],
     }
-    return batch | changes
+    return BatchSummary.model_validate(batch | changes)
 
 
-def failed_batch() -> dict:
+def failed_batch(**changes: object) -> BatchSummary:
     """A survey file that could not be read at all."""
-    return make_batch(
-        batch_id=13,
-        source_id="survey_gko",
-        group="children_youth",
-        original_name="gko_wave3.xlsx",
-        received_at="2024-03-02T09:00:00Z",
-        status="failed",
-        rows_in=0,
-        rows_loaded=0,
-        rows_quarantined=0,
-        message=MISSING_COLUMN,
-        failures=[],
-    )
+    failed = {
+        "batch_id": 13,
+        "source_id": "survey_gko",
+        "group": "children_youth",
+        "original_name": "gko_wave3.xlsx",
+        "received_at": "2024-03-02T09:00:00Z",
+        "status": "failed",
+        "rows_in": 0,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "message": MISSING_COLUMN,
+        "failures": [],
+    }
+    return make_batch(**failed | changes)
 
 
-def duplicate_batch() -> dict:
+def duplicate_batch() -> BatchSummary:
     """The helpline file sent a second time."""
     return make_batch(
         batch_id=14,
@@ -100,48 +106,37 @@ def duplicate_batch() -> dict:
     )
 
 
-def make_run() -> dict:
+def make_run(failed: BatchSummary | None = None) -> RunSummary:
     """A completed run over three sources: one with two files, one failed file, one with nothing new."""
-    return {
-        "run_id": "run-2024-03-03",
-        "flow_run_name": "brave-otter",
-        "started_at": "2024-03-03T09:00:00Z",
-        "finished_at": "2024-03-03T09:02:10Z",
-        "status": "completed",
-        "message": None,
-        "database": "sqlite:///outputs/warehouse.sqlite",
-        "sources": [
-            {
-                "source_id": "helpline_ke",
-                "group": "helplines_services",
-                "status": "ok",
-                "message": None,
-                "batches": [make_batch(), duplicate_batch()],
-            },
-            {
-                "source_id": "survey_gko",
-                "group": "children_youth",
-                "status": "ok",
-                "message": None,
-                "batches": [failed_batch()],
-            },
-            {
-                "source_id": "tech_x",
-                "group": "tech_companies",
-                "status": "no_new_files",
-                "message": None,
-                "batches": [],
-            },
+    return RunSummary(
+        run_id="run-2024-03-03",
+        flow_run_name="brave-otter",
+        started_at="2024-03-03T09:00:00Z",
+        finished_at="2024-03-03T09:02:10Z",
+        status="completed",
+        message=None,
+        database="sqlite:///outputs/warehouse.sqlite",
+        sources=[
+            SourceOutcome(
+                source_id="helpline_ke",
+                group="helplines_services",
+                status="ok",
+                batches=[make_batch(), duplicate_batch()],
+                files_seen=2,
+            ),
+            SourceOutcome(
+                source_id="survey_gko",
+                group="children_youth",
+                status="ok",
+                batches=[failed or failed_batch()],
+                files_seen=1,
+            ),
+            SourceOutcome(source_id="tech_x", group="tech_companies", status="no_new_files", files_seen=1),
         ],
-        "totals": {
-            "files_seen": 4,
-            "batches_new": 3,
-            "rows_in": 1200,
-            "rows_loaded": 1180,
-            "rows_quarantined": 20,
-            "failed_batches": 1,
-        },
-    }
+        totals=RunTotals(
+            files_seen=4, batches_new=3, rows_in=1200, rows_loaded=1180, rows_quarantined=20, failed_batches=1
+        ),
+    )
 
 
 class LinkCollector(HTMLParser):
@@ -178,8 +173,8 @@ def test_batch_report_says_what_failed_where_and_how_to_fix_it(tmp_path: Path) -
 
 
 def test_batch_report_escapes_what_the_sender_wrote(tmp_path: Path) -> None:
-    batch = make_batch(original_name=SCRIPT, message=SCRIPT, contact=SCRIPT)
-    batch["failures"][0]["sender_column"] = SCRIPT
+    failures = [failure.model_copy(update={"sender_column": SCRIPT}) for failure in make_batch().failures]
+    batch = make_batch(original_name=SCRIPT, message=SCRIPT, contact=SCRIPT, failures=failures)
 
     html = write_batch_report(batch, tmp_path)["html"].read_text(encoding="utf-8")
 
@@ -195,12 +190,13 @@ def test_failed_file_shows_its_message_prominently(tmp_path: Path) -> None:
     assert "✗</span> Failed" in html
 
 
-def test_batch_with_every_value_missing_still_renders(tmp_path: Path) -> None:
-    batch = dict.fromkeys(make_batch()) | {"batch_id": 99}
+def test_batch_with_every_value_that_may_be_missing_missing_still_renders(tmp_path: Path) -> None:
+    optional = ("run_id", "started_at", "finished_at", "duration_s", "message", "duplicate_of", "corrects_batch_id")
+    batch = make_batch(batch_id=99, **dict.fromkeys(optional))
 
     html = write_batch_report(batch, tmp_path)["html"].read_text(encoding="utf-8")
 
-    assert "rows in = loaded + quarantined: not counted" in html
+    assert "<td>— to — (—)</td>" in html and "rows in = loaded + quarantined: 1200 = 1180 + 20 ✓" in html
 
 
 def test_json_is_the_input_and_deterministic(tmp_path: Path) -> None:
@@ -208,7 +204,7 @@ def test_json_is_the_input_and_deterministic(tmp_path: Path) -> None:
     first = write_batch_report(batch, tmp_path)["json"].read_text(encoding="utf-8")
     second = write_batch_report(batch, tmp_path)["json"].read_text(encoding="utf-8")
 
-    assert json.loads(first) == batch
+    assert BatchSummary.model_validate_json(first) == batch
     assert first == second
 
 
@@ -218,7 +214,7 @@ def test_run_report_lists_sources_failed_files_and_links_each_file(tmp_path: Pat
 
     html = paths["html"].read_text(encoding="utf-8")
     assert paths["html"] == tmp_path / "runs" / "run-2024-03-03.html"
-    assert json.loads(paths["json"].read_text(encoding="utf-8")) == run
+    assert RunSummary.model_validate_json(paths["json"].read_text(encoding="utf-8")) == run
     assert MISSING_COLUMN in html
     assert "rows in = loaded + quarantined: 1200 = 1180 + 20 ✓" in html
     assert "No new files" in html and "tech_x" in html
@@ -269,8 +265,7 @@ def test_markdown_summary_names_failed_files_and_top_checks() -> None:
 
 
 def test_markdown_cells_cannot_break_the_table() -> None:
-    run = make_run()
-    run["sources"][1]["batches"][0]["message"] = "bad | pipe\nand a new line"
+    run = make_run(failed=failed_batch(message="bad | pipe\nand a new line"))
 
     markdown = markdown_summary(run)
 
@@ -298,8 +293,7 @@ def test_table_rows_give_one_flat_row_per_batch() -> None:
     [
         ((1200, 1180, 20), "rows in = loaded + quarantined: 1200 = 1180 + 20 ✓", True),
         ((1200, 1180, 10), "rows in = loaded + quarantined: 1200 ≠ 1180 + 10 ✗ (+10 rows unaccounted for)", False),
-        ((None, 0, 0), "rows in = loaded + quarantined: not counted (the file was not read)", None),
     ],
 )
-def test_reconciliation_line(counts: tuple, line: str, ok: bool | None) -> None:
+def test_reconciliation_line(counts: tuple, line: str, ok: bool) -> None:
     assert reconciliation(*counts) == {"line": line, "ok": ok}

@@ -51,21 +51,21 @@ def test_clean_batches_are_approved_automatically_others_wait(tmp_path: Path, da
         "\n".join([HEADER, "2023-Q2,Narnia,all,all,all,all,all,1", "2023-Q2,Kenya,all,all,all,all,all,9"]) + "\n",
     )
     clean, dirty = run_ingest(tmp_path, database_url, source)
-    assert (clean["review_status"], dirty["review_status"]) == ("approved", "pending")
+    assert (clean.review_status, dirty.review_status) == ("approved", "pending")
     with get_engine(database_url).connect() as conn:
         [action] = audit_trail(conn)
-    assert (action["action"], action["batch_id"], action["actor"]) == ("approve", clean["batch_id"], "pop (automatic)")
+    assert (action["action"], action["batch_id"], action["actor"]) == ("approve", clean.batch_id, "pop (automatic)")
 
 
 def test_approval_gates_what_later_stages_see(tmp_path: Path, database_url: str) -> None:
-    source, batch = ingest_defective(tmp_path, database_url)
+    _, batch = ingest_defective(tmp_path, database_url)
     approved = "SELECT COUNT(*) FROM approved_fact_helpline_contacts"
     assert scalar(database_url, approved) == 0  # pending: loaded, but not yet for snapshots
     with get_engine(database_url).begin() as conn:
-        review_batch(conn, batch["batch_id"], "approved", "amina", "checked against the helpline's annual report")
+        review_batch(conn, batch.batch_id, "approved", "amina", "checked against the helpline's annual report")
     assert scalar(database_url, approved) == 3
     with get_engine(database_url).begin() as conn:
-        review_batch(conn, batch["batch_id"], "rejected", "amina", "the helpline withdrew the file")
+        review_batch(conn, batch.batch_id, "rejected", "amina", "the helpline withdrew the file")
     assert scalar(database_url, approved) == 0
     assert scalar(database_url, "SELECT COUNT(*) FROM fact_helpline_contacts") == 3  # rejected rows are kept
     with get_engine(database_url).connect() as conn:
@@ -82,17 +82,17 @@ def test_review_refuses_what_cannot_be_done(tmp_path: Path, database_url: str) -
     [failed] = run_ingest(tmp_path, database_url, source)
     with get_engine(database_url).begin() as conn:
         with pytest.raises(ReviewError, match="is failed: only loaded batches are reviewed"):
-            review_batch(conn, failed["batch_id"], "approved", "amina", None)
+            review_batch(conn, failed.batch_id, "approved", "amina", None)
         with pytest.raises(ReviewError, match="no batch 999"):
             review_batch(conn, 999, "approved", "amina", None)
     _, batch = ingest_defective(tmp_path, database_url)
     with get_engine(database_url).begin() as conn, pytest.raises(ReviewError, match="rejection needs a reason"):
-        review_batch(conn, batch["batch_id"], "rejected", "amina", "  ")
+        review_batch(conn, batch.batch_id, "rejected", "amina", "  ")
 
 
 def test_the_correction_loop_loses_nothing(tmp_path: Path, database_url: str) -> None:
     source, batch = ingest_defective(tmp_path, database_url)
-    original = batch["batch_id"]
+    original = batch.batch_id
     registry = Registry(sources=[source])
     exported = export_batch(database_url, registry, original, tmp_path / "out" / "fix.csv", "amina")
     sent_back = pd.read_csv(exported, dtype=str)
@@ -112,13 +112,13 @@ def test_the_correction_loop_loses_nothing(tmp_path: Path, database_url: str) ->
         chunk_rows=1000,
         actor="amina",
     )
-    correction = first["correction"]
-    assert (correction["corrects_batch_id"], correction["rows_loaded"], correction["rows_quarantined"]) == (
+    correction = first.correction
+    assert (correction.corrects_batch_id, correction.rows_loaded, correction.rows_quarantined) == (
         original,
         1,
         2,
     )
-    assert first["reconciliation"] == {
+    assert first.reconciliation.model_dump() == {
         "rows_in": 6,
         "loaded_first_time": 3,
         "loaded_by_correction": 1,
@@ -134,7 +134,7 @@ def test_the_correction_loop_loses_nothing(tmp_path: Path, database_url: str) ->
         )
         again = conn.execute(
             select(QuarantineRow.reasons_json, QuarantineRow.corrects_quarantine_id).where(
-                QuarantineRow.batch_id == correction["batch_id"]
+                QuarantineRow.batch_id == correction.batch_id
             )
         ).all()
     assert statuses == {5: "resolved", 6: "resubmitted", 7: "resubmitted"}  # rows 2-4 loaded the first time
@@ -142,26 +142,26 @@ def test_the_correction_loop_loses_nothing(tmp_path: Path, database_url: str) ->
     assert checks == ["already_loaded", "not_a_whole_number"] and all(r.corrects_quarantine_id for r in again)
 
     # second round: the number is fixed; the repeated row is a true duplicate, which the steward dismisses
-    details = batch_details(database_url, correction["batch_id"])
-    duplicate = [q for q in details["quarantined"] if q["reasons"][0]["check"] == "already_loaded"][0]
+    details = batch_details(database_url, correction.batch_id)
+    duplicate = next(q for q in details.quarantined if q.reasons[0].check == "already_loaded")
     with get_engine(database_url).begin() as conn:
-        dismiss_quarantined(conn, duplicate["quarantine_id"], "amina", "the helpline confirmed it was sent twice")
-    export_batch(database_url, registry, correction["batch_id"], tmp_path / "fix2.csv", "amina")
+        dismiss_quarantined(conn, duplicate.quarantine_id, "amina", "the helpline confirmed it was sent twice")
+    export_batch(database_url, registry, correction.batch_id, tmp_path / "fix2.csv", "amina")
     second_file = pd.read_csv(tmp_path / "fix2.csv", dtype=str)
     second_file.loc[0, "Contacts"] = "12"
     second_file.to_csv(tmp_path / "fixed_2.csv", index=False)
     second = submit_correction(
         database_url,
         registry,
-        correction["batch_id"],
+        correction.batch_id,
         tmp_path / "fixed_2.csv",
         landing_dir=tmp_path / "landing",
         chunk_rows=1000,
         actor="amina",
     )
-    assert second["correction"]["rows_loaded"] == 1 and second["correction"]["review_status"] == "approved"
+    assert second.correction.rows_loaded == 1 and second.correction.review_status == "approved"
     with get_engine(database_url).connect() as conn:
-        assert reconcile(conn, original) == {
+        assert reconcile(conn, original).model_dump() == {
             "rows_in": 6,
             "loaded_first_time": 3,
             "loaded_by_correction": 2,
@@ -184,7 +184,7 @@ def test_a_correction_needs_a_loaded_batch(tmp_path: Path, database_url: str) ->
         submit_correction(
             database_url,
             Registry(sources=[source]),
-            failed["batch_id"],
+            failed.batch_id,
             tmp_path / "x.csv",
             landing_dir=tmp_path / "landing",
             chunk_rows=10,
@@ -239,7 +239,7 @@ def test_errata_override_drop_and_flag(tmp_path: Path, database_url: str) -> Non
         sync_dimensions(conn, registry)
     [incoming] = discover_files(source, tmp_path / "inbox")
     batch = ingest_file(source, incoming, database_url, tmp_path / "landing", 1000, None, errata=errata)
-    assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (6, 4, 2)
+    assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (6, 4, 2)
     with get_engine(database_url).connect() as conn:
         applied = sorted(
             tuple(r) for r in conn.execute(text("SELECT erratum_id, row_number, action FROM errata_applications"))
