@@ -8,15 +8,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.spec import GROUPS, MULTI_KINDS, load_schema
+from pop.config import ConfigError, load_config
+from schemas.spec import GROUPS, load_schema
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "half-yearly", "yearly", "ad-hoc")
 
 
-class RegistryError(ValueError):
+class RegistryError(ConfigError):
     """The registry file cannot be used; the message says what to fix."""
 
 
@@ -85,7 +85,7 @@ class Source(BaseModel):
         schema = load_schema(self.schema_name)
         if schema.group != self.group:
             raise ValueError(f"schema {self.schema_name!r} belongs to group {schema.group!r}, not {self.group!r}")
-        onehot = {name for name in self.multi_select_columns}
+        onehot = set(self.multi_select_columns)
         for sender, ours in self.columns.items():
             if ours not in schema.fields:
                 raise ValueError(
@@ -96,7 +96,7 @@ class Source(BaseModel):
             if ours not in schema.fields:
                 raise ValueError(f"{ours!r} is not a field of schema {schema.group}")
         for ours in onehot:
-            if schema.fields[ours].kind not in MULTI_KINDS:
+            if not schema.fields[ours].field_kind.multi:
                 raise ValueError(f"multi_select_columns: {ours!r} is not a multi-select field")
         if self.format == "xlsx" and not self.sheet:
             raise ValueError("an xlsx source needs 'sheet': the name of the sheet that holds the data")
@@ -108,8 +108,17 @@ class Source(BaseModel):
 
 
 class Registry(BaseModel):
+    """Every stakeholder source (config/sources.yaml)."""
+
     model_config = ConfigDict(extra="forbid")
     sources: list[Source]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_list_of_sources(cls, doc: Any) -> Any:
+        if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):
+            raise ValueError("the file must hold a 'sources:' list, one entry per source")
+        return doc
 
     @model_validator(mode="after")
     def _ids_unique(self) -> Registry:
@@ -127,30 +136,6 @@ class Registry(BaseModel):
         raise RegistryError(f"no source {source_id!r} in the registry; known: {', '.join(s.id for s in self.sources)}")
 
 
-def _describe(error: ValidationError, doc: dict[str, Any]) -> str:
-    lines = []
-    for item in error.errors():
-        loc = list(item["loc"])
-        where = "registry"
-        if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
-            entry = (doc.get("sources") or [])[loc[1]]
-            sid = entry.get("id", f"#{loc[1] + 1}") if isinstance(entry, dict) else f"#{loc[1] + 1}"
-            where = f"source {sid!r}" + (f", field {'.'.join(map(str, loc[2:]))}" if loc[2:] else "")
-        lines.append(f"- {where}: {item['msg'].removeprefix('Value error, ')}")
-    return "\n".join(lines)
-
-
 def load_registry(path: Path) -> Registry:
     """Read and check the registry; raise RegistryError naming each wrong entry and what to fix."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RegistryError(f"registry file {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"registry file {path} is not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list):
-        raise RegistryError(f"registry file {path} must hold a 'sources:' list")
-    try:
-        return Registry.model_validate(doc)
-    except ValidationError as exc:
-        raise RegistryError(f"registry file {path} is wrong:\n{_describe(exc, doc)}") from None
+    return load_config(Path(path), Registry, what="registry", entries={"sources": "source"}, error=RegistryError)

@@ -1,97 +1,124 @@
-"""Source schemas as data: schemas/<group>.yaml says each field's kind, whether it is required, its range and
-vocabulary. This module reads them and builds the pandera model that validates a typed, harmonised frame."""
+"""Source schemas as data: schemas/<group>.yaml is the single declaration of a group's fields (kind, required,
+range, vocabulary), natural key, row rules and fact table. This module reads them and builds the pandera model that
+validates a typed, harmonised frame; the fact tables (pop/models.py), the Great Expectations suites and the
+submission templates are built from the same declarations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pop import paths
+from pop.config import ConfigError, load_config
+from schemas.kinds import KINDS, FieldKind
 from schemas.vocabulary import vocabulary
 
 GROUPS = ("helplines_services", "children_youth", "service_providers", "tech_companies", "protection_community")
-KINDS = (
-    "text",
-    "int",
-    "number",
-    "bool",
-    "date",
-    "period",
-    "country",
-    "countries",
-    "vocab",
-    "multi",
-    "age_band",
-    "company",
-    "platform",
-)
-MULTI_KINDS = ("multi", "countries")
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field a sender maps a column to."""
+class SchemaError(ConfigError):
+    """A schema file cannot be used; the message names the field and what to fix."""
+
+
+class FieldSpec(BaseModel):
+    """One field a sender maps a column to; what it does follows from its kind (schemas/kinds.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     kind: str
     required: bool = False
     vocab: str | None = None
-    min: float | None = None
-    max: float | None = None
-    min_exclusive: float | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    min_exclusive: int | float | None = None
     default: Any = None
     description: str = ""
     example: Any = None
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        return kind
+
+    @model_validator(mode="after")
+    def _vocabulary_exists(self) -> FieldSpec:
+        if self.kind in ("vocab", "multi") and not self.vocab:
+            raise ValueError(f"kind {self.kind} needs a vocab (a file or list of schemas/vocab)")
+        if self.vocab:
+            try:
+                vocabulary(self.vocab)
+            except KeyError as exc:
+                raise ValueError(str(exc.args[0])) from None
+        return self
+
+    @property
+    def field_kind(self) -> FieldKind:
+        return KINDS[self.kind]
+
     def output_columns(self) -> list[str]:
         """The typed frame's columns this field becomes after conversion and harmonisation."""
-        if self.kind == "period":
-            return ["period", "period_start", "period_end", "period_granularity"]
-        if self.kind == "country":
-            return ["country_iso3"]
-        if self.kind == "age_band":
-            return ["age_band", "age_min", "age_max", "pop_age_band"]
-        if self.kind == "company":
-            return ["company_code", "company_reported"]
-        if self.kind == "platform":
-            return [f"{self.name}_code", f"{self.name}_reported"]
-        return [self.name]
+        return self.field_kind.output_columns(self)
 
     @property
     def checked_column(self) -> str:
         """The typed column that pandera checks for this field."""
-        return {
-            "country": "country_iso3",
-            "company": "company_code",
-            "platform": f"{self.name}_code",
-            "period": "period_start",
-            "age_band": "age_band",
-        }.get(self.kind, self.name)
+        return self.field_kind.checked_column(self)
+
+    @property
+    def stored_column(self) -> str:
+        """The fact-table column that holds the field."""
+        return self.field_kind.stored_column(self)
 
 
-@dataclass(frozen=True)
-class RowCheck:
+class RowCheck(BaseModel):
+    """A rule over several columns of a row (a pandas expression), with what to tell the sender when it fails."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str
     columns: tuple[str, ...]
     rule: str
     hint: str
 
 
-@dataclass(frozen=True)
-class SourceSchema:
+class SourceSchema(BaseModel):
     """A stakeholder group's schema: its fields, natural key, row rules and fact table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     group: str
     title: str
-    fact_table: str
+    fact_table: str = Field(pattern=r"^fact_[a-z_]+$")
     natural_key: tuple[str, ...]
     fields: dict[str, FieldSpec]
-    row_checks: tuple[RowCheck, ...] = field(default_factory=tuple)
+    row_checks: tuple[RowCheck, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_are_named_by_their_keys(cls, doc: Any) -> Any:
+        if isinstance(doc, dict) and isinstance(doc.get("fields"), dict):
+            named = {name: {**(raw or {}), "name": name} for name, raw in doc["fields"].items()}
+            return {**doc, "fields": named}
+        return doc
+
+    @model_validator(mode="after")
+    def _names_are_fields(self) -> SourceSchema:
+        if self.group not in GROUPS:
+            raise ValueError(f"unknown group {self.group!r}; known: {', '.join(GROUPS)}")
+        if unknown := [n for n in self.natural_key if n not in self.fields]:
+            raise ValueError(f"natural_key names {', '.join(unknown)}, not fields of the schema")
+        for check in self.row_checks:
+            outputs = {c for spec in self.fields.values() for c in spec.output_columns()}
+            if unknown := [c for c in check.columns if c not in outputs]:
+                raise ValueError(f"row check {check.name!r} names {', '.join(unknown)}, not columns of the schema")
+        return self
 
     @property
     def required_fields(self) -> list[str]:
@@ -99,27 +126,12 @@ class SourceSchema:
 
     @property
     def multi_fields(self) -> list[FieldSpec]:
-        return [spec for spec in self.fields.values() if spec.kind in MULTI_KINDS]
+        return [spec for spec in self.fields.values() if spec.field_kind.multi]
 
     @property
     def natural_key_columns(self) -> list[str]:
-        """Typed columns that identify a row (period → period_start/end, country → iso3, ...)."""
-        cols: list[str] = []
-        for name in self.natural_key:
-            spec = self.fields[name]
-            cols += [spec.name if spec.kind in ("period", "age_band") else spec.checked_column]
-        return cols
-
-
-def _field(name: str, raw: dict[str, Any]) -> FieldSpec:
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ValueError(f"field {name!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    if kind in ("vocab", "multi") and not raw.get("vocab"):
-        raise ValueError(f"field {name!r}: kind {kind} needs a vocab")
-    if raw.get("vocab"):
-        vocabulary(raw["vocab"])  # fails loudly on an unknown vocabulary
-    return FieldSpec(name=name, **raw)
+        """The stored columns that identify a row (country → country_iso3, company → company_code, ...)."""
+        return [self.fields[name].stored_column for name in self.natural_key]
 
 
 @cache
@@ -127,33 +139,15 @@ def load_schema(group: str) -> SourceSchema:
     """The schema of one stakeholder group, read from schemas/<group>.yaml."""
     if group not in GROUPS:
         raise KeyError(f"unknown schema {group!r}; known schemas: {', '.join(GROUPS)}")
-    doc = yaml.safe_load((paths.SCHEMAS / f"{group}.yaml").read_text(encoding="utf-8"))
-    fields = {name: _field(name, raw or {}) for name, raw in doc["fields"].items()}
-    checks = tuple(
-        RowCheck(name=c["name"], columns=tuple(c["columns"]), rule=c["rule"], hint=c["hint"])
-        for c in doc.get("row_checks", [])
-    )
-    return SourceSchema(
-        group=doc["group"],
-        title=doc["title"],
-        fact_table=doc["fact_table"],
-        natural_key=tuple(doc["natural_key"]),
-        fields=fields,
-        row_checks=checks,
-    )
+    path = paths.SCHEMAS / f"{group}.yaml"
+    schema = load_config(path, SourceSchema, what="schema", entries={"fields": "field"}, error=SchemaError)
+    if schema.group != group:
+        raise SchemaError(f"schema file {path} is wrong: its group is {schema.group!r}, not {group!r}")
+    return schema
 
 
 def _column(spec: FieldSpec) -> pa.Column:
-    checks: list[pa.Check] = []
-    if spec.min is not None:
-        checks.append(pa.Check.ge(spec.min))
-    if spec.min_exclusive is not None:
-        checks.append(pa.Check.gt(spec.min_exclusive))
-    if spec.max is not None:
-        checks.append(pa.Check.le(spec.max))
-    if spec.kind == "vocab":
-        checks.append(pa.Check.isin(list(vocabulary(spec.vocab).codes)))
-    return pa.Column(nullable=not spec.required, checks=checks, required=False)
+    return pa.Column(nullable=not spec.required, checks=spec.field_kind.pandera_checks(spec), required=False)
 
 
 def _row_check(check: RowCheck) -> pa.Check:
@@ -171,7 +165,7 @@ def _row_check(check: RowCheck) -> pa.Check:
 def pandera_schema(group: str) -> pa.DataFrameSchema:
     """The pandera model of a group's typed frame (after conversion and harmonisation)."""
     schema = load_schema(group)
-    columns = {spec.checked_column: _column(spec) for spec in schema.fields.values() if spec.kind not in MULTI_KINDS}
+    columns = {spec.checked_column: _column(spec) for spec in schema.fields.values() if not spec.field_kind.multi}
     return pa.DataFrameSchema(
         columns=columns,
         checks=[_row_check(c) for c in schema.row_checks],

@@ -17,6 +17,7 @@ PACKAGES = ("cli", "flows", "tasks", "pop", "schemas", "demo", "bench")
 # lower ones. demo (the generator of the bundled data) sits beside tasks; bench measures the whole pipeline.
 LAYERS = {
     "pop.paths": 0,
+    "pop.config": 0,
     "schemas": 1,
     "pop": 2,
     "tasks": 3,

@@ -10,6 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 ${imports if imports else ""}
+from pop.views import create_views, drop_views
 
 # revision identifiers, used by Alembic.
 revision: str = ${repr(up_revision)}
@@ -19,10 +20,14 @@ depends_on: Union[str, Sequence[str], None] = ${repr(depends_on)}
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
+    """Upgrade schema. The views over the tables are made again around the change (PostgreSQL expands f.* once)."""
+    drop_views(op.get_bind())
     ${upgrades if upgrades else "pass"}
+    create_views(op.get_bind())
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
+    """Downgrade schema, the views made again around the change."""
+    drop_views(op.get_bind())
     ${downgrades if downgrades else "pass"}
+    create_views(op.get_bind())

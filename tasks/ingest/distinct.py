@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from schemas.kinds import Invalid, Parsed
+
 
 def _spread(per_value: list[Any], codes: np.ndarray, dtype: str, index: pd.Index) -> pd.Series:
     """One output column: `per_value[i]` for every row whose code is i (code -1, a missing cell, → missing)."""
@@ -30,24 +32,30 @@ def _spread(per_value: list[Any], codes: np.ndarray, dtype: str, index: pd.Index
 
 
 def parse_distinct(
-    column: pd.Series, parse: Callable[[Any], tuple | None], outputs: dict[str, str]
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Apply `parse` to each distinct non-missing value; it returns one item per output column, or None when the
-    value cannot be parsed. Returns the output columns (with the given dtypes) and the mask of rows that failed."""
+    column: pd.Series, parse: Callable[[Any], Parsed], outputs: dict[str, str]
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Apply `parse` to each distinct non-missing value; it returns one item per output column, or Invalid (None for
+    short) when the value cannot be parsed. Returns the output columns (with the given dtypes), the mask of rows that
+    failed, and for those rows what a reason shows (Invalid.shown, else the value as sent)."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     results = [parse(value) for value in uniques]
-    failed = np.array([r is None for r in results] + [False])[codes]
+    failed = np.array([r is None or isinstance(r, Invalid) for r in results] + [False])[codes]
+    given = [r.outputs if isinstance(r, Invalid) else r for r in results]
     frame = pd.DataFrame(
         {
-            name: _spread([None if r is None else r[i] for r in results], codes, dtype, column.index)
+            name: _spread([None if g is None else g[i] for g in given], codes, dtype, column.index)
             for i, (name, dtype) in enumerate(outputs.items())
         },
         index=column.index,
     )
-    return frame, pd.Series(failed, index=column.index)
+    shown = [
+        r.shown if isinstance(r, Invalid) and r.shown is not None else value
+        for value, r in zip(uniques, results, strict=True)
+    ]
+    return frame, pd.Series(failed, index=column.index), _spread(shown, codes, "object", column.index)
 
 
 def map_distinct(column: pd.Series, fn: Callable[[Any], Any], dtype: str = "category") -> pd.Series:
     """`fn` applied once per distinct non-missing value; None results become missing."""
-    frame, _ = parse_distinct(column, lambda value: (fn(value),), {"value": dtype})
+    frame, _, _ = parse_distinct(column, lambda value: (fn(value),), {"value": dtype})
     return frame["value"]

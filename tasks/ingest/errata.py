@@ -4,14 +4,16 @@ harmonisation. Each erratum must keep matching something; one that no longer doe
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Connection, func, select
 
+from pop.config import load_config
+from pop.contracts import BatchStatus, SourceOutcome
 from pop.db import get_engine
 from pop.models import Batch, ErratumApplication
 from pop.registry import Registry, RegistryError
@@ -42,6 +44,21 @@ class Erratum(BaseModel):
             raise ValueError("'where' is empty: say which rows (field: value as the sender wrote it)")
         return self
 
+    @model_validator(mode="after")
+    def _names_fields_of_its_source(self, info: ValidationInfo) -> Erratum:
+        registry: Registry | None = (info.context or {}).get("registry")
+        if registry is None:
+            return self
+        try:
+            fields = registry.get(self.source).schema.fields
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+        if unknown := [f for f in [*self.where, *self.set] if f not in fields]:
+            raise ValueError(
+                f"names {', '.join(unknown)}, not fields of source {self.source}; fields: {', '.join(fields)}"
+            )
+        return self
+
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
@@ -58,28 +75,39 @@ class Erratum(BaseModel):
         return mask
 
 
+class ErrataLog(BaseModel):
+    """config/errata.yaml: every known upstream error, each with its own id."""
+
+    model_config = ConfigDict(extra="forbid")
+    errata: list[Erratum] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_file(cls, doc: Any) -> Any:
+        return doc or {}
+
+    @field_validator("errata")
+    @classmethod
+    def _ids_unique(cls, errata: list[Erratum]) -> list[Erratum]:
+        ids = [e.id for e in errata]
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"every erratum needs its own id: {', '.join(repeated)} repeated")
+        return errata
+
+
 def load_errata(path: Path, registry: Registry) -> list[Erratum]:
-    """Read and check the errata log; a wrong entry is refused with what to fix."""
+    """Read and check the errata log (none when there is no file); a wrong entry is refused with what to fix."""
     if not Path(path).exists():
         return []
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    try:
-        errata = [Erratum.model_validate(item) for item in doc.get("errata", [])]
-    except ValidationError as exc:
-        raise RegistryError(f"errata file {path} is wrong: {exc}") from None
-    seen: set[str] = set()
-    for erratum in errata:
-        if erratum.id in seen:
-            raise RegistryError(f"errata file {path}: duplicate id {erratum.id!r}")
-        seen.add(erratum.id)
-        fields = registry.get(erratum.source).schema.fields
-        unknown = [f for f in [*erratum.where, *erratum.set] if f not in fields]
-        if unknown:
-            raise RegistryError(
-                f"errata file {path}: erratum {erratum.id} names {', '.join(unknown)}, not fields "
-                f"of source {erratum.source}; fields: {', '.join(fields)}"
-            )
-    return errata
+    log = load_config(
+        Path(path),
+        ErrataLog,
+        what="errata",
+        entries={"errata": "erratum"},
+        context={"registry": registry},
+        error=RegistryError,
+    )
+    return log.errata
 
 
 def apply_errata(mapped: pd.DataFrame, errata: list[Erratum], issues: RowIssues) -> list[dict]:
@@ -117,7 +145,9 @@ def stale_errata(conn: Connection, errata: list[Erratum]) -> list[tuple[Erratum,
             continue
         names = (
             conn.execute(
-                select(batch.c.original_name).where(batch.c.source_id == erratum.source, batch.c.status == "loaded")
+                select(batch.c.original_name).where(
+                    batch.c.source_id == erratum.source, batch.c.status == BatchStatus.LOADED
+                )
             )
             .scalars()
             .all()
@@ -134,14 +164,14 @@ def stale_errata(conn: Connection, errata: list[Erratum]) -> list[tuple[Erratum,
     return problems
 
 
-def flag_stale_errata(database_url: str, run: dict[str, Any], errata: list[Erratum]) -> dict[str, Any]:
-    """The run with every source that has an erratum no longer matching anything failed, loudly, so that the
-    erratum gets retired."""
+def flag_stale_errata(
+    database_url: str, outcomes: Sequence[SourceOutcome], errata: list[Erratum]
+) -> list[SourceOutcome]:
+    """The sources' outcomes, with every source that has an erratum no longer matching anything failed, loudly, so
+    that the erratum gets retired."""
     with get_engine(database_url).connect() as conn:
         stale = stale_errata(conn, errata)
+    flagged = list(outcomes)
     for erratum, problem in stale:
-        for source in run["sources"]:
-            if source["source_id"] == erratum.source:
-                source["status"] = "failed"
-                source["message"] = "; ".join(filter(None, [source["message"], problem]))
-    return run
+        flagged = [o.failed_because(problem) if o.source_id == erratum.source else o for o in flagged]
+    return flagged

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
-from pop import paths
+from pop import paths, views
+from pop.contracts import BatchStatus, FailedExpectation, QualityOutcome, SuiteOutcome
 from pop.db import get_engine
-from pop.models import FACT_TABLES, Batch, DimCountry, DimPeriod, QualityResult, SourceRecord
+from pop.models import DimCountry, DimPeriod, QualityResult, SourceRecord
 from pop.paths import OutputPaths
 from pop.settings import get_settings
-from schemas.spec import GROUPS, MULTI_KINDS, FieldSpec, SourceSchema, load_schema
-from schemas.vocabulary import vocabulary
+from schemas.kinds import COUNTRY_CODES
+from schemas.spec import GROUPS, FieldSpec, SourceSchema, load_schema
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite, ExpectationSuiteValidationResult
@@ -43,7 +44,6 @@ WAREHOUSE, FRAMES, ALL_ROWS = "warehouse", "quality_frames", "all_rows"
 FRESHNESS = "source_freshness"
 SITE = "pop_data_docs"
 TABLES_CHECKPOINT, FRESHNESS_CHECKPOINT = "warehouse_tables", "warehouse_freshness"
-COUNTRY_CODES = "country_codes"
 FRESHNESS_DAYS: dict[str, int | None] = {
     "daily": 2,
     "weekly": 8,
@@ -53,7 +53,6 @@ FRESHNESS_DAYS: dict[str, int | None] = {
     "yearly": 400,
     "ad-hoc": None,
 }
-VOCAB_OF_KIND = {"company": "company", "platform": "platform"}  # harmonised kinds that resolve through a vocabulary
 EXAMPLES = 10  # unexpected values kept per failed expectation
 
 
@@ -75,39 +74,10 @@ def rows_parameter(table: str) -> str:
     return f"{table}_rows"
 
 
-def fact_column(spec: FieldSpec) -> str:
-    """The fact-table column a field is stored in (as SourceSchema.natural_key_columns maps it)."""
-    return spec.name if spec.kind in ("period", "age_band") else spec.checked_column
-
-
 def field_expectations(spec: FieldSpec) -> list[Expectation]:
-    """Completeness, range and vocabulary of one field."""
+    """What the field's kind expects of its stored column: completeness, range, vocabulary (schemas/kinds.py)."""
     gxe = _gx().expectations
-    column = fact_column(spec)
-    found: list[Expectation] = []
-    if spec.required:
-        found.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    low = spec.min if spec.min is not None else spec.min_exclusive
-    if low is not None or spec.max is not None:
-        found.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column, min_value=low, max_value=spec.max, strict_min=spec.min is None and low is not None
-            )
-        )
-    vocab = spec.vocab if spec.kind == "vocab" else VOCAB_OF_KIND.get(spec.kind)
-    if vocab:
-        found.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=column, value_set=list(vocabulary(vocab).codes), meta={"vocabulary": vocab}
-            )
-        )
-    if spec.kind == "country":
-        found.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=column, value_set={"$PARAMETER": COUNTRY_CODES}, meta={"vocabulary": "dim_country"}
-            )
-        )
-    return found
+    return [getattr(gxe, e.type)(**e.kwargs, meta=e.meta or None) for e in spec.field_kind.expectations(spec)]
 
 
 def _stable_ids(suite: ExpectationSuite) -> ExpectationSuite:
@@ -139,8 +109,7 @@ def table_suite(schema: SourceSchema) -> ExpectationSuite:
         ),
     ]
     for spec in schema.fields.values():
-        if spec.kind not in MULTI_KINDS:
-            expectations += field_expectations(spec)
+        expectations += field_expectations(spec)
     return _suite(schema.fact_table, expectations, meta={"derived_from": f"schemas/{schema.group}.yaml"})
 
 
@@ -158,13 +127,15 @@ def freshness_suite() -> ExpectationSuite:
 
 
 def rows_query(table: str) -> str:
-    """A fact table's rows in scope with their source: rows of rejected batches left out, a row of no loaded batch
-    kept with source_id NULL (so that it fails). source_id is a scalar subquery, not a join: joined, SQLite and
-    PostgreSQL (without statistics) match GX's per-key counts back to the rows batch by batch, in n squared time."""
+    """A fact table's rows the checks cover, with their source: the rows of current batches (pop.views), and any row
+    of no loaded batch, kept with source_id NULL so that it fails (a rejected batch's rows are left out). source_id
+    is a scalar subquery, not a join: joined, SQLite and PostgreSQL (without statistics) match GX's per-key counts
+    back to the rows batch by batch, in n squared time."""
+    current = views.batches_view(views.CURRENT)
     return (
-        f"SELECT f.*, (SELECT b.source_id FROM batches b WHERE b.batch_id = f.batch_id AND b.status = 'loaded') "
-        f"AS source_id FROM {table} f WHERE NOT EXISTS (SELECT 1 FROM batches r WHERE r.batch_id = f.batch_id "
-        f"AND r.status = 'loaded' AND r.review_status = 'rejected')"
+        f"SELECT f.*, (SELECT c.source_id FROM {current} c WHERE c.batch_id = f.batch_id) AS source_id "
+        f"FROM {table} f WHERE f.batch_id IN (SELECT batch_id FROM {current}) OR NOT EXISTS "
+        f"(SELECT 1 FROM batches b WHERE b.batch_id = f.batch_id AND b.status = '{BatchStatus.LOADED}')"
     )
 
 
@@ -311,18 +282,14 @@ def project_context() -> FileDataContext:
 
 # --- run-time values from the warehouse -----------------------------------------------------------------------
 
-BATCH = Batch.__table__
-IN_SCOPE = (BATCH.c.status == "loaded") & (BATCH.c.review_status != "rejected")
-
 
 def suite_parameters(conn: Connection) -> dict[str, Any]:
-    """Expected row counts per fact table (rows_loaded of the group's loaded, unrejected batches) and country codes."""
-    source = SourceRecord.__table__
+    """Expected row counts per fact table (rows_loaded of the group's current batches) and country codes."""
+    source, current = SourceRecord.__table__, views.batches(views.CURRENT)
     loaded = dict(
         conn.execute(
-            select(source.c.stakeholder_group, func.sum(BATCH.c.rows_loaded))
-            .join(source, source.c.id == BATCH.c.source_id)
-            .where(IN_SCOPE)
+            select(source.c.stakeholder_group, func.sum(current.c.rows_loaded))
+            .join(source, source.c.id == current.c.source_id)
             .group_by(source.c.stakeholder_group)
         ).all()
     )
@@ -336,22 +303,21 @@ PERIOD_END = "period_end"  # what a group with periods is dated by: the end of i
 def dated_by(schema: SourceSchema) -> str | None:
     """What a group's freshness is judged by: the end of its newest period, else its first date field (e.g. the
     submissions' submitted_on); None when it has neither."""
-    if any(spec.kind == "period" for spec in schema.fields.values()):
+    dating = [spec for spec in schema.fields.values() if spec.field_kind.dates_rows]
+    if any(spec.stored_column == "period" for spec in dating):
         return PERIOD_END
-    return next((fact_column(spec) for spec in schema.fields.values() if spec.kind == "date"), None)
+    return dating[0].stored_column if dating else None
 
 
 def _newest_dates(conn: Connection, schema: SourceSchema, dated: str) -> list[tuple[str, Any]]:
-    """(source id, newest date) of each source with rows in scope in the group's fact table, dated by `dated`."""
-    fact, period = FACT_TABLES[schema.fact_table], DimPeriod.__table__
-    rows = fact.join(BATCH, BATCH.c.batch_id == fact.c.batch_id)
+    """(source id, newest date) of each source with rows of current batches in the group's fact table, dated by
+    `dated`."""
+    fact, period = views.facts(views.CURRENT, schema.fact_table), DimPeriod.__table__
     if dated == PERIOD_END:
-        newest, rows = func.max(period.c.period_end), rows.join(period, period.c.period == fact.c.period)
+        newest, rows = func.max(period.c.period_end), fact.join(period, period.c.period == fact.c.period)
     else:
-        newest = func.max(fact.c[dated])
-    return conn.execute(
-        select(BATCH.c.source_id, newest).select_from(rows).where(IN_SCOPE).group_by(BATCH.c.source_id)
-    ).all()
+        newest, rows = func.max(fact.c[dated]), fact
+    return conn.execute(select(fact.c.source_id, newest).select_from(rows).group_by(fact.c.source_id)).all()
 
 
 def freshness_frame(conn: Connection, as_of: dt.date) -> pd.DataFrame:
@@ -451,10 +417,16 @@ def with_sources(outcomes: list[dict[str, Any]], freshness: pd.DataFrame) -> lis
     return outcomes
 
 
-def suite_summary(suite: str, outcomes: list[dict[str, Any]], success: bool) -> dict[str, Any]:
+def suite_summary(suite: str, outcomes: list[dict[str, Any]], success: bool) -> SuiteOutcome:
     """A suite's line of the result: success, how many expectations ran, and the failed ones."""
-    failed = [{k: o[k] for k in ("expectation", "column", "observed", "details")} for o in outcomes if not o["success"]]
-    return {"suite": suite, "success": success and not failed, "evaluated": len(outcomes), "failed": failed}
+    failed = tuple(
+        FailedExpectation(
+            expectation=o["expectation"], column=o["column"], observed=o["observed"], details=o["details"]
+        )
+        for o in outcomes
+        if not o["success"]
+    )
+    return SuiteOutcome(suite=suite, success=success and not failed, evaluated=len(outcomes), failed=failed)
 
 
 def store_outcomes(conn: Connection, run_id: str, outcomes: dict[str, list[dict[str, Any]]]) -> None:
@@ -524,10 +496,9 @@ def _run_checkpoints(
             context.data_sources.get(WAREHOUSE).get_execution_engine().engine.dispose()
 
 
-def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt.date | None = None) -> dict[str, Any]:
+def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt.date | None = None) -> QualityOutcome:
     """Run every suite on the warehouse; store each outcome in quality_results and refresh the Data Docs, keeping the
-    newest POP_GX_KEEP_RESULTS validation results per suite.
-    Returns {"success", "suites": [{"suite", "success", "evaluated", "failed": [...]}], "data_docs"}."""
+    newest POP_GX_KEEP_RESULTS validation results per suite."""
     engine = get_engine(database_url)
     with engine.connect() as conn:
         parameters = suite_parameters(conn)
@@ -538,12 +509,12 @@ def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt
     outcomes[FRESHNESS] = with_sources(outcomes[FRESHNESS], freshness)
     with engine.begin() as conn:
         store_outcomes(conn, run_id, outcomes)
-    suites = [suite_summary(v.suite_name, outcomes[v.suite_name], bool(v.success)) for v in validations]
-    return {
-        "success": all(s["success"] for s in suites),
-        "suites": suites,
-        "data_docs": str(OutputPaths(outputs_dir).data_docs / "index.html"),
-    }
+    suites = tuple(suite_summary(v.suite_name, outcomes[v.suite_name], bool(v.success)) for v in validations)
+    return QualityOutcome(
+        success=all(s.success for s in suites),
+        suites=suites,
+        data_docs=OutputPaths(outputs_dir).data_docs / "index.html",
+    )
 
 
 # --- markdown ------------------------------------------------------------------------------------------------------
@@ -555,26 +526,26 @@ def _short(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _expected(failure: dict[str, Any]) -> Any:
+def _expected(failure: FailedExpectation) -> Any:
     """What a failed expectation asked for: its arguments, or the vocabulary its values must be in."""
-    vocabulary_name = failure["details"].get("meta", {}).get("vocabulary")
-    return failure["details"]["expected"] or (f"in {vocabulary_name}" if vocabulary_name else "")
+    vocabulary_name = failure.details.get("meta", {}).get("vocabulary")
+    return failure.details["expected"] or (f"in {vocabulary_name}" if vocabulary_name else "")
 
 
-def markdown_report(result: dict[str, Any]) -> str:
+def markdown_report(result: QualityOutcome) -> str:
     """The failed expectations as a markdown report (or a line saying every suite passed)."""
-    failed = [(s["suite"], f) for s in result["suites"] for f in s["failed"]]
+    failed = [(s.suite, f) for s in result.suites for f in s.failed]
     lines = [
-        f"# Warehouse quality: {'passed' if result['success'] else 'FAILED'}",
+        f"# Warehouse quality: {'passed' if result.success else 'FAILED'}",
         "",
-        f"Data Docs: `{result['data_docs']}`",
+        f"Data Docs: `{result.data_docs}`",
         "",
     ]
     if not failed:
         return "\n".join([*lines, "Every expectation of every suite passed."])
     lines += ["| suite | expectation | column | expected | observed |", "|---|---|---|---|---|"]
     lines += [
-        f"| {suite} | {f['expectation']} | {f['column'] or ''} | {_short(_expected(f))} | {_short(f['observed'])} |"
+        f"| {suite} | {f.expectation} | {f.column or ''} | {_short(_expected(f))} | {_short(f.observed)} |"
         for suite, f in failed
     ]
     return "\n".join(lines)

@@ -14,42 +14,97 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from pop import paths
+from pop.config import ConfigError, load_config
 
 ALL = "all"  # the dimension value of a margin (total) row
 CASES = "cases"  # the count column secondary suppression ranks cells by (else the first count column)
 BASE = "base"  # the denominator column the unstable flag looks at (else the cases column)
 KINDS = ("primary", "secondary", "carried")
 PARAMETERS = ("min_count", "min_count_detailed", "detailed_dimensions", "unstable_base")
-CONFIG_KEYS = (*PARAMETERS, "codes", "unstable_code", "labels")
 
 Equation = tuple[int, list[int]]  # (margin row position, member row positions): margin = sum(members)
 Row = dict[int, int]  # a sparse integer row of the equation matrix: column (row position) -> coefficient
 
 
-class DisclosureError(ValueError):
+class DisclosureError(ConfigError):
     """The disclosure rules or a table cannot be used; the message says what to fix."""
 
 
-@dataclass(frozen=True)
-class DisclosureRules:
+class DisclosureRules(BaseModel):
     """The thresholds and codes of disclosure control (config/disclosure.yaml)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     min_count: int
     min_count_detailed: int
     detailed_dimensions: int
     unstable_base: int
     codes: dict[str, str]  # kind (primary, secondary, carried) -> code
-    labels: dict[str, str]  # code (the three codes and unstable_code) -> what it means
     unstable_code: str
+    labels: dict[str, str]  # code (the three codes and unstable_code) -> what it means, placeholders filled in
+
+    @field_validator(*PARAMETERS, mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any, info: ValidationInfo) -> Any:
+        least = 0 if info.field_name == "unstable_base" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{info.field_name} must be a whole number of at least {least}, not {value!r}")
+        return value
+
+    @field_validator("min_count_detailed")
+    @classmethod
+    def _detailed_at_least_plain(cls, value: int, info: ValidationInfo) -> int:
+        if "min_count" in info.data and value < info.data["min_count"]:
+            raise ValueError(f"min_count_detailed ({value}) must be at least min_count ({info.data['min_count']})")
+        return value
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _one_code_per_kind(cls, codes: Any) -> Any:
+        if not isinstance(codes, dict) or sorted(map(str, codes)) != sorted(KINDS):
+            raise ValueError(f'codes must map exactly {", ".join(KINDS)} to a code, e.g. primary: "[c]"')
+        return {kind: codes[kind] for kind in KINDS}
+
+    @field_validator("unstable_code")
+    @classmethod
+    def _codes_differ(cls, unstable: str, info: ValidationInfo) -> str:
+        all_codes = [*info.data.get("codes", {}).values(), unstable]
+        for code in all_codes:
+            if not isinstance(code, str) or not code.strip() or code.strip() != code or code == ALL or _numeric(code):
+                raise ValueError(
+                    f"code {code!r} must be a non-empty string without surrounding spaces that does not read as a "
+                    'number (e.g. "[c]")'
+                )
+        if len(set(all_codes)) != len(all_codes):
+            raise ValueError(f"the codes {', '.join(map(repr, all_codes))} must all differ")
+        return unstable
+
+    @field_validator("labels")
+    @classmethod
+    def _a_text_per_code(cls, labels: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        all_codes = [*info.data.get("codes", {}).values(), info.data.get("unstable_code")]
+        missing = [code for code in all_codes if not isinstance(labels.get(code), str) or not labels[code].strip()]
+        extra = sorted(str(code) for code in labels if code not in all_codes)
+        if missing or extra:
+            raise ValueError(
+                f"labels must give a text for each of {', '.join(map(str, all_codes))} and nothing else"
+                + (f"; missing: {', '.join(map(str, missing))}" if missing else "")
+                + (f"; not a code: {', '.join(extra)}" if extra else "")
+            )
+        numbers = {name: info.data[name] for name in PARAMETERS if name in info.data}
+        try:
+            return {code: " ".join(labels[code].format(**numbers).split()) for code in all_codes}
+        except (KeyError, IndexError, ValueError) as exc:
+            placeholders = ", ".join("{" + name + "}" for name in PARAMETERS)
+            raise ValueError(f"the label of a code has an unknown placeholder ({exc}); use {placeholders}") from None
 
     @property
     def primary_code(self) -> str:
@@ -96,72 +151,7 @@ class DisclosureRules:
 
 def load_rules(path: Path | None = None) -> DisclosureRules:
     """The disclosure rules from a YAML file (default config/disclosure.yaml), validated."""
-    path = path or paths.DISCLOSURE_FILE
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DisclosureError(f"{path}: cannot read the disclosure rules ({exc})") from exc
-    except yaml.YAMLError as exc:
-        raise DisclosureError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise DisclosureError(f"{path}: expected a mapping with keys {', '.join(CONFIG_KEYS)}")
-    unknown = sorted(str(key) for key in raw if key not in CONFIG_KEYS)
-    missing = [key for key in CONFIG_KEYS if key not in raw]
-    if unknown or missing:
-        raise DisclosureError(
-            f"{path}: "
-            + "; ".join(
-                ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
-                + ([f"missing key(s) {', '.join(missing)}"] if missing else [])
-            )
-            + f" (expected {', '.join(CONFIG_KEYS)})"
-        )
-    numbers: dict[str, int] = {}
-    for name in PARAMETERS:
-        value = raw[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "unstable_base" else 1):
-            least = "0" if name == "unstable_base" else "1"
-            raise DisclosureError(f"{path}: {name} must be a whole number of at least {least}, not {value!r}")
-        numbers[name] = value
-    if numbers["min_count_detailed"] < numbers["min_count"]:
-        raise DisclosureError(
-            f"{path}: min_count_detailed ({numbers['min_count_detailed']}) must be at least "
-            f"min_count ({numbers['min_count']})"
-        )
-    codes = raw["codes"]
-    if not isinstance(codes, dict) or sorted(map(str, codes)) != sorted(KINDS):
-        raise DisclosureError(f'{path}: codes must map exactly {", ".join(KINDS)} to a code, e.g. primary: "[c]"')
-    codes = {kind: codes[kind] for kind in KINDS}
-    all_codes = [*codes.values(), raw["unstable_code"]]
-    for code in all_codes:
-        if not isinstance(code, str) or not code.strip() or code.strip() != code or code == ALL or _numeric(code):
-            raise DisclosureError(
-                f"{path}: code {code!r} must be a non-empty string without surrounding spaces "
-                f'that does not read as a number (e.g. "[c]")'
-            )
-    if len(set(all_codes)) != len(all_codes):
-        raise DisclosureError(f"{path}: the codes {', '.join(map(repr, all_codes))} must all differ")
-    labels = raw["labels"]
-    if not isinstance(labels, dict):
-        raise DisclosureError(f"{path}: labels must map each code to what it means")
-    missing_labels = [code for code in all_codes if not isinstance(labels.get(code), str) or not labels[code].strip()]
-    extra_labels = sorted(str(code) for code in labels if code not in all_codes)
-    if missing_labels or extra_labels:
-        raise DisclosureError(
-            f"{path}: labels must give a text for each of {', '.join(all_codes)} and nothing else"
-            + (f"; missing: {', '.join(missing_labels)}" if missing_labels else "")
-            + (f"; not a code: {', '.join(extra_labels)}" if extra_labels else "")
-        )
-    texts: dict[str, str] = {}
-    for code in all_codes:
-        try:
-            texts[code] = " ".join(labels[code].format(**numbers).split())
-        except (KeyError, IndexError, ValueError) as exc:
-            raise DisclosureError(
-                f"{path}: label of {code} has an unknown placeholder ({exc}); use "
-                f"{', '.join('{' + name + '}' for name in PARAMETERS)}"
-            ) from exc
-    return DisclosureRules(codes=codes, labels=texts, unstable_code=raw["unstable_code"], **numbers)
+    return load_config(path or paths.DISCLOSURE_FILE, DisclosureRules, what="disclosure rules", error=DisclosureError)
 
 
 def _numeric(text: str) -> bool:
@@ -178,7 +168,7 @@ def _numeric(text: str) -> bool:
 
 def _keys(table: pd.DataFrame, dims: Sequence[str]) -> list[tuple[Any, ...]]:
     """Each row's dimension values, in dims order."""
-    return list(zip(*(table[d].tolist() for d in dims))) if dims else [()] * len(table)
+    return list(zip(*(table[d].tolist() for d in dims), strict=True)) if dims else [()] * len(table)
 
 
 def _check_table(
@@ -194,7 +184,8 @@ def _check_table(
     seen: set[tuple[Any, ...]] = set()
     for key in _keys(table, dims):
         if key in seen:
-            raise DisclosureError(f"table has more than one row for {dict(zip(dims, key))}; aggregate it first")
+            found = dict(zip(dims, key, strict=True))
+            raise DisclosureError(f"table has more than one row for {found}; aggregate it first")
         seen.add(key)
 
 
@@ -420,17 +411,17 @@ class _Secondary:
             return None
         limit = max(2, int(HYPERCUBES_PER_SEARCH ** (1 / k)))
         choices: list[list[Any]] = []
-        for d, levels in zip(self.additive, self.levels):
+        for d, levels in zip(self.additive, self.levels, strict=True):
             ranked = []
             for level in levels:
-                neighbour = self.at.get(key[:d] + (level,) + key[d + 1 :])
+                neighbour = self.at.get((*key[:d], level, *key[d + 1 :]))
                 if level != key[d] and neighbour is not None:
                     ranked.append((self.cost(neighbour), neighbour, level))
             if not ranked:
                 return None
             choices.append([level for *_, level in sorted(ranked)[:limit]])
         corners = [
-            [(d, j) for flip, (j, d) in zip(corner, enumerate(self.additive)) if flip]
+            [(d, j) for flip, (j, d) in zip(corner, enumerate(self.additive), strict=True) if flip]
             for corner in itertools.product((False, True), repeat=k)
         ]
         best: tuple[tuple[int, int, float], list[int]] | None = None

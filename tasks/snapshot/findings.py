@@ -6,94 +6,107 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from pop import paths
+from pop.config import ConfigError, load_config
 from schemas.spec import GROUPS
+from tasks.snapshot.document import Evidence, EvidenceStatus, StatedFinding, UnavailableEvidence, UnstatedFinding
 
-ITEM_KEYS = {"indicator", "cell", "where", "latest", "pick", "group", "supports", "contradicts", "shows"}
 
-
-class FindingsError(ValueError):
+class FindingsError(ConfigError):
     """The findings rules cannot be used; the message says which rule and what to fix."""
 
 
-@dataclass(frozen=True)
-class EvidenceRule:
+class EvidenceRule(BaseModel):
+    """One evidence item of a finding: which published cell of which indicator, and when it supports the statement."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str
     indicator: str
-    cell: dict[str, str]
-    where: str | None  # a jinja2 expression a cell must satisfy to be considered (before latest and pick)
-    latest: str | None
-    pick: str | None
+    cell: dict[str, str] = {}
+    where: str | None = None  # a jinja2 expression a cell must satisfy to be considered (before latest and pick)
+    latest: str | None = None
+    pick: Literal["max", "min"] | None = None
     group: str
     supports: str
-    contradicts: str | None
+    contradicts: str | None = None
     shows: str | None = None  # the count column this evidence is about, when not the indicator's value
 
+    @field_validator("cell", mode="before")
+    @classmethod
+    def _cell_values_as_text(cls, cell: Any) -> Any:
+        return {k: str(v) for k, v in cell.items()} if isinstance(cell, dict) else cell
 
-@dataclass(frozen=True)
-class FindingRule:
+    @field_validator("indicator")
+    @classmethod
+    def _indicator_exists(cls, indicator: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("indicators")
+        if known is not None and indicator not in known:
+            raise ValueError(f"unknown indicator {indicator!r} (sql/indicators has {', '.join(sorted(known))})")
+        return indicator
+
+    @field_validator("group")
+    @classmethod
+    def _group_exists(cls, group: str) -> str:
+        if group not in GROUPS:
+            raise ValueError(f"unknown group {group!r}; known: {', '.join(GROUPS)}")
+        return group
+
+
+class FindingRule(BaseModel):
+    """A finding: its wording (a jinja2 template over its evidence items) and the evidence, primary first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     id: str
-    theme: str
+    theme: str = ""
     statement: str
     evidence: tuple[EvidenceRule, ...]
 
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _items_are_named_by_their_keys(cls, evidence: Any) -> Any:
+        if not evidence:
+            raise ValueError("a finding needs at least one evidence item (the first is its primary evidence)")
+        if isinstance(evidence, dict):
+            return [{**item, "name": name} if isinstance(item, dict) else item for name, item in evidence.items()]
+        return evidence
 
-def _evidence(finding_id: str, name: str, raw: dict[str, Any], indicators: set[str]) -> EvidenceRule:
-    """One evidence item of a rule, checked."""
-    place = f"finding {finding_id}, evidence {name}"
-    if not isinstance(raw, dict) or (stray := set(raw) - ITEM_KEYS):
-        raise FindingsError(
-            f"{place}: unknown key(s) {', '.join(sorted(stray)) if isinstance(raw, dict) else raw}; "
-            f"allowed: {', '.join(sorted(ITEM_KEYS))}"
-        )
-    for key in ("indicator", "group", "supports"):
-        if not raw.get(key):
-            raise FindingsError(f"{place}: '{key}' is required")
-    if raw["indicator"] not in indicators:
-        raise FindingsError(
-            f"{place}: unknown indicator {raw['indicator']!r} (sql/indicators has {', '.join(sorted(indicators))})"
-        )
-    if raw["group"] not in GROUPS:
-        raise FindingsError(f"{place}: unknown group {raw['group']!r}; known: {', '.join(GROUPS)}")
-    if raw.get("pick") not in (None, "max", "min"):
-        raise FindingsError(f"{place}: pick must be max or min, not {raw['pick']!r}")
-    return EvidenceRule(
-        name=name,
-        indicator=raw["indicator"],
-        cell={k: str(v) for k, v in (raw.get("cell") or {}).items()},
-        where=raw.get("where"),
-        latest=raw.get("latest"),
-        pick=raw.get("pick"),
-        group=raw["group"],
-        supports=raw["supports"],
-        contradicts=raw.get("contradicts"),
-        shows=raw.get("shows"),
-    )
+
+class FindingRules(BaseModel):
+    """config/findings.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    findings: tuple[FindingRule, ...] = ()
+
+    @field_validator("findings")
+    @classmethod
+    def _ids_unique(cls, findings: tuple[FindingRule, ...]) -> tuple[FindingRule, ...]:
+        ids = [f.id for f in findings]
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"every finding needs its own id: {', '.join(repeated)} repeated")
+        return findings
 
 
 def load_rules(indicators: set[str], path: Path | None = None) -> list[FindingRule]:
     """The findings rules, checked against the indicators that exist."""
-    path = path or paths.FINDINGS_FILE
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    rules, seen = [], set()
-    for raw in doc.get("findings") or []:
-        fid = raw.get("id")
-        if not fid or fid in seen:
-            raise FindingsError(f"{path.name}: every finding needs a unique id ({fid!r})")
-        seen.add(fid)
-        if not raw.get("statement") or not raw.get("evidence"):
-            raise FindingsError(f"finding {fid}: 'statement' and 'evidence' are required")
-        evidence = tuple(_evidence(fid, name, item, indicators) for name, item in raw["evidence"].items())
-        rules.append(FindingRule(id=fid, theme=raw.get("theme", ""), statement=raw["statement"], evidence=evidence))
-    return rules
+    rules = load_config(
+        path or paths.FINDINGS_FILE,
+        FindingRules,
+        what="findings rules",
+        entries={"findings": "finding", "evidence": "evidence"},
+        context={"indicators": indicators},
+        error=FindingsError,
+    )
+    return list(rules.findings)
 
 
 # --- wording ----------------------------------------------------------------------------------------------
@@ -164,10 +177,34 @@ def corroboration(supporting: set[str], contradicting: set[str]) -> str:
     return {0: "unsupported", 1: "single group", 2: "two groups"}.get(len(supporting), "three or more groups")
 
 
-def build_finding(rule: FindingRule, published: dict[str, dict[str, Any]], env: SandboxedEnvironment) -> dict:
+def _read(
+    item: EvidenceRule, table: dict[str, Any], cell: dict[str, str], row: dict[str, Any], status: EvidenceStatus
+) -> Evidence:
+    """An evidence item read from the row of its indicator that `cell` chose, with its sources and periods."""
+    shown = item.shows or table.get("value", "value")
+    dims = table.get("dimensions")
+    return Evidence(
+        name=item.name,
+        indicator=item.indicator,
+        group=item.group,
+        cell={d: str(row[d]) for d in dims} if dims else cell,  # the cell chosen, named fully
+        status=status,
+        value=row.get(shown),
+        unit="count" if item.shows else table.get("unit", "number"),
+        values=row,
+        sources=sorted({c["source_id"] for c in table["coverage"]}),
+        periods=sorted({p for c in table["coverage"] for p in (c["first_period"], c["last_period"])}),
+    )
+
+
+def build_finding(
+    rule: FindingRule, published: dict[str, dict[str, Any]], env: SandboxedEnvironment
+) -> StatedFinding | UnstatedFinding:
     """One finding: its statement, evidence and corroboration, or why it is not stated."""
     context: dict[str, Any] = {}
-    evidence, supporting, contradicting = [], set(), set()
+    evidence: list[Evidence | UnavailableEvidence] = []
+    supporting: set[str] = set()
+    contradicting: set[str] = set()
     for item in rule.evidence:
         table = published.get(item.indicator) or {"rows": [], "coverage": [], "value": "value"}
         try:
@@ -177,62 +214,46 @@ def build_finding(rule: FindingRule, published: dict[str, dict[str, Any]], env: 
         else:
             rows = [r for r in table["rows"] if item.where is None or _truth(env, item.where, r)]
             row, why = select_cell(rows, cell, item.latest, item.pick, table.get("value", "value"))
-        entry: dict[str, Any] = {"name": item.name, "indicator": item.indicator, "group": item.group, "cell": cell}
         if row is None:
-            entry.update(status="unavailable", reason=why)
-            evidence.append(entry)
+            evidence.append(
+                UnavailableEvidence(
+                    name=item.name,
+                    indicator=item.indicator,
+                    group=item.group,
+                    cell=cell,
+                    status="unavailable",
+                    reason=why,
+                )
+            )
             if item is rule.evidence[0]:
-                return {
-                    "id": rule.id,
-                    "theme": rule.theme,
-                    "stated": False,
-                    "reason": f"its primary evidence is unavailable: {why}",
-                    "evidence": evidence,
-                }
+                reason = f"its primary evidence is unavailable: {why}"
+                return UnstatedFinding(id=rule.id, theme=rule.theme, reason=reason, evidence=tuple(evidence))
             continue
         context[item.name] = row
         supports = _truth(env, item.supports, {**context, **row})
         contradicts = _truth(env, item.contradicts, {**context, **row})
-        status = "contradicts" if contradicts else "supports" if supports else "neutral"
+        status: EvidenceStatus = "contradicts" if contradicts else "supports" if supports else "neutral"
+        evidence.append(_read(item, table, cell, row, status))
         if item is rule.evidence[0] and status != "supports":
-            return {
-                "id": rule.id,
-                "theme": rule.theme,
-                "stated": False,
-                "evidence": evidence + [entry],
-                "reason": f"its primary evidence does not support it ({item.supports} is false)",
-            }
+            reason = f"its primary evidence does not support it ({item.supports} is false)"
+            return UnstatedFinding(id=rule.id, theme=rule.theme, reason=reason, evidence=tuple(evidence))
         (contradicting if status == "contradicts" else supporting if status == "supports" else set()).add(item.group)
-        sources = sorted({c["source_id"] for c in table["coverage"]})
-        if dims := table.get("dimensions"):
-            entry["cell"] = {d: str(row[d]) for d in dims}  # the cell chosen, named fully
-        shown = item.shows or table.get("value", "value")
-        entry.update(
-            status=status,
-            value=row.get(shown),
-            unit="count" if item.shows else table.get("unit", "number"),
-            values=row,
-            sources=sources,
-            periods=sorted({p for c in table["coverage"] for p in (c["first_period"], c["last_period"])}),
-        )
-        evidence.append(entry)
     names = {item.name for item in rule.evidence}
     statement = " ".join(env.from_string(rule.statement).render(**{n: context.get(n) for n in names}).split())
-    return {
-        "id": rule.id,
-        "theme": rule.theme,
-        "stated": True,
-        "statement": statement,
-        "corroboration": corroboration(supporting, contradicting),
-        "supporting_groups": sorted(supporting),
-        "contradicting_groups": sorted(contradicting),
-        "evidence": evidence,
-    }
+    return StatedFinding(
+        id=rule.id,
+        theme=rule.theme,
+        statement=statement,
+        corroboration=corroboration(supporting, contradicting),
+        supporting_groups=sorted(supporting),
+        contradicting_groups=sorted(contradicting),
+        evidence=tuple(evidence),
+    )
 
 
 def build_findings(
     rules: list[FindingRule], published: dict[str, dict[str, Any]], label: Callable[[str], str]
-) -> list[dict[str, Any]]:
+) -> list[StatedFinding | UnstatedFinding]:
     """Every rule's finding, in the rules' order."""
     env = environment(label)
     return [build_finding(rule, published, env) for rule in rules]

@@ -21,6 +21,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from pop.registry import Source
 from schemas.countries import countries
+from schemas.kinds import PERIOD_FORMS
 from schemas.spec import FieldSpec
 from schemas.vocabulary import vocabulary
 
@@ -30,12 +31,7 @@ DEFAULT_DATA_SHEET = "Data"
 PREPARED_ROWS = 1000
 FIXED_TIME = dt.datetime(2024, 1, 1)  # workbook created/modified: fixed, so two runs give the same bytes
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every zip entry's timestamp, for the same reason
-SINGLE_CHOICE = ("vocab", "company", "platform", "country")
-ALIAS_KINDS = ("company", "platform", "country")  # names and aliases are accepted too: the list only suggests
-TEXT_KINDS = ("text", "period", "country", "countries", "vocab", "multi", "age_band", "company", "platform", "bool")
-YES_NO = '"yes,no"'
 ONE_ZERO = '"1,0"'
-PERIOD_FORMS = "2023 (year), 2023-H1 (half), 2023-Q2 (quarter) or 2023-05 (month)"
 MAX_PROMPT = 255  # Excel's limit for input and error messages
 MAX_TITLE = 32  # Excel's limit for their titles
 BOLD = Font(bold=True)
@@ -80,12 +76,14 @@ def data_sheet_name(source: Source) -> str:
 
 
 def list_name(spec: FieldSpec) -> str | None:
-    """The Lists column a field's values come from: its vocabulary, or 'country', 'company', 'platform'."""
-    if spec.kind in ("country", "countries"):
-        return "country"
-    if spec.kind in ("company", "platform"):
-        return spec.kind
-    return spec.vocab
+    """The Lists column a field's values come from (its vocabulary, or 'country', 'company', 'platform'), if any."""
+    return spec.field_kind.template_list(spec)
+
+
+def dropdown(spec: FieldSpec) -> str | None:
+    """The list a single-choice field picks from (a multi-select field has a list in the README only)."""
+    rule = spec.field_kind.template_rule(spec)
+    return rule.lists if rule.type == "list" else None
 
 
 def list_codes(name: str) -> list[str]:
@@ -97,67 +95,18 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _bounds_text(spec: FieldSpec) -> str:
-    parts = []
-    if spec.min is not None:
-        parts.append(f"≥ {_number(spec.min)}")
-    if spec.min_exclusive is not None:
-        parts.append(f"> {_number(spec.min_exclusive)}")
-    if spec.max is not None:
-        parts.append(f"≤ {_number(spec.max)}")
-    return " and ".join(parts)
-
-
 def format_text(column: TemplateColumn) -> str:
     """How a value is written, in words: whole number ≥ 0, YYYY-MM-DD, period forms, yes/no, ..."""
-    spec = column.spec
     if column.option is not None:
         return "1 or 0 (blank counts as 0)"
-    bounds = _bounds_text(spec)
-    texts = {
-        "int": f"whole number {bounds}".strip(),
-        "number": f"number {bounds}".strip() + "; thousands separators accepted (1,200)",
-        "bool": "yes or no",
-        "date": "date, YYYY-MM-DD",
-        "period": f"period, written as text: {PERIOD_FORMS}",
-        "country": "country name or ISO 3166 code (Kenya, KE or KEN); WLD for global figures",
-        "countries": "countries (names or ISO codes) separated by ';'",
-        "vocab": "one code from the list",
-        "multi": "one or more codes from the list, separated by ';'",
-        "age_band": "age band: 13-15, 25+, under 10, a single age, or unknown",
-        "company": "company name (aliases are recognised)",
-        "platform": "product or platform name (aliases are recognised)",
-    }
-    return texts.get(spec.kind, "text")
-
-
-def _coded(name: str) -> list[str]:
-    vocab = vocabulary(name)
-    return [
-        f"{code} = {vocab.entries[code]['label']}" if vocab.entries[code].get("label") else code for code in vocab.codes
-    ]
+    return column.spec.field_kind.template_format_of(column.spec)
 
 
 def allowed_text(column: TemplateColumn) -> str:
     """The values a column takes: vocabulary codes with their labels, yes/no, 1/0, or a description."""
-    spec = column.spec
     if column.option is not None:
         return f"1 = {column.option} applies, 0 = it does not"
-    if spec.kind == "bool":
-        return "yes, no (also accepted: true/false, 1/0)"
-    if spec.kind == "country":
-        return "any country: name or ISO code (the dropdown lists ISO alpha-3 codes); WLD = world / global"
-    if spec.kind == "countries":
-        return "one or more, separated by ';': country names or ISO codes; WLD = world / global"
-    if spec.kind == "multi":
-        return "one or more, separated by ';':\n" + "\n".join(_coded(spec.vocab))
-    if spec.kind in ("vocab", "company", "platform"):
-        return "\n".join(_coded(list_name(spec)))
-    return ""
+    return column.spec.field_kind.template_allowed(column.spec)
 
 
 def required_text(column: TemplateColumn, source: Source) -> str:
@@ -199,49 +148,24 @@ def example_value(column: TemplateColumn) -> Any:
 
 def number_format(spec: FieldSpec) -> str:
     """The cell format of a field: whole numbers, numbers, dates, or text (so Excel keeps 2023-05 and 13-15)."""
-    if spec.kind == "int":
-        return "0" if spec.max is not None else "#,##0"
-    if spec.kind == "number":
-        return "0.00" if spec.max is not None else "#,##0.00"
-    if spec.kind == "date":
-        return "yyyy-mm-dd"
-    return "@" if spec.kind in TEXT_KINDS else "General"
-
-
-def _numeric_rule(spec: FieldSpec) -> tuple[str, str, str | None]:
-    low = spec.min if spec.min is not None else spec.min_exclusive
-    if low is not None and spec.max is not None:
-        return "between", _number(low), _number(spec.max)
-    if spec.min_exclusive is not None:
-        return "greaterThan", _number(spec.min_exclusive), None
-    if low is not None:
-        return "greaterThanOrEqual", _number(low), None
-    if spec.max is not None:
-        return "lessThanOrEqual", _number(spec.max), None
-    return "between", "-1E+15", "1E+15"
+    return spec.field_kind.template_number_format(spec)
 
 
 def _rule(column: TemplateColumn, source: Source, refs: dict[str, str]) -> DataValidation:
-    spec = column.spec
     if column.option is not None:
         return DataValidation(type="list", formula1=ONE_ZERO, errorStyle="stop")
-    if spec.kind in SINGLE_CHOICE:
-        lenient = spec.kind in ALIAS_KINDS or spec.name in source.values
-        return DataValidation(type="list", formula1=refs[list_name(spec)], errorStyle="warning" if lenient else "stop")
-    if spec.kind == "bool":
-        return DataValidation(type="list", formula1=YES_NO, errorStyle="stop")
-    if spec.kind in ("int", "number"):
-        operator, low, high = _numeric_rule(spec)
-        return DataValidation(
-            type="whole" if spec.kind == "int" else "decimal",
-            operator=operator,
-            formula1=low,
-            formula2=high,
-            errorStyle="stop",
-        )
-    if spec.kind == "date":
-        return DataValidation(type="date", operator="greaterThanOrEqual", formula1="1", errorStyle="stop")
-    return DataValidation()  # any value: only the input message
+    rule = column.spec.field_kind.template_rule(column.spec)
+    if rule.type is None:
+        return DataValidation()  # any value: only the input message
+    # a list of codes only suggests when names and aliases are accepted too, or the source has its own codes
+    strict = rule.strict and not (rule.lists and column.spec.name in source.values)
+    return DataValidation(
+        type=rule.type,
+        operator=rule.operator,
+        formula1=refs[rule.lists] if rule.lists else rule.formula1,
+        formula2=rule.formula2,
+        errorStyle="stop" if strict else "warning",
+    )
 
 
 def validation(column: TemplateColumn, source: Source, refs: dict[str, str], cells: str) -> DataValidation:
@@ -275,7 +199,7 @@ def write_lists(sheet: Worksheet, names: list[str]) -> dict[str, str]:
 
 
 def _width(column: TemplateColumn) -> float:
-    name = list_name(column.spec) if column.spec.kind in SINGLE_CHOICE and column.option is None else None
+    name = dropdown(column.spec) if column.option is None else None
     texts = [column.header, str(example_value(column)), *(list_codes(name) if name else [])]
     return min(max(8, *map(len, texts)) + 4, 45)
 

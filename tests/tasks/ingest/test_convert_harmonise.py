@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from schemas.countries import countries, resolve_country
 from schemas.spec import load_schema
-from tasks.ingest.convert import convert_simple, parse_period
-from tasks.ingest.harmonise import harmonise_multi, harmonise_vocab, parse_age_band, pop_age_band
+from schemas.values import parse_age_band, parse_period, pop_age_band
+from tasks.ingest.convert import parse_field
 from tasks.ingest.issues import RowIssues
 
 HELPLINE = load_schema("helplines_services")
@@ -47,14 +47,14 @@ def test_every_month_is_one_calendar_month(year: int, month: int) -> None:
 def test_counts_with_thousands_separators_round_trip(value: int) -> None:
     issues = RowIssues()
     column = pd.Series([f"{value:,}", str(value)], dtype="string")
-    converted = convert_simple(column, HELPLINE.fields["contacts"], issues)
+    converted = parse_field(column, HELPLINE.fields["contacts"], issues, ";")["contacts"]
     assert converted.tolist() == [value, value] and not issues.parts
 
 
 def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
     issues = RowIssues()
     column = pd.Series(["12", "twelve", "1.5", None, "16,200,000"], dtype="string", index=[2, 3, 4, 5, 6])
-    converted = convert_simple(column, HELPLINE.fields["contacts"], issues)
+    converted = parse_field(column, HELPLINE.fields["contacts"], issues, ";")["contacts"]
     assert converted.tolist() == [12, pd.NA, pd.NA, pd.NA, 16_200_000]
     found = issues.frame()
     assert found[["row", "check", "value"]].values.tolist() == [
@@ -66,7 +66,7 @@ def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
 def test_decimal_numbers() -> None:
     issues = RowIssues()
     column = pd.Series(["1.04", "0,9x", "16,200,000.5"], dtype="string")
-    converted = convert_simple(column, SURVEY.fields["weight"], issues)
+    converted = parse_field(column, SURVEY.fields["weight"], issues, ";")["weight"]
     assert converted.tolist()[0] == 1.04 and converted.tolist()[2] == 16_200_000.5
     assert issues.frame()["value"].tolist() == ["0,9x"]
 
@@ -128,7 +128,7 @@ def test_not_age_bands(band: str) -> None:
 def test_vocabulary_synonyms_and_unknown_codes() -> None:
     issues = RowIssues()
     column = pd.Series(["WhatsApp", "e-mail", "Web chat", "pigeon"], dtype="string")
-    codes = harmonise_vocab(column, HELPLINE.fields["channel"], issues)
+    codes = parse_field(column, HELPLINE.fields["channel"], issues, ";")["channel"]
     assert codes.tolist()[:3] == ["messaging_app", "email", "web_chat"] and pd.isna(codes.iloc[3])
     assert issues.frame()["check"].tolist() == ["unknown_code"]
     assert "phone, sms, web_chat" in issues.frame()["message"].iloc[0]
@@ -137,6 +137,6 @@ def test_vocabulary_synonyms_and_unknown_codes() -> None:
 def test_multi_select_cells_keep_known_codes_and_name_unknown_ones() -> None:
     issues = RowIssues()
     column = pd.Series(["helpline chat;blocked", "search|telepathy", None], dtype="string")
-    codes = harmonise_multi(column, SURVEY.fields["help_tools_used"], issues, ";")
+    codes = parse_field(column, SURVEY.fields["help_tools_used"], issues, ";")["help_tools_used"]
     assert codes.tolist() == [["helpline_chat_or_app", "platform_report_or_block"], ["search_engine"], []]
     assert issues.frame()[["row", "value"]].values.tolist() == [[1, "telepathy"]]

@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from pop.contracts import BatchSummary
 from pop.db import get_engine
-from pop.models import Batch, FactHelplineContacts, QuarantineRow
+from pop.models import FACT_TABLES, Batch, QuarantineRow
 from pop.registry import Registry
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.extract import discover_files
 from tasks.reference.dimensions import sync_dimensions
 from tests.helpers import HEADER, HELPLINE_COLUMNS, helpline_source, write_file
+
+HELPLINE = FACT_TABLES["fact_helpline_contacts"]
 
 GOOD_ROWS = [
     '2023-Q1,Kenya,counselling,TEL,bullying,13-15,girl,"1,200"',
@@ -24,7 +27,7 @@ GOOD_ROWS = [
 ]
 
 
-def run_ingest(tmp_path: Path, database_url: str, source, chunk_rows: int = 1000) -> list[dict]:
+def run_ingest(tmp_path: Path, database_url: str, source, chunk_rows: int = 1000) -> list[BatchSummary | None]:
     with get_engine(database_url).begin() as conn:
         sync_dimensions(conn, Registry(sources=[source]))
     results = []
@@ -42,7 +45,7 @@ def test_clean_rows_load_harmonised(tmp_path: Path, database_url: str) -> None:
     source = helpline_source(tmp_path)
     write_file(tmp_path, "q1.csv", "\n".join([HEADER, *GOOD_ROWS]) + "\n")
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == ("loaded", 3, 3, 0)
+    assert (batch.status, batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == ("loaded", 3, 3, 0)
     with get_engine(database_url).connect() as conn:
         rows = conn.execute(
             text(
@@ -60,8 +63,8 @@ def test_clean_rows_load_harmonised(tmp_path: Path, database_url: str) -> None:
     ]
     assert str(rows[0].period_start)[:10] == "2023-01-01" and str(rows[0].period_end)[:10] == "2023-03-31"
     assert rows[0].granularity == "quarter"
-    landed = Path(batch["landed_path"])
-    assert landed.exists() and landed.name == f"{batch['sha256']}.csv"
+    landed = Path(batch.landed_path)
+    assert landed.exists() and landed.name == f"{batch.sha256}.csv"
 
 
 @pytest.mark.parametrize("chunk_rows", [1000, 2], ids=["one-chunk", "chunks-of-2"])
@@ -76,7 +79,7 @@ def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url
                 HEADER,
                 *GOOD_ROWS,
                 "2023-Q1,Narnia,counselling,chat,grooming,13-15,girl,3",  # row 5: unknown country
-                "2023-Q1,Kenya,counselling,pigeon,grooming,13-15,girl,-4",  # row 6: channel not in vocabulary + negative
+                "2023-Q1,Kenya,counselling,pigeon,grooming,13-15,girl,-4",  # row 6: channel not in vocabulary, negative
                 "2023-Q9,Kenya,counselling,chat,grooming,10-12,boy,twelve",  # row 7: bad period + not a number
                 "2023-Q1,KEN,counselling,chat,cyberbullying,13-15,girl,41",  # row 8: repeats row 3's key
             ]
@@ -84,7 +87,7 @@ def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url
         + "\n",
     )
     [batch] = run_ingest(tmp_path, database_url, source, chunk_rows=chunk_rows)
-    assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (7, 3, 4)
+    assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (7, 3, 4)
     with get_engine(database_url).connect() as conn:
         quarantined = {
             r.row_number: (r.fields, json.loads(r.reasons_json), json.loads(r.original_json))
@@ -107,11 +110,11 @@ def test_bad_rows_are_quarantined_with_every_reason(tmp_path: Path, database_url
         (7, "not_a_whole_number"),
         (8, "duplicate_key"),
     }
-    failures = {(f["column"], f["check"]): f for f in batch["failures"]}
-    assert failures[("country", "unknown_country")]["examples"] == ["Narnia"]
-    assert failures[("country", "unknown_country")]["sender_column"] == "Country"
-    assert failures[("contacts", "below_minimum")]["row_numbers"] == [6]
-    assert "at least 0" in failures[("contacts", "below_minimum")]["hint"]
+    failures = {(f.column, f.check): f for f in batch.failures}
+    assert failures[("country", "unknown_country")].examples == ("Narnia",)
+    assert failures[("country", "unknown_country")].sender_column == "Country"
+    assert failures[("contacts", "below_minimum")].row_numbers == (6,)
+    assert "at least 0" in failures[("contacts", "below_minimum")].hint
 
 
 def test_same_file_twice_loads_once(tmp_path: Path, database_url: str) -> None:
@@ -119,13 +122,13 @@ def test_same_file_twice_loads_once(tmp_path: Path, database_url: str) -> None:
     write_file(tmp_path, "q1.csv", "\n".join([HEADER, *GOOD_ROWS]) + "\n")
     first = run_ingest(tmp_path, database_url, source)
     again = run_ingest(tmp_path, database_url, source)
-    assert [b["status"] for b in first] == ["loaded"] and again == [None]
+    assert [b.status for b in first] == ["loaded"] and again == [None]
     write_file(tmp_path, "q1_resent.csv", "\n".join([HEADER, *GOOD_ROWS]) + "\n")
     results = run_ingest(tmp_path, database_url, source)
-    duplicate = [b for b in results if b][0]
-    assert duplicate["status"] == "duplicate" and duplicate["duplicate_of"] == first[0]["batch_id"]
-    assert "same content as q1.csv" in duplicate["message"]
-    assert count(database_url, FactHelplineContacts.__table__) == 3
+    duplicate = next(b for b in results if b)
+    assert duplicate.status == "duplicate" and duplicate.duplicate_of == first[0].batch_id
+    assert "same content as q1.csv" in duplicate.message
+    assert count(database_url, HELPLINE) == 3
     assert count(database_url, Batch.__table__) == 2
 
 
@@ -138,11 +141,11 @@ def test_failure_mid_file_leaves_no_partial_rows(tmp_path: Path, database_url: s
     broken = "2023-Q4,Kenya,counselling,chat,grooming,16-17,girl,5,EXTRA,FIELDS"
     write_file(tmp_path, "q.csv", "\n".join([HEADER, *rows, broken, *GOOD_ROWS]) + "\n")
     [batch] = run_ingest(tmp_path, database_url, source, chunk_rows=2)
-    assert batch["status"] == "failed"
-    assert "q.csv" in batch["message"] and "same number of columns" in batch["message"]
-    assert count(database_url, FactHelplineContacts.__table__) == 0
+    assert batch.status == "failed"
+    assert "q.csv" in batch.message and "same number of columns" in batch.message
+    assert count(database_url, HELPLINE) == 0
     assert count(database_url, QuarantineRow.__table__) == 0
-    assert Path(batch["landed_path"]).exists()
+    assert Path(batch.landed_path).exists()
 
 
 BAD_FILES = [
@@ -174,11 +177,11 @@ def test_bad_file_fails_its_batch_with_a_clear_message(
     source = helpline_source(tmp_path)
     write_file(tmp_path, name, content)
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert batch["status"] == "failed"
-    assert batch["message"].startswith(name) and expected in batch["message"]
-    assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (0, 0, 0)
-    assert Path(batch["landed_path"]).exists()
-    assert count(database_url, FactHelplineContacts.__table__) == 0
+    assert batch.status == "failed"
+    assert batch.message.startswith(name) and expected in batch.message
+    assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (0, 0, 0)
+    assert Path(batch.landed_path).exists()
+    assert count(database_url, HELPLINE) == 0
 
 
 def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:
@@ -197,8 +200,8 @@ def test_workbook_without_the_expected_sheet(tmp_path: Path, database_url: str) 
     source = helpline_source(tmp_path, format="xlsx", files="hl/*.xlsx", sheet="Data")
     _xlsx(tmp_path / "inbox" / "hl" / "book.xlsx", {"About": [["Demo helpline"]], "Sheet2": [HEADER.split(",")]})
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert batch["status"] == "failed"
-    assert "no sheet 'Data' (sheets found: About, Sheet2)" in batch["message"]
+    assert batch.status == "failed"
+    assert "no sheet 'Data' (sheets found: About, Sheet2)" in batch.message
 
 
 def test_workbook_with_cover_sheet_loads_with_sheet_row_numbers(tmp_path: Path, database_url: str) -> None:
@@ -212,15 +215,15 @@ def test_workbook_with_cover_sheet_loads_with_sheet_row_numbers(tmp_path: Path, 
     ]
     _xlsx(tmp_path / "inbox" / "hl" / "book.xlsx", {"About": [["cover"]], "Data": rows})
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_loaded"], batch["rows_quarantined"]) == ("loaded", 1, 1)
-    assert batch["failures"][0]["row_numbers"] == [5]
+    assert (batch.status, batch.rows_loaded, batch.rows_quarantined) == ("loaded", 1, 1)
+    assert batch.failures[0].row_numbers == (5,)
 
 
 def test_corrupt_workbook(tmp_path: Path, database_url: str) -> None:
     source = helpline_source(tmp_path, format="xlsx", files="hl/*.xlsx", sheet="Data")
     write_file(tmp_path, "broken.xlsx", b"PK\x03\x04 this is not really a zip")
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert batch["status"] == "failed" and "not a readable .xlsx workbook" in batch["message"]
+    assert batch.status == "failed" and "not a readable .xlsx workbook" in batch.message
 
 
 @pytest.mark.parametrize(
@@ -235,7 +238,7 @@ def test_json_of_the_wrong_shape(tmp_path: Path, database_url: str, content: str
     source = helpline_source(tmp_path, format="json", files="hl/*.json", records_path="records")
     write_file(tmp_path, "h.json", content.replace('"data"', '"records"') if 'a": 1' in content else content)
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert batch["status"] == "failed" and expected in batch["message"]
+    assert batch.status == "failed" and expected in batch.message
 
 
 def test_every_batch_reconciles(tmp_path: Path, database_url: str) -> None:
@@ -247,9 +250,7 @@ def test_every_batch_reconciles(tmp_path: Path, database_url: str) -> None:
         for b in conn.execute(select(Batch.__table__)).mappings():
             assert b["rows_in"] == b["rows_loaded"] + b["rows_quarantined"]
             loaded = conn.execute(
-                select(func.count())
-                .select_from(FactHelplineContacts.__table__)
-                .where(FactHelplineContacts.batch_id == b["batch_id"])
+                select(func.count()).select_from(HELPLINE).where(HELPLINE.c.batch_id == b["batch_id"])
             ).scalar_one()
             held = conn.execute(
                 select(func.count()).select_from(QuarantineRow.__table__).where(QuarantineRow.batch_id == b["batch_id"])
@@ -268,12 +269,12 @@ def test_a_new_file_repeating_loaded_rows_does_not_double_count(tmp_path: Path, 
         "\n".join([HEADER, GOOD_ROWS[1].replace(",40", ",45"), "2023-Q2,Kenya,counselling,chat,grooming,13-15,girl,4"])
         + "\n",
     )
-    second = [b for b in run_ingest(tmp_path, database_url, source) if b][0]
-    assert (second["rows_loaded"], second["rows_quarantined"]) == (1, 1)
-    [failure] = second["failures"]
-    assert failure["check"] == "already_loaded" and failure["row_numbers"] == [2]
-    assert failure["examples"] == [f"already loaded from batch {first['batch_id']}, row 3"]
-    assert count(database_url, FactHelplineContacts.__table__) == 4
+    second = next(b for b in run_ingest(tmp_path, database_url, source) if b)
+    assert (second.rows_loaded, second.rows_quarantined) == (1, 1)
+    [failure] = second.failures
+    assert failure.check == "already_loaded" and failure.row_numbers == (2,)
+    assert failure.examples == (f"already loaded from batch {first.batch_id}, row 3",)
+    assert count(database_url, HELPLINE) == 4
 
 
 def test_blank_optional_text_takes_the_schema_default(tmp_path: Path, database_url: str) -> None:
@@ -303,7 +304,7 @@ def test_blank_optional_text_takes_the_schema_default(tmp_path: Path, database_u
         'Meta Platforms Inc.,Instagram,company,content_actioned,,count,"16,200,000",2023-Q4\n',
     )
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_loaded"]) == ("loaded", 1), batch
+    assert (batch.status, batch.rows_loaded) == ("loaded", 1), batch
     with get_engine(database_url).connect() as conn:
         row = conn.execute(
             text(
@@ -324,7 +325,7 @@ def test_a_file_whose_every_row_fails_is_quarantined_row_by_row(tmp_path: Path, 
     ]
     write_file(tmp_path, "q1.csv", "\n".join([HEADER, *rows]) + "\n")
     [batch] = run_ingest(tmp_path, database_url, source, chunk_rows=1_000)
-    assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (2_500, 0, 2_500)
+    assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (2_500, 0, 2_500)
     with get_engine(database_url).connect() as conn:
         stored = conn.execute(
             select(
@@ -360,13 +361,9 @@ def test_cells_are_read_as_the_sender_wrote_them(tmp_path: Path, database_url: s
         + "\n",
     )
     [batch] = run_ingest(tmp_path, database_url, source)
-    assert (batch["rows_loaded"], batch["rows_quarantined"]) == (2, 1)
+    assert (batch.rows_loaded, batch.rows_quarantined) == (2, 1)
     with get_engine(database_url).connect() as conn:
-        loaded = conn.execute(
-            select(FactHelplineContacts.record_id, FactHelplineContacts.channel).order_by(
-                FactHelplineContacts.row_number
-            )
-        ).all()
+        loaded = conn.execute(select(HELPLINE.c.record_id, HELPLINE.c.channel).order_by(HELPLINE.c.row_number)).all()
         original = json.loads(conn.execute(select(QuarantineRow.original_json)).scalar_one())
     assert [tuple(r) for r in loaded] == [("007", "phone"), ("010", "sms")]
     assert (original["Id"], original["Contacts"], original["Channel"]) == ("011", "1.50", "01")

@@ -1,6 +1,6 @@
-"""Cross-source consistency checks on tiny warehouses built from sender files, on SQLite and PostgreSQL: each check
-fires on a seeded discrepancy with the numbers side by side and stays quiet on consistent data; findings are
-upserted (one per subject), keep their status, and resolve when they vanish; the demo's X Corp gap is found."""
+"""Cross-source comparisons on tiny warehouses built from sender files, on SQLite and PostgreSQL: each check fires
+on a seeded discrepancy with the numbers side by side and stays quiet on consistent data; discrepancies are upserted
+(one per subject), keep their status, and resolve when they vanish; the demo's X Corp gap is found."""
 
 from __future__ import annotations
 
@@ -14,24 +14,25 @@ import yaml
 from sqlalchemy import select, update
 
 from pop import paths
+from pop.contracts import BatchStatus, BatchSummary, Discrepancy, ReviewStatus
 from pop.db import get_engine
-from pop.models import ConsistencyFinding
+from pop.models import DiscrepancyRecord
 from pop.registry import Registry, Source, load_registry
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.extract import discover_files
 from tasks.ledger.review import review_batch
 from tasks.quality import prefect_tasks
 from tasks.quality.discrepancies import (
-    ConsistencyError,
+    DiscrepancyError,
     check_discrepancies,
     load_checks,
-    load_config,
+    load_discrepancy_config,
 )
 from tasks.reference.dimensions import sync_dimensions
 from tests.conftest import DEMO_INBOX, DEMO_REGISTRY
 from tests.helpers import HEADER, helpline_source, write_file
 
-FINDINGS = ConsistencyFinding.__table__
+DISCREPANCIES = DiscrepancyRecord.__table__
 COMMON = {"licence": "CC-BY-4.0", "contact": "data@example.org", "update_frequency": "yearly"}
 
 
@@ -125,7 +126,7 @@ def provider_source(tmp_path: Path) -> Source:
 
 def ingest(
     tmp_path: Path, database_url: str, source: Source, name: str, lines: list[str], folder: str | None = None
-) -> dict:
+) -> BatchSummary:
     """Write one sender file and ingest it; the batch must load every row."""
     write_file(tmp_path, name, "\n".join(lines) + "\n", folder=folder or source.id)
     with get_engine(database_url).begin() as conn:
@@ -138,29 +139,28 @@ def ingest(
         )
         if b
     ]
-    assert (batch["status"], batch["rows_quarantined"]) == ("loaded", 0), batch
+    assert (batch.status, batch.rows_quarantined) == (BatchStatus.LOADED, 0), batch
     return batch
 
 
 def write_config(tmp_path: Path, **overrides: Any) -> Path:
-    """The bundled consistency config with some entries replaced."""
-    config = {**load_config(paths.DISCREPANCIES_FILE), **overrides}
-    path = tmp_path / "consistency.yaml"
+    """The bundled discrepancies config with some entries replaced."""
+    config = {**yaml.safe_load(paths.DISCREPANCIES_FILE.read_text(encoding="utf-8")), **overrides}
+    path = tmp_path / "discrepancies.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
 
-def findings_of(findings: list[dict], check_id: str) -> dict[str, dict]:
-    """One check's findings by subject."""
-    return {f["subject"]: f for f in findings if f["check_id"] == check_id}
+def discrepancies_of(found: list[Discrepancy], check_id: str) -> dict[str, Discrepancy]:
+    """One check's discrepancies by subject."""
+    return {d.subject: d for d in found if d.check_id == check_id}
 
 
 def stored(database_url: str) -> list[dict]:
-    """Every row of consistency_findings."""
+    """Every row of the discrepancies table."""
+    table = DISCREPANCIES
     with get_engine(database_url).connect() as conn:
-        return [
-            dict(r) for r in conn.execute(select(FINDINGS).order_by(FINDINGS.c.check_id, FINDINGS.c.subject)).mappings()
-        ]
+        return [dict(r) for r in conn.execute(select(table).order_by(table.c.check_id, table.c.subject)).mappings()]
 
 
 # --- the check files and the config -------------------------------------------------------------------------
@@ -174,19 +174,19 @@ def test_every_check_file_has_its_header_and_binds_only_its_tolerance() -> None:
         "survey_weights",
         "provider_online_exceeds_total",
     }
-    config = load_config(paths.DISCREPANCIES_FILE)
+    config = load_discrepancy_config(paths.DISCREPANCIES_FILE, list(checks.values()))
     for check in checks.values():
         assert check.title and check.description and check.compares
         assert set(re.findall(r"(?<![:\w]):(\w+)", check.sql)) == {check.tolerance}
-        assert check.tolerance in config["tolerances"]
+        assert check.tolerance in config.tolerances
     assert checks["survey_weights"].declared == ("declared_weight_totals",)
-    assert config["tolerances"]["reporter_tolerance"] == 0.05
+    assert config.tolerances["reporter_tolerance"] == 0.05
     assert checks["reporter_agreement"].default == 0.05 and checks["survey_weights"].default == 0.01
 
 
 def test_a_config_entry_no_check_uses_is_refused(tmp_path: Path) -> None:
     path = write_config(tmp_path, tolerances={"reporter_tolerence": 0.1})
-    with pytest.raises(ConsistencyError, match="reporter_tolerence not used by any check"):
+    with pytest.raises(DiscrepancyError, match="reporter_tolerence not used by any check"):
         check_discrepancies(f"sqlite:///{tmp_path / 'unused.sqlite'}", "run", path)
 
 
@@ -220,43 +220,45 @@ X_CORP_2023 = {
 
 def test_reporter_agreement_finds_the_company_and_ncmec_apart(tmp_path: Path, database_url: str) -> None:
     ingest(tmp_path, database_url, tech_source(tmp_path), "metrics.csv", [TECH_HEADER, *TECH_ROWS])
-    found = findings_of(check_discrepancies(database_url, "run-1"), "reporter_agreement")
+    found = discrepancies_of(check_discrepancies(database_url, "run-1"), "reporter_agreement")
     assert list(found) == ["x_corp x cybertipline_reports 2023"]
-    finding = found["x_corp x cybertipline_reports 2023"]
-    assert finding["details"] == X_CORP_2023
-    assert finding["status"] == "open" and finding["title"].startswith("A company and NCMEC disagree")
+    discrepancy = found["x_corp x cybertipline_reports 2023"]
+    assert discrepancy.details == X_CORP_2023
+    assert discrepancy.status == "open" and discrepancy.title.startswith("A company and NCMEC disagree")
 
 
 def test_reporter_agreement_tolerance_is_data(tmp_path: Path, database_url: str) -> None:
     ingest(tmp_path, database_url, tech_source(tmp_path), "metrics.csv", [TECH_HEADER, *TECH_ROWS])
     strict = write_config(tmp_path, tolerances={"reporter_tolerance": 0.01})
-    found = findings_of(check_discrepancies(database_url, "run-1", strict), "reporter_agreement")
+    found = discrepancies_of(check_discrepancies(database_url, "run-1", strict), "reporter_agreement")
     assert set(found) == {"x_corp x cybertipline_reports 2023", "snap snapchat cybertipline_reports 2023"}
-    snap = found["snap snapchat cybertipline_reports 2023"]["details"]
+    snap = found["snap snapchat cybertipline_reports 2023"].details
     assert (snap["company_value"], snap["ncmec_value"], snap["difference"]) == (690000, 713055, -23055)
     lenient = write_config(tmp_path, tolerances={"reporter_tolerance": 0.5})
-    assert findings_of(check_discrepancies(database_url, "run-2", lenient), "reporter_agreement") == {}
+    assert discrepancies_of(check_discrepancies(database_url, "run-2", lenient), "reporter_agreement") == {}
     assert {r["subject"]: r["status"] for r in stored(database_url)} == {
         "x_corp x cybertipline_reports 2023": "resolved",
         "snap snapchat cybertipline_reports 2023": "resolved",
     }
 
 
-# --- findings over runs: upsert, status kept, resolved, reopened --------------------------------------------------
+# --- discrepancies over runs: upsert, status kept, resolved, reopened ---------------------------------------------
 
 
-def test_rerunning_keeps_one_finding_per_subject_and_resolves_what_vanished(tmp_path: Path, database_url: str) -> None:
+def test_rerunning_keeps_one_discrepancy_per_subject_and_resolves_what_vanished(
+    tmp_path: Path, database_url: str
+) -> None:
     batch = ingest(tmp_path, database_url, tech_source(tmp_path), "metrics.csv", [TECH_HEADER, *TECH_ROWS])
     check_discrepancies(database_url, "run-1")
     [first] = stored(database_url)
     with get_engine(database_url).begin() as conn:  # a steward has looked at it
-        conn.execute(update(FINDINGS).values(status="reviewed"))
+        conn.execute(update(DISCREPANCIES).values(status="reviewed"))
 
     again = check_discrepancies(database_url, "run-2")
     [second] = stored(database_url)
-    assert [f["status"] for f in again] == ["reviewed"]
-    assert (second["finding_id"], second["first_seen_at"], second["status"], second["run_id"]) == (
-        first["finding_id"],
+    assert [d.status for d in again] == ["reviewed"]
+    assert (second["discrepancy_id"], second["first_seen_at"], second["status"], second["run_id"]) == (
+        first["discrepancy_id"],
         first["first_seen_at"],
         "reviewed",
         "run-2",
@@ -265,21 +267,21 @@ def test_rerunning_keeps_one_finding_per_subject_and_resolves_what_vanished(tmp_
     assert json.loads(second["details_json"]) == X_CORP_2023
 
     with get_engine(database_url).begin() as conn:  # the batch is rejected: its rows no longer count
-        review_batch(conn, batch["batch_id"], "rejected", "steward", "wrong file")
+        review_batch(conn, batch.batch_id, ReviewStatus.REJECTED, "steward", "wrong file")
     assert check_discrepancies(database_url, "run-3") == []
     [resolved] = stored(database_url)
-    assert (resolved["finding_id"], resolved["status"], resolved["run_id"]) == (
-        first["finding_id"],
+    assert (resolved["discrepancy_id"], resolved["status"], resolved["run_id"]) == (
+        first["discrepancy_id"],
         "resolved",
         "run-2",
     )
 
-    with get_engine(database_url).begin() as conn:  # approved after all: the same finding opens again
-        review_batch(conn, batch["batch_id"], "approved", "steward", None)
+    with get_engine(database_url).begin() as conn:  # approved after all: the same discrepancy opens again
+        review_batch(conn, batch.batch_id, ReviewStatus.APPROVED, "steward", None)
     [reopened] = check_discrepancies(database_url, "run-4")
-    assert (reopened["status"], reopened["details"]) == ("open", X_CORP_2023)
+    assert (reopened.status, reopened.details) == ("open", X_CORP_2023)
     [row] = stored(database_url)
-    assert (row["finding_id"], row["first_seen_at"]) == (first["finding_id"], first["first_seen_at"])
+    assert (row["discrepancy_id"], row["first_seen_at"]) == (first["discrepancy_id"], first["first_seen_at"])
 
 
 # --- 2. helpline total vs breakdown ---------------------------------------------------------------------------
@@ -308,9 +310,9 @@ HELPLINE_Q1 = (
 
 def test_helpline_total_differing_from_its_breakdown(tmp_path: Path, database_url: str) -> None:
     ingest(tmp_path, database_url, helpline_source(tmp_path), "2023.csv", [HEADER, *HELPLINE_ROWS], folder="hl")
-    found = findings_of(check_discrepancies(database_url, "run-1"), "helpline_total_vs_breakdown")
+    found = discrepancies_of(check_discrepancies(database_url, "run-1"), "helpline_total_vs_breakdown")
     assert list(found) == [HELPLINE_Q1]
-    assert found[HELPLINE_Q1]["details"] == {
+    assert found[HELPLINE_Q1].details == {
         "source": "test_helpline",
         "period": "2023-Q1",
         "country": "KEN",
@@ -331,7 +333,7 @@ def test_helpline_total_differing_from_its_breakdown(tmp_path: Path, database_ur
 def test_helpline_within_tolerance_is_quiet(tmp_path: Path, database_url: str) -> None:
     ingest(tmp_path, database_url, helpline_source(tmp_path), "2023.csv", [HEADER, *HELPLINE_ROWS], folder="hl")
     lenient = write_config(tmp_path, tolerances={"helpline_total_tolerance": 0.05})
-    assert findings_of(check_discrepancies(database_url, "run-1", lenient), "helpline_total_vs_breakdown") == {}
+    assert discrepancies_of(check_discrepancies(database_url, "run-1", lenient), "helpline_total_vs_breakdown") == {}
 
 
 # --- 3. survey weights ------------------------------------------------------------------------------------------
@@ -353,8 +355,8 @@ def test_survey_weights_not_summing_as_declared(tmp_path: Path, database_url: st
     ]  # 30 against declared 40
     ingest(tmp_path, database_url, survey_source(tmp_path), "export.csv", [SURVEY_HEADER, *rows])
     config = write_config(tmp_path, declared_weight_totals={"S-DECLARED": 100, "S-SHORT": 40})
-    found = findings_of(check_discrepancies(database_url, "run-1", config), "survey_weights")
-    assert {s: f["details"] for s, f in found.items()} == {
+    found = discrepancies_of(check_discrepancies(database_url, "run-1", config), "survey_weights")
+    assert {s: d.details for s, d in found.items()} == {
         "S-OFF": {
             "survey_id": "S-OFF",
             "respondents": 4,
@@ -376,9 +378,9 @@ def test_survey_weights_not_summing_as_declared(tmp_path: Path, database_url: st
     }
     # without the declarations, S-DECLARED's weights (sum 100 over 3 respondents) are not normalised either
     plain = write_config(tmp_path, declared_weight_totals={})
-    found = findings_of(check_discrepancies(database_url, "run-2", plain), "survey_weights")
+    found = discrepancies_of(check_discrepancies(database_url, "run-2", plain), "survey_weights")
     assert set(found) == {"S-OFF", "S-DECLARED", "S-SHORT"}
-    assert found["S-DECLARED"]["details"]["declared_total"] == 3
+    assert found["S-DECLARED"].details["declared_total"] == 3
 
 
 # --- 4. provider online vs total across reports ----------------------------------------------------------------
@@ -398,8 +400,8 @@ PROVIDER_ROWS = [
 
 def test_provider_online_exceeding_total_across_reports(tmp_path: Path, database_url: str) -> None:
     ingest(tmp_path, database_url, provider_source(tmp_path), "reports.csv", [PROVIDER_HEADER, *PROVIDER_ROWS])
-    found = findings_of(check_discrepancies(database_url, "run-1"), "provider_online_exceeds_total")
-    assert {s: f["details"] for s, f in found.items()} == {
+    found = discrepancies_of(check_discrepancies(database_url, "run-1"), "provider_online_exceeds_total")
+    assert {s: d.details for s, d in found.items()} == {
         "Org A 2023": {
             "org_name": "Org A",
             "year": "2023",
@@ -439,23 +441,21 @@ def test_the_demo_x_corp_discrepancy_is_found_and_shown_in_prefect(tmp_path: Pat
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     ingest_demo(database_url, tmp_path / "landing")
-    findings = prefect_tasks.check_discrepancies(database_url, "demo-run")
-    reporters = findings_of(findings, "reporter_agreement")
+    found = prefect_tasks.check_discrepancies(database_url, "demo-run")
+    reporters = discrepancies_of(found, "reporter_agreement")
     assert set(reporters) == {"x_corp x cybertipline_reports 2022", "x_corp x cybertipline_reports 2023"}
-    assert reporters["x_corp x cybertipline_reports 2023"]["details"] == {**X_CORP_2023, "ncmec_periods": 1}
-    details_2022 = reporters["x_corp x cybertipline_reports 2022"]["details"]
+    assert reporters["x_corp x cybertipline_reports 2023"].details == {**X_CORP_2023, "ncmec_periods": 1}
+    details_2022 = reporters["x_corp x cybertipline_reports 2022"].details
     assert (details_2022["company_value"], details_2022["ncmec_value"]) == (120000, 98050)
-    # BR and PH declare their weighted totals in config/consistency.yaml; KE declares none and is 3% off
-    assert set(findings_of(findings, "survey_weights")) == {"DEMO-YS-2023-KE"}
-    assert not findings_of(findings, "provider_online_exceeds_total")
-    assert not findings_of(findings, "helpline_total_vs_breakdown")  # the demo helplines send no totals
+    # BR and PH declare their weighted totals in config/discrepancies.yaml; KE declares none and is 3% off
+    assert set(discrepancies_of(found, "survey_weights")) == {"DEMO-YS-2023-KE"}
+    assert not discrepancies_of(found, "provider_online_exceeds_total")
+    assert not discrepancies_of(found, "helpline_total_vs_breakdown")  # the demo helplines send no totals
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["consistency-findings"]))
-        )
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["discrepancies"])))
     artifact = max(artifacts, key=lambda a: a.created)
     table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    assert artifact.type == "table" and len(table) == len(findings)
+    assert artifact.type == "table" and len(table) == len(found)
     assert any(
         row["subject"] == "x_corp x cybertipline_reports 2023" and "ncmec_value=597087" in row["numbers"]
         for row in table

@@ -14,15 +14,16 @@ import pytest
 from sqlalchemy import select, text
 
 from pop import paths
+from pop.contracts import QualityOutcome
 from pop.db import get_engine
 from pop.models import FACT_TABLES, QualityResult
 from pop.registry import Registry
-from schemas.spec import GROUPS, MULTI_KINDS, load_schema
+from schemas.spec import GROUPS, load_schema
 from schemas.vocabulary import vocabulary
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.extract import discover_files
 from tasks.quality import prefect_tasks
-from tasks.quality.expectations import check_warehouse, fact_column, table_suite
+from tasks.quality.expectations import check_warehouse, table_suite
 from tasks.reference.dimensions import sync_dimensions
 from tests.conftest import demo_settings
 from tests.helpers import HEADER, helpline_source, write_file
@@ -53,8 +54,8 @@ def ingest(tmp_path: Path, database_url: str, files: dict[str, list[str]]) -> li
         ingest_file(source, incoming, database_url, tmp_path / "landing", 1000, None)
         for incoming in discover_files(source, tmp_path / "inbox")
     ]
-    assert [b["status"] for b in batches] == ["loaded"] * len(files)
-    return [b["batch_id"] for b in batches]
+    assert [b.status for b in batches] == ["loaded"] * len(files)
+    return [b.batch_id for b in batches]
 
 
 def execute(database_url: str, *statements: str) -> None:
@@ -63,12 +64,12 @@ def execute(database_url: str, *statements: str) -> None:
             conn.execute(text(statement))
 
 
-def check(tmp_path: Path, database_url: str, as_of: dt.date = AS_OF, run_id: str = "test-run") -> dict:
+def check(tmp_path: Path, database_url: str, as_of: dt.date = AS_OF, run_id: str = "test-run") -> QualityOutcome:
     return check_warehouse(database_url, tmp_path / "outputs", run_id, as_of)
 
 
-def failures(result: dict) -> set[tuple[str, str, str | None]]:
-    return {(s["suite"], f["expectation"], f["column"]) for s in result["suites"] for f in s["failed"]}
+def failures(result: QualityOutcome) -> set[tuple[str, str, str | None]]:
+    return {(s.suite, f.expectation, f.column) for s in result.suites for f in s.failed}
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -76,9 +77,9 @@ def test_suites_derive_from_the_schemas(group: str) -> None:
     schema = load_schema(group)
     suite = table_suite(schema)
     found = {(e.expectation_type, getattr(e, "column", None)): e for e in suite.expectations}
-    stored = {spec.name: spec for spec in schema.fields.values() if spec.kind not in MULTI_KINDS}
+    stored = {spec.name: spec for spec in schema.fields.values() if not spec.field_kind.multi}
     for spec in stored.values():
-        column = fact_column(spec)
+        column = spec.stored_column
         assert column in FACT_TABLES[schema.fact_table].c, f"{group}.{spec.name}: no column {column}"
         assert (("expect_column_values_to_not_be_null", column) in found) == spec.required
         if spec.kind == "vocab":
@@ -99,15 +100,15 @@ def test_suites_derive_from_the_schemas(group: str) -> None:
 def test_clean_warehouse_passes_stores_outcomes_and_writes_data_docs(tmp_path: Path, database_url: str) -> None:
     ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
     result = check(tmp_path, database_url)
-    assert result["success"] and not failures(result)
-    assert [s["suite"] for s in result["suites"]] == SUITES
-    assert all(s["evaluated"] > 0 for s in result["suites"])
-    assert Path(result["data_docs"]) == tmp_path / "outputs" / "reports" / "data_docs" / "index.html"
-    assert Path(result["data_docs"]).exists()
+    assert result.success and not failures(result)
+    assert [s.suite for s in result.suites] == SUITES
+    assert all(s.evaluated > 0 for s in result.suites)
+    assert result.data_docs == tmp_path / "outputs" / "reports" / "data_docs" / "index.html"
+    assert result.data_docs.exists()
     assert list((tmp_path / "outputs" / "reports" / "data_docs" / "validations").glob("*/test-run/*/*.html"))
     with get_engine(database_url).connect() as conn:
         stored = conn.execute(select(QualityResult.suite, QualityResult.success, QualityResult.run_id)).all()
-    assert len(stored) == sum(s["evaluated"] for s in result["suites"])
+    assert len(stored) == sum(s.evaluated for s in result.suites)
     assert {(r.success, r.run_id) for r in stored} == {(True, "test-run")}
 
 
@@ -163,7 +164,7 @@ def test_seeded_defect_fails_its_expectation(tmp_path: Path, database_url: str, 
     statements, expected = DEFECTS[defect]
     execute(database_url, *(s.format(q1=q1, q2=q2) for s in statements))
     result = check(tmp_path, database_url)
-    assert result["success"] is False
+    assert result.success is False
     assert failures(result) == expected
     with get_engine(database_url).connect() as conn:
         failed = conn.execute(
@@ -181,14 +182,14 @@ def test_failures_say_what_was_observed(tmp_path: Path, database_url: str) -> No
         f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE batch_id = {q1} AND row_number = 3",
         f"DELETE FROM {HELPLINE} WHERE batch_id = {q1} AND row_number = 4",
     )
-    [suite] = [s for s in check(tmp_path, database_url)["suites"] if not s["success"]]
-    by_expectation = {f["expectation"]: f for f in suite["failed"]}
-    assert by_expectation["expect_column_values_to_be_in_set"]["observed"] == {
+    [suite] = [s for s in check(tmp_path, database_url).suites if not s.success]
+    by_expectation = {f.expectation: f for f in suite.failed}
+    assert by_expectation["expect_column_values_to_be_in_set"].observed == {
         "unexpected_count": 1,
         "examples": ["pigeon"],
     }
-    assert by_expectation["expect_table_row_count_to_equal"]["observed"] == 4
-    assert by_expectation["expect_table_row_count_to_equal"]["details"]["expected"] == {"value": 5}
+    assert by_expectation["expect_table_row_count_to_equal"].observed == 4
+    assert by_expectation["expect_table_row_count_to_equal"].details["expected"] == {"value": 5}
 
 
 def test_rows_of_rejected_batches_are_left_out(tmp_path: Path, database_url: str) -> None:
@@ -199,7 +200,7 @@ def test_rows_of_rejected_batches_are_left_out(tmp_path: Path, database_url: str
         f"UPDATE batches SET review_status = 'rejected' WHERE batch_id = {q2}",
     )
     result = check(tmp_path, database_url, as_of=dt.date(2023, 5, 1))  # Q2 rejected: Q1 must be recent enough
-    assert result["success"] and not failures(result)
+    assert result.success and not failures(result)
 
 
 @pytest.mark.parametrize(
@@ -211,17 +212,17 @@ def test_freshness_follows_the_update_frequency(tmp_path: Path, database_url: st
     """The quarterly test source's newest period ends 2023-03-31: it may be 100 days old, no more."""
     ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS})
     result = check(tmp_path, database_url, as_of=as_of)
-    assert result["success"] is fresh
+    assert result.success is fresh
     assert failures(result) == (
         set() if fresh else {("source_freshness", "expect_column_values_to_be_between", "days_overdue")}
     )
     if not fresh:
-        [failure] = result["suites"][-1]["failed"]
-        assert failure["observed"] == {
+        [failure] = result.suites[-1].failed
+        assert failure.observed == {
             "unexpected_count": 1,
             "days_overdue": {"test_helpline": (as_of - dt.date(2023, 3, 31)).days - 100},
         }
-        [row] = failure["details"]["unexpected_rows"]
+        [row] = failure.details["unexpected_rows"]
         assert row == {
             "source_id": "test_helpline",
             "update_frequency": "quarterly",
@@ -266,7 +267,7 @@ def ingest_submissions(tmp_path: Path, database_url: str, submitted_on: list[str
     ]
     write_file(tmp_path, "round1.csv", "\n".join([",".join(SUBMISSION_FIELDS), *rows]) + "\n", folder="pc")
     [incoming] = discover_files(source, tmp_path / "inbox")
-    assert ingest_file(source, incoming, database_url, tmp_path / "landing", 1000, None)["rows_loaded"] == len(
+    assert ingest_file(source, incoming, database_url, tmp_path / "landing", 1000, None).rows_loaded == len(
         submitted_on
     )
 
@@ -280,11 +281,11 @@ def test_submissions_are_fresh_by_their_newest_submission_date(
     """Submissions have no period: the quarterly source is judged by its newest submitted_on, 2023-10-01."""
     ingest_submissions(tmp_path, database_url, ["2023-09-14", "2023-10-01", ""])
     result = check(tmp_path, database_url, as_of=as_of)
-    assert result["success"] is fresh
+    assert result.success is fresh
     if not fresh:
-        [failure] = [f for s in result["suites"] for f in s["failed"]]
-        assert (failure["expectation"], failure["column"]) == ("expect_column_values_to_be_between", "days_overdue")
-        assert failure["details"]["unexpected_rows"] == [
+        [failure] = [f for s in result.suites for f in s.failed]
+        assert (failure.expectation, failure.column) == ("expect_column_values_to_be_between", "days_overdue")
+        assert failure.details["unexpected_rows"] == [
             {
                 "source_id": "test_submissions",
                 "update_frequency": "quarterly",
@@ -311,7 +312,7 @@ def test_only_the_newest_validation_results_are_kept(tmp_path: Path, database_ur
     assert "third" in index and "first" not in index
 
 
-def _committed_project() -> dict[str, str]:
+def _project() -> dict[str, str]:
     gx = paths.GX_PROJECT
     return {
         str(p.relative_to(gx)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -320,12 +321,14 @@ def _committed_project() -> dict[str, str]:
     }
 
 
-def test_running_leaves_the_committed_project_unchanged(tmp_path: Path, database_url: str) -> None:
+def test_running_again_leaves_the_project_unchanged(tmp_path: Path, database_url: str) -> None:
+    """The suites are generated from the schemas at every check: a second check (to other outputs) rewrites nothing,
+    and no run-time value (a path, the warehouse URL) is written into the project."""
     ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS})
     check(tmp_path, database_url, run_id="first")
-    before = _committed_project()
+    before = _project()
     check(tmp_path / "elsewhere", database_url, run_id="second")
-    assert _committed_project() == before
+    assert _project() == before
     assert {
         "great_expectations.yml",
         "checkpoints/warehouse_tables.json",
@@ -341,13 +344,13 @@ def test_check_warehouse_shows_failures_as_prefect_artifacts(tmp_path: Path, dat
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     @flow
-    def checks() -> dict:
+    def checks() -> QualityOutcome:
         return prefect_tasks.check_warehouse(database_url, tmp_path / "outputs", "artifact-run", AS_OF)
 
     q1, _ = ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
     execute(database_url, f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE batch_id = {q1} AND row_number = 3")
     state = checks(return_state=True)
-    assert state.result()["success"] is False
+    assert state.result().success is False
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))

@@ -13,7 +13,8 @@ RULES = """
 findings:
   - id: online_matters
     theme: Channels
-    statement: "{{ pct(helplines.value) }} of helpline contacts arrived online{% if children %}, and {{ pct(children.value) }} of children used online help{% endif %}."
+    statement: "{{ pct(helplines.value) }} of helpline contacts arrived online{% if children %}, and
+      {{ pct(children.value) }} of children used online help{% endif %}."
     evidence:
       helplines: {indicator: share_h, cell: {country: all}, latest: year, group: helplines_services,
                   supports: value >= 0.25, contradicts: value < 0.1}
@@ -63,40 +64,40 @@ def build(rules: list, h: float | None, p: float | None, c: float | None) -> dic
 
 def test_three_groups_agreeing_give_the_highest_corroboration(rules: list) -> None:
     finding = build(rules, 0.4, 0.6, 0.3)
-    assert finding["stated"] and finding["corroboration"] == "three or more groups"
-    assert finding["supporting_groups"] == ["children_youth", "helplines_services", "service_providers"]
-    assert finding["statement"] == "40% of helpline contacts arrived online, and 30% of children used online help."
-    assert [e["status"] for e in finding["evidence"]] == ["supports"] * 3
-    assert finding["evidence"][0]["cell"] == {"country": "all"} and finding["evidence"][0]["values"]["year"] == "2023"
+    assert finding.stated and finding.corroboration == "three or more groups"
+    assert finding.supporting_groups == ("children_youth", "helplines_services", "service_providers")
+    assert finding.statement == "40% of helpline contacts arrived online, and 30% of children used online help."
+    assert [e.status for e in finding.evidence] == ["supports"] * 3
+    assert finding.evidence[0].cell == {"country": "all"} and finding.evidence[0].values["year"] == "2023"
 
 
 def test_a_contradicting_group_makes_the_finding_contested(rules: list) -> None:
     finding = build(rules, 0.4, 0.05, 0.3)
-    assert finding["corroboration"] == "contested"
-    assert finding["contradicting_groups"] == ["service_providers"]
-    assert finding["supporting_groups"] == ["children_youth", "helplines_services"]
+    assert finding.corroboration == "contested"
+    assert finding.contradicting_groups == ("service_providers",)
+    assert finding.supporting_groups == ("children_youth", "helplines_services")
 
 
 def test_neutral_and_missing_evidence_do_not_count(rules: list) -> None:
     finding = build(rules, 0.4, 0.2, None)
-    assert finding["corroboration"] == "single group" and finding["supporting_groups"] == ["helplines_services"]
-    assert [e["status"] for e in finding["evidence"]] == ["supports", "neutral", "unavailable"]
-    assert finding["statement"] == "40% of helpline contacts arrived online."
+    assert finding.corroboration == "single group" and finding.supporting_groups == ("helplines_services",)
+    assert [e.status for e in finding.evidence] == ["supports", "neutral", "unavailable"]
+    assert finding.statement == "40% of helpline contacts arrived online."
 
 
 def test_two_groups(rules: list) -> None:
-    assert build(rules, 0.4, 0.3, None)["corroboration"] == "two groups"
+    assert build(rules, 0.4, 0.3, None).corroboration == "two groups"
 
 
 def test_a_finding_whose_primary_evidence_is_hidden_is_not_stated(rules: list) -> None:
     finding = build(rules, None, 0.6, 0.3)
-    assert not finding["stated"] and "hidden by disclosure control ([c])" in finding["reason"]
+    assert not finding.stated and "hidden by disclosure control ([c])" in finding.reason
     assert "statement" not in finding
 
 
 def test_a_finding_whose_primary_evidence_does_not_support_it_is_not_stated(rules: list) -> None:
     finding = build(rules, 0.2, 0.6, 0.3)
-    assert not finding["stated"] and "value >= 0.25 is false" in finding["reason"]
+    assert not finding.stated and "value >= 0.25 is false" in finding.reason
 
 
 def test_pick_takes_the_largest_published_value_and_skips_hidden_cells(tmp_path: Path) -> None:
@@ -115,7 +116,7 @@ findings:
             {"answer": "fear", "country": "KEN", "value": 0.9},
         )
     }
-    assert only_finding(tmp_path, rules, published, label=str.upper)["statement"] == "FEAR first at 40%"
+    assert only_finding(tmp_path, rules, published, label=str.upper).statement == "FEAR first at 40%"
 
 
 def test_corroboration_levels() -> None:
@@ -134,7 +135,8 @@ def test_pct_reads_like_a_person_writes() -> None:
     "text, message",
     [
         (
-            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: nope, group: children_youth, supports: 'true'}}}",
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: nope, group: children_youth, "
+            "supports: 'true'}}}",
             "unknown indicator 'nope'",
         ),
         (
@@ -143,17 +145,17 @@ def test_pct_reads_like_a_person_writes() -> None:
         ),
         (
             "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth}}}",
-            "'supports' is required",
+            "evidence 'e', field supports: Field required",
         ),
         (
-            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, supports: 'true', "
-            "pick: best}}}",
-            "pick must be max or min",
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, "
+            "supports: 'true', pick: best}}}",
+            "evidence 'e', field pick: Input should be 'max' or 'min'",
         ),
         (
-            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, supports: 'true', "
-            "colour: red}}}",
-            "unknown key(s) colour",
+            "findings:\n  - {id: a, statement: x, evidence: {e: {indicator: ok, group: children_youth, "
+            "supports: 'true', colour: red}}}",
+            "evidence 'e', field colour: Extra inputs are not permitted",
         ),
     ],
 )
@@ -185,4 +187,4 @@ findings:
             {"org_type": "all", "year": "2024", "value": 0.7, "reports": 3},
         )
     }
-    assert only_finding(tmp_path, rules, published)["statement"] == "60% in 2023"
+    assert only_finding(tmp_path, rules, published).statement == "60% in 2023"

@@ -19,16 +19,15 @@ from pop import paths
 from pop.db import get_engine
 from pop.registry import Registry, Source, load_registry
 from schemas.spec import GROUPS, load_schema
+from schemas.values import parse_number, parse_yes_no
 from schemas.vocabulary import vocabulary
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.convert import parse_number, parse_yes_no
 from tasks.ingest.extract import discover_files
 from tasks.reference.dimensions import sync_dimensions
 from tasks.steward.submission_template import (
     LISTS_SHEET,
     PREPARED_ROWS,
     README_SHEET,
-    SINGLE_CHOICE,
     TemplateColumn,
     list_codes,
     list_name,
@@ -38,6 +37,7 @@ from tasks.steward.submission_template import (
 from tests.helpers import helpline_source
 
 REAL_REGISTRY = paths.SOURCES_FILE
+SINGLE_CHOICE = ("vocab", "company", "platform", "country")  # the kinds whose column is a dropdown of one code
 ONE_HOT = {"children_youth": "told_whom"}  # a group whose test source sends a multi-select as 0/1 columns
 
 
@@ -155,7 +155,7 @@ def readme_table(book: Workbook) -> list[dict[str, Any]]:
     rows = list(sheet.iter_rows(values_only=True))
     start = next(n for n, r in enumerate(rows) if r[:2] == ("Column", "Our field"))
     header = rows[start]
-    return [dict(zip(header, r)) for r in rows[start + 1 :] if r[0] is not None]
+    return [dict(zip(header, r, strict=True)) for r in rows[start + 1 :] if r[0] is not None]
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -164,12 +164,12 @@ def test_filled_template_loads_without_quarantine(tmp_path: Path, database_url: 
     template = write_template(source, tmp_path / "template.xlsx")
     fill(template, inbox_file(tmp_path, source), source)
     batch = ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (
+    assert (batch.status, batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (
         "loaded",
         3,
         3,
         0,
-    ), batch["failures"]
+    ), batch.failures
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -178,8 +178,8 @@ def test_a_code_outside_the_dropdown_is_caught_at_ingest(tmp_path: Path, databas
     template = write_template(source, tmp_path / "template.xlsx")
     fill(template, inbox_file(tmp_path, source), source, bad_code=True)
     batch = ingest(tmp_path, database_url, source)
-    assert (batch["rows_in"], batch["rows_loaded"], batch["rows_quarantined"]) == (4, 3, 1)
-    assert [(f["check"], f["row_numbers"]) for f in batch["failures"]] == [("unknown_code", [5])]
+    assert (batch.rows_in, batch.rows_loaded, batch.rows_quarantined) == (4, 3, 1)
+    assert [(f.check, f.row_numbers) for f in batch.failures] == [("unknown_code", (5,))]
 
 
 @pytest.mark.parametrize("source", real_sources(), ids=lambda s: s.id)
@@ -188,8 +188,8 @@ def test_real_registry_sources_ingest_their_filled_template(tmp_path: Path, data
     template = write_template(source, tmp_path / f"{source.id}.xlsx")
     fill(template, inbox_file(tmp_path, source), source)
     batch = ingest(tmp_path, database_url, source)
-    assert (batch["status"], batch["rows_loaded"], batch["rows_quarantined"]) == ("loaded", 3, 0), (
-        batch["message"] or batch["failures"]
+    assert (batch.status, batch.rows_loaded, batch.rows_quarantined) == ("loaded", 3, 0), (
+        batch.message or batch.failures
     )
 
 
