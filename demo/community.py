@@ -124,7 +124,8 @@ THEMES = [  # intervention, evidence type, harm types, audiences, title, paragra
         "children & youth;cso",
         "Young people's testimonies on getting help after online bullying",
         [
-            "Testimonies were collected with consent from {n} young people who had asked for help after online bullying.",
+            "Testimonies were collected with consent from {n} young people who had asked for help after online "
+            "bullying.",
             "Most had first told a friend; only a few had used a helpline or the platform's report tool.",
             "The testimonies are paraphrased and stripped of names and places.",
         ],

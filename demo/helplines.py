@@ -56,7 +56,7 @@ def counselling_cells(spec: HelplineSpec, rng: np.random.Generator) -> list[tupl
     )
     chosen = np.sort(rng.choice(len(combos), size=spec.cells_per_period, replace=False, p=probs))
     counts = np.maximum(1, rng.poisson(spec.counselling_per_period * probs[chosen]))
-    return [(*combos[i], int(n)) for i, n in zip(chosen, counts)]
+    return [(*combos[i], int(n)) for i, n in zip(chosen, counts, strict=True)]
 
 
 def period_rows(spec: HelplineSpec, period: str, rng: np.random.Generator) -> list[dict[str, object]]:
@@ -75,7 +75,7 @@ def period_rows(spec: HelplineSpec, period: str, rng: np.random.Generator) -> li
         }
         for ch, reason, age, gender, n in counselling_cells(spec, rng)
     ]
-    for channel, share in zip(spec.channels, _shares(spec.channels)):
+    for channel, share in zip(spec.channels, _shares(spec.channels), strict=True):
         n = int(rng.poisson(spec.non_counselling_per_period * share)) + 1
         rows.append(
             {

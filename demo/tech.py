@@ -92,7 +92,7 @@ def meta_rows() -> list[dict[str, object]]:
     ig = [1.7e6, 1.6e6, 2.1e6, 1.9e6]
     rate = ["98.9", "99.0", "99.2", "99.1"]
     rows = []
-    for quarter, f, i, r in zip(QUARTERS, fb, ig, rate):
+    for quarter, f, i, r in zip(QUARTERS, fb, ig, rate, strict=True):
         rows.append(
             _row(
                 "Facebook", "Facebook", SELF, "Content actioned", META_CSE, quarter, "count", _grouped(f), "approx", doc
@@ -121,7 +121,7 @@ def tiktok_rows(rng: np.random.Generator) -> list[dict[str, object]]:
     doc = "Community Guidelines Enforcement Report"
     under13 = [16_947_484, 18_823_040, 20_864_857, 19_848_855]
     rows = []
-    for quarter, n in zip(QUARTERS, under13):
+    for quarter, n in zip(QUARTERS, under13, strict=True):
         rows.append(
             _row(
                 "TikTok",

@@ -41,6 +41,6 @@ def test_unknown_parameter_is_refused() -> None:
 def test_snapshot_runs_weekly_on_a_cron_schedule_with_a_timezone() -> None:
     [weekly] = [d for d in DEPLOYMENTS if d["name"] == "snapshot-weekly"]
     [schedule] = weekly["schedules"]
-    minute, hour, day, month, weekday = schedule["cron"].split()
+    _minute, _hour, day, month, weekday = schedule["cron"].split()
     assert (day, month) == ("*", "*") and weekday != "*" and schedule["timezone"]
     assert weekly["entrypoint"] == "flows/snapshot.py:snapshot"

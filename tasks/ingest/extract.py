@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ ROW_NUMBER = "__row_number__"
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -43,7 +42,7 @@ def land(incoming: IncomingFile, source: Source, landing_dir: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(target.suffix + ".partial")
         shutil.copyfile(incoming.path, partial)
-        os.chmod(partial, 0o444)
+        partial.chmod(0o444)
         partial.replace(target)
     return target
 
@@ -55,7 +54,7 @@ def _numbered(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
 
 
 def read_csv_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    with open(path, "rb") as handle:
+    with path.open("rb") as handle:
         head = handle.read(8192)
     if b"\x00" in head:
         kind = "an xlsx workbook or zip archive" if head.startswith(b"PK") else "a binary file"

@@ -70,7 +70,7 @@ def _copy_postgres(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
             step = COPY_ROWS_PER_WRITE
             for start in range(0, len(frame), step):
                 cells = [_csv_cells(frame[name].iloc[start : start + step]) for name in frame.columns]
-                copy.write("\n".join(map(",".join, zip(*cells))) + "\n")
+                copy.write("\n".join(map(",".join, zip(*cells, strict=True))) + "\n")
 
 
 def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
