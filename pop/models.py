@@ -40,7 +40,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-# --- dimensions (filled from schemas/vocab and the country table by tasks.dimensions) -------------------------
+# --- dimensions (filled from schemas/vocab and the country table by tasks.reference) --------------------------
 
 
 class DimCountry(Base):

@@ -1,5 +1,7 @@
 """How every Prefect task of the pipeline is declared: by `pipeline_task`, in its stage's `prefect_tasks.py`, with
-a retry policy that says why. A Prefect task has the name of the plain function it runs (tests call the plain one)."""
+a retry policy that says why. A Prefect task has the name of the plain function it runs (tests call the plain one):
+`name = pipeline_task(...)(module.name)` when it only runs it, a function of that name when it also makes
+artifacts."""
 
 from __future__ import annotations
 

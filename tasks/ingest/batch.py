@@ -211,20 +211,19 @@ def load_file(
     return rows_in, loaded, quarantined, merge_summaries(summaries)
 
 
-def _ingest(
+def ingest_file(
     source: Source,
     incoming: IncomingFile,
-    *,
     database_url: str,
     landing_dir: Path,
     chunk_rows: int,
-    run_id: str | None,
+    run_id: str | None = None,
     errata: list[Erratum] | tuple[Erratum, ...] = (),
     auto_approve: bool = True,
     corrects: int | None = None,
 ) -> BatchSummary | None:
-    """Ingest one incoming file (a correction of batch `corrects` when given); None when this very file was
-    ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
+    """Ingest one incoming file as one batch (a correction of batch `corrects` when given); None when this very
+    file was ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
     engine = get_engine(database_url)
     context = FileContext(tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)), corrects)
     with engine.begin() as conn:
@@ -291,31 +290,3 @@ def _ingest(
             )
     with engine.connect() as conn:
         return batches.batch_summary(conn, batch_id)
-
-
-def ingest_file(
-    source: Source,
-    incoming: IncomingFile,
-    database_url: str,
-    landing_dir: Path,
-    chunk_rows: int,
-    run_id: str | None = None,
-    errata: list[Erratum] | tuple[Erratum, ...] = (),
-    auto_approve: bool = True,
-    corrects: int | None = None,
-) -> BatchSummary | None:
-    """Ingest one incoming file as one batch (a correction of batch `corrects` when given); None when this very
-    file was ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
-    summary = _ingest(
-        source,
-        incoming,
-        database_url=database_url,
-        landing_dir=landing_dir,
-        chunk_rows=chunk_rows,
-        run_id=run_id,
-        errata=errata,
-        auto_approve=auto_approve,
-        corrects=corrects,
-    )
-    log.info("%s: done", incoming.path.name, extra={"pop_progress": {"event": "file", "file": incoming.path.name}})
-    return summary

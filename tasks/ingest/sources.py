@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pop.contracts import BatchSummary, IncomingFile, SourceOutcome, SourceStatus
@@ -9,6 +10,8 @@ from pop.registry import Source
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.errata import Erratum
 from tasks.ingest.extract import discover_files
+
+log = logging.getLogger(__name__)
 
 
 def ingest_source(
@@ -40,6 +43,9 @@ def ingest_source(
             )
             if batch is not None:
                 batches.append(batch)
+            log.info(
+                "%s: done", incoming.path.name, extra={"pop_progress": {"event": "file", "file": incoming.path.name}}
+            )
     except Exception as exc:
         return SourceOutcome(
             source_id=source.id,

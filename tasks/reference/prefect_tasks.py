@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from pop.registry import Registry
 from tasks.policy import TRANSIENT, pipeline_task
 from tasks.reference import dimensions
 
-
-@pipeline_task("prepare-warehouse", TRANSIENT)
-def prepare_warehouse(database_url: str, registry: Registry) -> None:
-    """Migrate the warehouse to the newest schema and sync dimensions and sources (idempotent)."""
-    dimensions.prepare_warehouse(database_url, registry)
+prepare_warehouse = pipeline_task("prepare-warehouse", TRANSIENT)(dimensions.prepare_warehouse)

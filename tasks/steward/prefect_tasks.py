@@ -8,11 +8,8 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from pop.contracts import Discrepancy, ReportPaths, RunSummary
-from pop.registry import Registry
-from tasks.ingest.errata import Erratum
 from tasks.policy import ONCE_HEAVY, TRANSIENT, pipeline_task
 from tasks.steward import actions, reporting
-from tasks.steward.outcomes import CorrectionOutcome
 from tasks.steward.report import markdown_summary, table_rows
 
 
@@ -33,30 +30,4 @@ def write_reports(
     return paths
 
 
-@pipeline_task("submit-correction", ONCE_HEAVY)
-def submit_correction(
-    database_url: str,
-    registry: Registry,
-    batch_id: int,
-    path: Path,
-    *,
-    landing_dir: Path,
-    chunk_rows: int,
-    actor: str,
-    run_id: str | None = None,
-    errata: list[Erratum] | None = None,
-    auto_approve: bool = True,
-) -> CorrectionOutcome:
-    """Ingest a corrected file as a correction of batch `batch_id` (see tasks.steward.actions.submit_correction)."""
-    return actions.submit_correction(
-        database_url,
-        registry,
-        batch_id,
-        path,
-        landing_dir=landing_dir,
-        chunk_rows=chunk_rows,
-        actor=actor,
-        run_id=run_id,
-        errata=errata,
-        auto_approve=auto_approve,
-    )
+submit_correction = pipeline_task("submit-correction", ONCE_HEAVY)(actions.submit_correction)
