@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import pandas as pd
 import pandera.pandas as pa
 from sqlalchemy import BigInteger, Boolean, Column, Date, Float, String, Text
 from sqlalchemy.types import TypeEngine
@@ -92,6 +93,7 @@ class FieldKind:
     failure: ClassVar[str | None] = None  # the check a value that does not parse fails
     multi: ClassVar[bool] = False  # several answers per cell, stored in fact_choices rather than a column
     dates_rows: ClassVar[bool] = False  # a source's freshness can be judged by this field's newest value
+    dimension: ClassVar[str | None] = None  # the dimension table whose rows this kind's values refer to
     template_format: ClassVar[str] = "text"  # how a value is written, in words, for the template's README
     number_format: ClassVar[str] = "@"  # the template cell's format ('@': text, so Excel keeps 2023-05 and 13-15)
 
@@ -131,6 +133,10 @@ class FieldKind:
     def hint_params(self, spec: FieldSpec) -> dict[str, str]:
         """What the failure's plain-language hint (schemas/checks.yaml) fills in."""
         return {}
+
+    def dimension_rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """The rows of `dimension` that the harmonised rows about to load refer to (one per distinct value)."""
+        return []
 
     # --- checks ----------------------------------------------------------------------------------------------
 
@@ -295,6 +301,7 @@ class PeriodKind(FieldKind):
 
     name, phase, failure = "period", "convert", "bad_period"
     dates_rows = True
+    dimension = "dim_period"
     template_format = f"period, written as text: {PERIOD_FORMS}"
     OUTPUTS: ClassVar[dict[str, str]] = {
         "period": "category",
@@ -324,6 +331,18 @@ class PeriodKind(FieldKind):
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
         return dict(self.OUTPUTS)
+
+    def dimension_rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        periods = frame[list(self.OUTPUTS)].drop_duplicates("period")
+        return [
+            {
+                "period": r.period,
+                "period_start": r.period_start.date(),
+                "period_end": r.period_end.date(),
+                "granularity": r.period_granularity,
+            }
+            for r in periods.itertuples(index=False)
+        ]
 
 
 class _Coded(FieldKind):
@@ -547,6 +566,7 @@ class AgeBandKind(FieldKind):
     dim_source_age_band has its ages and the POP band that holds it."""
 
     name, phase, failure = "age_band", "harmonise", "bad_age_band"
+    dimension = "dim_source_age_band"
     template_format = "age band: 13-15, 25+, under 10, a single age, or unknown"
     OUTPUTS: ClassVar[dict[str, str]] = {
         "age_band": "category",
@@ -576,6 +596,18 @@ class AgeBandKind(FieldKind):
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
         return dict(self.OUTPUTS)
+
+    def dimension_rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        bands = frame[list(self.OUTPUTS)].drop_duplicates("age_band")
+        return [
+            {
+                "age_band": r.age_band,
+                "age_min": None if pd.isna(r.age_min) else int(r.age_min),
+                "age_max": None if pd.isna(r.age_max) else int(r.age_max),
+                "pop_age_band": r.pop_age_band,
+            }
+            for r in bands.itertuples(index=False)
+        ]
 
 
 KINDS: dict[str, FieldKind] = {

@@ -28,7 +28,7 @@ from tasks.ingest.load import bulk_insert
 from tasks.ingest.validate import SeenKeys, flag_duplicate_keys, validate_frame
 from tasks.ledger import batches
 from tasks.ledger.review import auto_approve_if_clean
-from tasks.reference.dimensions import add_period_and_age_bands
+from tasks.reference.dimensions import add_referenced_rows
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _load_chunk(
         originals = open_originals(conn, context.corrects, [int(n) for n in result.links.dropna().unique()])
         link_of = result.quarantine["row_number"].map(result.links)
         result.quarantine["corrects_quarantine_id"] = link_of.map(originals).astype("Int64")
-    add_period_and_age_bands(conn, result.clean)
+    add_referenced_rows(conn, result.clean, schema)
     bulk_insert(conn, FACT_TABLES[schema.fact_table], result.clean)
     bulk_insert(conn, FactChoice.__table__, result.choices)
     bulk_insert(conn, QuarantineRow.__table__, result.quarantine)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pop.db import get_engine, upgrade
 from pop.models import (
+    Base,
     DimAgeBand,
     DimAlias,
     DimAudience,
@@ -18,13 +19,12 @@ from pop.models import (
     DimCompany,
     DimCountry,
     DimHarmType,
-    DimPeriod,
     DimPlatform,
-    DimSourceAgeBand,
     SourceRecord,
 )
 from pop.registry import Registry
 from schemas.countries import countries
+from schemas.spec import SourceSchema
 from schemas.vocabulary import vocabulary
 
 
@@ -100,38 +100,15 @@ def sync_dimensions(conn: Connection, registry: Registry) -> None:
     )
 
 
-def add_period_and_age_bands(conn: Connection, frame: pd.DataFrame) -> None:
-    """Record the periods and source age bands that rows about to load refer to (idempotent)."""
-    if "period" in frame.columns and len(frame):
-        periods = frame[["period", "period_start", "period_end", "period_granularity"]].drop_duplicates("period")
-        upsert(
-            conn,
-            DimPeriod.__table__,
-            [
-                {
-                    "period": r.period,
-                    "period_start": r.period_start.date(),
-                    "period_end": r.period_end.date(),
-                    "granularity": r.period_granularity,
-                }
-                for r in periods.itertuples(index=False)
-            ],
-        )
-    if "pop_age_band" in frame.columns and len(frame):
-        bands = frame[["age_band", "age_min", "age_max", "pop_age_band"]].drop_duplicates("age_band")
-        upsert(
-            conn,
-            DimSourceAgeBand.__table__,
-            [
-                {
-                    "age_band": r.age_band,
-                    "age_min": None if pd.isna(r.age_min) else int(r.age_min),
-                    "age_max": None if pd.isna(r.age_max) else int(r.age_max),
-                    "pop_age_band": r.pop_age_band,
-                }
-                for r in bands.itertuples(index=False)
-            ],
-        )
+def add_referenced_rows(conn: Connection, frame: pd.DataFrame, schema: SourceSchema) -> None:
+    """Record the periods, source age bands, ... that harmonised rows about to load refer to, as each field's kind
+    says (idempotent)."""
+    if frame.empty:
+        return
+    for spec in schema.fields.values():
+        kind = spec.field_kind
+        if kind.dimension:
+            upsert(conn, Base.metadata.tables[kind.dimension], kind.dimension_rows(frame))
 
 
 def prepare_warehouse(database_url: str, registry: Registry) -> None:
