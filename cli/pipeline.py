@@ -116,8 +116,8 @@ DEMO_REASON = (
 )
 
 
-def _approve_pending_as_demo() -> int:
-    """Approve every loaded batch awaiting review, as the demo steward (recorded in the audit trail)."""
+def _approve_pending_as_demo() -> list[int]:
+    """Approve every loaded batch awaiting review, as the demo steward (recorded in the audit trail); their ids."""
     from pop.db import get_engine
     from tasks.ledger.review import pending_loaded_batches, review_batch
 
@@ -125,7 +125,7 @@ def _approve_pending_as_demo() -> int:
         pending = pending_loaded_batches(conn)
         for batch_id in pending:
             review_batch(conn, batch_id, ReviewStatus.APPROVED, DEMO_STEWARD, DEMO_REASON)
-    return len(pending)
+    return pending
 
 
 def _run_snapshot(as_of: str | None) -> None:
@@ -168,8 +168,13 @@ def run(
     """Run the whole pipeline: ingest every source, validate, load, report to stewards, then make a snapshot."""
     _run_ingest(None, inbox, strict)
     if demo:
+        from cli.steward import show_the_present
+
         approved = _approve_pending_as_demo()
-        console.print(f"Demo: approved {approved} batch(es) awaiting review as '{DEMO_STEWARD}' (see `pop audit`).")
+        console.print(
+            f"Demo: approved {len(approved)} batch(es) awaiting review as '{DEMO_STEWARD}' (see `pop audit`)."
+        )
+        show_the_present(approved)
     _run_snapshot(as_of)
 
 
@@ -204,5 +209,5 @@ def sources() -> None:
     for column in ("id", "group", "organisation", "format", "files", "update"):
         table.add_column(column)
     for s in reg.sources:
-        table.add_row(s.id, s.group, s.organisation, s.format, s.files, s.update_frequency)
+        table.add_row(s.id, s.group, s.organisation, ", ".join(s.formats), s.files, s.update_frequency)
     console.print(table)

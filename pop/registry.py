@@ -3,6 +3,7 @@ A registry that is itself wrong is refused with a message that says which entry 
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import re
 from pathlib import Path
@@ -39,8 +40,8 @@ class Source(BaseModel):
     organisation: str
     format: Literal["csv", "xlsx", "json"]
     files: str
-    encoding: str = "utf-8"
-    delimiter: str = ","
+    encoding: str | None = None  # pinned, or detected per file when left out
+    delimiter: str | None = None  # pinned, or sniffed per file when left out
     sheet: str | None = None
     header_row: int = Field(default=1, ge=1)
     records_path: str | None = None
@@ -55,6 +56,13 @@ class Source(BaseModel):
     contact: str
     update_frequency: Literal[FREQUENCIES]  # type: ignore[valid-type]
     provenance: Provenance = Provenance()
+    # which source is believed first when two sources report the same observation (the schema's `observation`): the
+    # lowest; equal precedences are broken by source id
+    precedence: int = Field(default=100, ge=0)
+    # the decimal mark of the source's numbers written as text: '.' (1,234.5) or ',' (1.234,5 and 0,75)
+    decimal: str = "."
+    # the formats it takes besides `format`: `format: [csv, xlsx]` in the registry is format csv, other_formats [xlsx]
+    other_formats: list[Literal["csv", "xlsx", "json"]] = []
 
     @field_validator("files")
     @classmethod
@@ -98,9 +106,50 @@ class Source(BaseModel):
         for ours in onehot:
             if not schema.fields[ours].field_kind.multi:
                 raise ValueError(f"multi_select_columns: {ours!r} is not a multi-select field")
-        if self.format == "xlsx" and not self.sheet:
-            raise ValueError("an xlsx source needs 'sheet': the name of the sheet that holds the data")
         return self
+
+    @field_validator("decimal")
+    @classmethod
+    def _decimal_mark_is_known(cls, value: str) -> str:
+        if value not in (".", ","):
+            raise ValueError(f"decimal {value!r} is not a decimal mark: use '.' (1,234.5) or ',' (1.234,5)")
+        return value
+
+    @model_validator(mode="after")
+    def _decimal_comma_in_text_only(self) -> Source:
+        # xlsx cells and JSON values hold numbers as numbers, which are read with '.' whatever the sender's locale
+        if self.decimal != "." and (others := [f for f in self.formats or [self.format] if f != "csv"]):
+            raise ValueError(
+                f"decimal {self.decimal!r} applies to CSV files only: {' and '.join(others)} files hold numbers as "
+                "numbers, so leave decimal out"
+            )
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_may_be_a_list(cls, entry: Any) -> Any:
+        if isinstance(entry, dict) and isinstance(entry.get("format"), list) and entry["format"]:
+            main, *others = entry["format"]
+            return {**entry, "format": main, "other_formats": others}
+        return entry
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding_is_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"encoding {value!r} is unknown: use e.g. utf-8, cp1252 or utf-16, or leave it out so that each "
+                    "file's is detected"
+                ) from None
+        return value
+
+    @property
+    def formats(self) -> list[str]:
+        """Every format the source takes, its main one (`format`) first."""
+        return list(dict.fromkeys([self.format, *self.other_formats]))
 
     @property
     def schema(self):

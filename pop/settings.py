@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     inbox_dir: Path = paths.DEMO_INBOX
     database_url: str | None = None
     chunk_rows: int = 200_000
+    # what one file may hold: more fails its batch with a message, never a silent cut nor a machine out of memory
+    max_file_mb: int = Field(default=1_024, ge=1)
+    max_rows: int = Field(default=10_000_000, ge=1)
+    max_cell_chars: int = Field(default=32_767, ge=1)  # the most an Excel cell holds; a longer cell is quarantined
     errata_path: Path = paths.ERRATA_FILE
     as_of: dt.date | None = None  # the date freshness is judged against (default: today)
     auto_approve_clean: bool = True  # a batch with no quarantined row is approved without a steward

@@ -18,13 +18,22 @@ from pop.db import get_engine
 from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, QuarantineRow
 from pop.registry import Source
 from schemas.spec import SourceSchema
-from tasks.ingest.convert import BadFileError, check_header, convert_types, map_columns, sender_names
+from tasks.ingest.convert import (
+    BadFileError,
+    check_header,
+    convert_types,
+    flag_outsized_cells,
+    map_columns,
+    parse_options,
+    sender_names,
+)
 from tasks.ingest.correction_links import CORRECTION_COLUMNS, open_originals, settle_originals, split_links
 from tasks.ingest.errata import Erratum, apply_errata
-from tasks.ingest.extract import land, read_chunks
+from tasks.ingest.extract import ReadLimits, land, read_chunks
 from tasks.ingest.harmonise import harmonise
 from tasks.ingest.issues import RowIssues, merge_summaries, summarise
 from tasks.ingest.load import bulk_insert
+from tasks.ingest.outsized import KEPT_CHARS, cut
 from tasks.ingest.validate import SeenKeys, flag_duplicate_keys, validate_frame
 from tasks.ledger import batches
 from tasks.ledger.review import auto_approve_if_clean
@@ -47,8 +56,10 @@ class ChunkResult:
 
 @dataclass(frozen=True)
 class FileContext:
-    """What applies to one file beyond its source: the errata that touch it, and the batch it corrects."""
+    """What applies to one file beyond its source: what it may hold, the errata that touch it, and the batch it
+    corrects."""
 
+    limits: ReadLimits
     errata: tuple[Erratum, ...] = ()
     corrects: int | None = None
 
@@ -72,10 +83,20 @@ def _choices(frame: pd.DataFrame, schema: SourceSchema) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
-def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
-    """One record per row held back, with the row as sent and every reason; rows dropped by an erratum are
-    recorded as dismissed (held back on purpose), the others are open until corrected. Built column-wise, so
-    that a file whose every row fails is quarantined about as fast as it is read."""
+def _cut_long_cells(rows: pd.DataFrame, max_chars: int) -> pd.DataFrame:
+    """The rows with each cell longer than any cell may be cut to its start and a mark giving its length; a cell
+    that could load is kept whole, so that the exported row comes back with it."""
+    for column in rows.columns:
+        long = rows[column].map(lambda cell: isinstance(cell, str) and len(cell) > max_chars).astype(bool)
+        if long.any():
+            rows.loc[long, column] = rows.loc[long, column].map(lambda cell: cut(cell, KEPT_CHARS))
+    return rows
+
+
+def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame, max_cell_chars: int) -> pd.DataFrame:
+    """One record per row held back, with the row as sent (a cell too long to load cut short) and every reason;
+    rows dropped by an erratum are recorded as dismissed (held back on purpose), the others are open until
+    corrected. Built column-wise, so that a file whose every row fails is quarantined about as fast as it is read."""
     if issues.empty:
         return pd.DataFrame(columns=["row_number", "fields", "reasons_json", "original_json", "status"])
     issues = issues.sort_values("row", kind="stable")  # a row's reasons stay in the order they were found
@@ -83,11 +104,13 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True))
     reasons = [
-        json.dumps({"field": f, "check": c, "value": None if pd.isna(v) else str(v), "message": m}, ensure_ascii=False)
+        json.dumps(
+            {"field": f, "check": c, "value": None if pd.isna(v) else cut(str(v)), "message": m}, ensure_ascii=False
+        )
         for f, c, v, m in zip(issues["field"], issues["check"], issues["value"], issues["message"], strict=True)
     ]
     fields = issues["field"].tolist()
-    originals = raw.loc[rows[starts]].astype(object)
+    originals = _cut_long_cells(raw.loc[rows[starts]].astype(object), max_cell_chars)
     originals = originals.where(originals.notna(), None).to_dict("records")
     dropped = np.logical_or.reduceat((issues["check"] == "erratum_drop").to_numpy(), starts)
     return pd.DataFrame(
@@ -102,7 +125,7 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
 
 
 def process_chunk(
-    raw: pd.DataFrame, source: Source, seen_keys: SeenKeys, context: FileContext = FileContext()
+    raw: pd.DataFrame, source: Source, seen_keys: SeenKeys, context: FileContext
 ) -> tuple[ChunkResult, SeenKeys]:
     """Map, apply errata, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
     schema = source.schema
@@ -110,23 +133,30 @@ def process_chunk(
     links = None
     if context.corrects is not None:
         raw, links = split_links(raw)
+    options = parse_options(source)
     mapped = map_columns(raw, source)
+    flag_outsized_cells(mapped, issues, context.limits.max_cell_chars)
     applications = apply_errata(mapped, list(context.errata), issues)
-    typed = convert_types(mapped, schema, issues)
-    harmonised = harmonise(typed, schema, issues, source.multi_select_delimiter)
+    typed = convert_types(mapped, schema, issues, options)
+    harmonised = harmonise(typed, schema, issues, options)
     validate_frame(harmonised, mapped, schema, issues)
     seen_keys = flag_duplicate_keys(harmonised, schema, issues, seen_keys)
     found = issues.frame()
     clean = harmonised.drop(index=found["row"].unique())
     clean.insert(0, "row_number", clean.index.to_numpy())
     summary = summarise(found, pd.Series(raw.index, index=raw.index), sender_names(source))
-    result = ChunkResult(clean, _choices(clean, schema), _quarantine_rows(raw, found), summary, links, applications)
+    result = ChunkResult(
+        clean,
+        _choices(clean, schema),
+        _quarantine_rows(raw, found, context.limits.max_cell_chars),
+        summary,
+        links,
+        applications,
+    )
     return result, seen_keys
 
 
-def _load_chunk(
-    conn: Connection, result: ChunkResult, source: Source, batch_id: int, context: FileContext = FileContext()
-) -> None:
+def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id: int, context: FileContext) -> None:
     schema = source.schema
     for frame in (result.clean, result.choices, result.quarantine):
         frame.insert(0, "batch_id", batch_id)
@@ -173,7 +203,7 @@ def load_file(
     name: str,
     batch_id: int,
     chunk_rows: int,
-    context: FileContext = FileContext(),
+    context: FileContext,
 ) -> tuple[int, int, int, list[dict]]:
     """Process and load every chunk of a file in the caller's transaction: (rows_in, loaded, quarantined, failures).
     One writer thread inserts chunk n while chunk n+1 is processed; the connection is used by one thread at a time."""
@@ -182,10 +212,12 @@ def load_file(
     seen = keys_already_loaded(conn, source)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pop-writer") as writer:
         pending: Future | None = None
-        for number, raw in enumerate(read_chunks(path, source, name, chunk_rows)):
-            if number == 0:
+        checked: list[str] | None = None
+        for raw in read_chunks(path, source, name, chunk_rows, context.limits):
+            if list(raw.columns) != checked:  # the first chunk, or JSON Lines whose later records add keys
                 extra = CORRECTION_COLUMNS if context.corrects is not None else ()
                 check_header([c for c in raw.columns if c not in extra], source, name)
+                checked = list(raw.columns)
             result, seen = process_chunk(raw, source, seen, context)
             if pending is not None:
                 pending.result()  # the previous chunk is in; a failure there stops the file here
@@ -221,11 +253,17 @@ def ingest_file(
     errata: list[Erratum] | tuple[Erratum, ...] = (),
     auto_approve: bool = True,
     corrects: int | None = None,
+    limits: ReadLimits | None = None,
 ) -> BatchSummary | None:
     """Ingest one incoming file as one batch (a correction of batch `corrects` when given); None when this very
-    file was ingested before (nothing changes). A clean batch is approved at once when `auto_approve`."""
+    file was ingested before (nothing changes). A clean batch is approved at once when `auto_approve`. A file
+    holds at most `limits` (default: the settings')."""
     engine = get_engine(database_url)
-    context = FileContext(tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)), corrects)
+    context = FileContext(
+        limits=limits or ReadLimits.from_settings(),
+        errata=tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)),
+        corrects=corrects,
+    )
     with engine.begin() as conn:
         seen = batches.find_seen(conn, source, incoming)
         if seen and seen["status"] != BatchStatus.PROCESSING:

@@ -3,14 +3,29 @@ becomes a row issue (and so goes to quarantine), never a silent null."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
 import pandas as pd
 
 from pop.registry import Source
+from pop.settings import get_settings
+from schemas.kinds import ParseOptions
 from schemas.spec import FieldSpec, SourceSchema
 from schemas.values import TRUE_WORDS
 from schemas.vocabulary import normalise_text
 from tasks.ingest.distinct import map_distinct, parse_distinct
 from tasks.ingest.issues import RowIssues, hint
+from tasks.ingest.outsized import CUT_MARK, NAME_CHARS, cut, listing, quoted
+
+TOO_LONG = (
+    "A cell may hold at most {max:,} characters; a longer one most often comes from a broken export (a quote left "
+    "open takes in the rows after it) or pasted text. Shorten the text, or check the export and send the file again."
+)
+CUT_CELL = (
+    "This is the cell POP cut when it exported the row, as it ends with POP's mark '… [cut by POP: …]'. Put back "
+    "the text in full, at most {max:,} characters."
+)
 
 
 class BadFileError(Exception):
@@ -25,6 +40,12 @@ def sender_names(source: Source) -> dict[str, str | None]:
     return names
 
 
+def declared_columns(source: Source) -> set[str]:
+    """The sender's columns the registry knows: mapped, one-hot options, or ignored."""
+    declared = set(source.columns) | set(source.ignore_columns)
+    return declared | {col for opts in source.multi_select_columns.values() for col in opts}
+
+
 def check_header(columns: list[str], source: Source, file_name: str) -> None:
     """Refuse a file whose header lacks a required column or has columns nobody declared."""
     schema = source.schema
@@ -35,19 +56,35 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
     missing = [f for f in schema.required_fields if f not in provided]
     if missing:
         wanted = {ours: sender for sender, ours in source.columns.items()}
-        described = ", ".join(f"'{wanted.get(f, f)}' (for {f})" for f in missing)
+        described = listing([f"'{wanted.get(f, f)}' (for {f})" for f in missing])
+        found = listing([cut(c, NAME_CHARS) for c in columns])
         raise BadFileError(
             f"{file_name}: missing required column(s) {described}. Add the column(s) to the file "
-            f"with a value in every row; columns found: {', '.join(columns) or 'none'}."
+            f"with a value in every row; columns found: {found or 'none'}."
         )
-    declared = set(source.columns) | set(source.ignore_columns)
-    declared |= {col for opts in source.multi_select_columns.values() for col in opts}
+    declared = declared_columns(source)
     extra = [c for c in columns if c not in declared]
     if extra:
         raise BadFileError(
-            f"{file_name}: unexpected column(s) {', '.join(repr(c) for c in extra)}. Remove them, or "
+            f"{file_name}: unexpected column(s) {listing([quoted(c) for c in extra])}. Remove them, or "
             f"ask the POP team to map them in the source registry (columns or ignore_columns)."
         )
+
+
+def flag_outsized_cells(mapped: pd.DataFrame, issues: RowIssues, max_chars: int) -> None:
+    """Hold back a row with a cell longer than any cell may be (it would load megabytes of one cell, most often
+    from a broken export), or with a cell POP cut when it exported the row, which must come back whole."""
+    for name in mapped.columns:
+        codes, values = pd.factorize(mapped[name])
+        texts = [str(value) for value in values]
+        for check, bad, message in (
+            ("cell_too_long", [len(t) > max_chars for t in texts], TOO_LONG.format(max=max_chars)),
+            ("cut_cell", [CUT_MARK in t for t in texts], CUT_CELL.format(max=max_chars)),
+        ):
+            rows = np.array([*bad, False])[codes]  # the code of a missing cell, -1, picks the False
+            if rows.any():
+                sent = np.array([*texts, None], dtype=object)[codes[rows]]  # cut where stored and reported
+                issues.add(mapped.index[rows], name, check, list(sent), hint(check, name, fallback=message))
 
 
 def clean_text(column: pd.Series) -> pd.Series:
@@ -57,6 +94,15 @@ def clean_text(column: pd.Series) -> pd.Series:
 
 def _truthy(column: pd.Series) -> pd.Series:
     return column.fillna("").astype(str).str.strip().str.lower().isin(TRUE_WORDS)
+
+
+def parse_options(source: Source, as_of: dt.date | None = None) -> ParseOptions:
+    """How a source writes its values, judged on `as_of` (default: the settings' as-of date, else today)."""
+    return ParseOptions(
+        as_of=as_of or get_settings().as_of or dt.date.today(),
+        delimiter=source.multi_select_delimiter,
+        decimal=source.decimal,
+    )
 
 
 def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
@@ -87,29 +133,26 @@ def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
     return mapped
 
 
-def parse_field(column: pd.Series, spec: FieldSpec, issues: RowIssues, delimiter: str) -> pd.DataFrame:
-    """The field's kind applied to each distinct value: its output columns; a value that does not parse is a row
-    issue (the kind's failure check, with its plain-language hint)."""
+def parse_field(column: pd.Series, spec: FieldSpec, issues: RowIssues, options: ParseOptions) -> pd.DataFrame:
+    """The field's kind applied to each distinct value, as the source writes values: its output columns; a value
+    that does not parse, or cannot be true, is a row issue (its check, with the check's plain-language hint)."""
     kind = spec.field_kind
-    frame, failed, shown = parse_distinct(column, kind.parser(spec, delimiter), kind.outputs(spec))
+    frame, failures, shown = parse_distinct(column, kind.parser(spec, options), kind.outputs(spec), str(kind.failure))
     if kind.multi:  # a cell with no answer is an empty list of codes
         frame[spec.name] = frame[spec.name].map(lambda codes: codes if isinstance(codes, list) else [])
-    issues.add(
-        column.index[failed],
-        spec.name,
-        kind.failure,
-        shown[failed],
-        hint(kind.failure, spec.name, **kind.hint_params(spec)),
-    )
+    params = kind.hint_params(spec, options)
+    for check, failed in failures.items():
+        issues.add(column.index[failed], spec.name, check, shown[failed], hint(check, spec.name, **params))
     return frame
 
 
-def convert_types(mapped: pd.DataFrame, schema: SourceSchema, issues: RowIssues) -> pd.DataFrame:
-    """A typed frame: numbers, booleans, dates and periods converted; other kinds passed on as text."""
+def convert_types(mapped: pd.DataFrame, schema: SourceSchema, issues: RowIssues, options: ParseOptions) -> pd.DataFrame:
+    """A typed frame: numbers, booleans, dates and periods converted (as the source writes them); other kinds passed
+    on as text."""
     parts = []
     for name, spec in schema.fields.items():
         if spec.field_kind.phase == "convert":
-            parts.append(parse_field(mapped[name], spec, issues, delimiter=""))
+            parts.append(parse_field(mapped[name], spec, issues, options))
         else:
             parts.append(mapped[[name]])
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=mapped.index)

@@ -1,5 +1,6 @@
 """Extract: find a source's files, land them immutably (content-addressed by sha256), and read them in chunks
-as text, with the row number each row has in the file the sender sent."""
+as text, with the row number each row has in the file the sender sent. Each file is read as its content shows it
+to be (tasks/ingest/sniff.py), within what one file may hold (ReadLimits)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,39 @@ import hashlib
 import json
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.workbook import Workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from pop.contracts import IncomingFile
 from pop.registry import Source
-from tasks.ingest.convert import BadFileError
+from pop.settings import get_settings
+from tasks.ingest.convert import BadFileError, declared_columns
+from tasks.ingest.outsized import NAME_CHARS, cut, listing, quoted
+from tasks.ingest.sniff import DELIMITERS, FileKind, decode_error, sniff
 
 ROW_NUMBER = "__row_number__"
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one file may hold; more fails its batch (POP_MAX_FILE_MB, POP_MAX_ROWS, POP_MAX_CELL_CHARS)."""
+
+    max_bytes: int
+    max_rows: int
+    max_cell_chars: int
+
+    @classmethod
+    def from_settings(cls) -> ReadLimits:
+        settings = get_settings()
+        return cls(settings.max_file_mb << 20, settings.max_rows, settings.max_cell_chars)
 
 
 def sha256_of(path: Path) -> str:
@@ -53,22 +75,15 @@ def _numbered(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
     return frame
 
 
-def read_csv_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    with path.open("rb") as handle:
-        head = handle.read(8192)
-    if b"\x00" in head:
-        kind = "an xlsx workbook or zip archive" if head.startswith(b"PK") else "a binary file"
-        raise BadFileError(
-            f"{name}: not a text file (it looks like {kind}). Export the data as CSV text and send it again."
-        )
+def read_csv_chunks(path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     try:
         # every cell as the text the sender wrote: no type inference ('007' stays '007'; since pandas 3.1 even
         # dtype="category" infers numbers), and no words read as missing except an empty cell
         reader = pd.read_csv(
             path,
             dtype=object,
-            encoding=source.encoding,
-            sep=source.delimiter,
+            encoding=kind.encoding,
+            sep=kind.delimiter,
             chunksize=chunk_rows,
             keep_default_na=False,
             na_values=[""],
@@ -80,16 +95,12 @@ def read_csv_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> I
             first += len(chunk)
     except pd.errors.EmptyDataError:
         raise BadFileError(f"{name}: the file is empty. Send the file again with its header row and data.") from None
-    except UnicodeDecodeError as exc:
-        raise BadFileError(
-            f"{name}: the file is not valid {source.encoding} text (byte {exc.object[exc.start]:#04x} "
-            f"at position {exc.start}). Save it as {source.encoding} (for example 'CSV UTF-8' in "
-            f"Excel), or ask the POP team to register the encoding you use."
-        ) from None
+    except UnicodeDecodeError:
+        raise decode_error(path, name, str(kind.encoding)) from None
     except pd.errors.ParserError as exc:
         raise BadFileError(
-            f"{name}: the file cannot be read as {source.delimiter!r}-separated CSV ({str(exc).strip()}). Check "
-            f"that every row has the same number of columns and quotes are closed."
+            f"{name}: the file cannot be read as text separated by {DELIMITERS.get(str(kind.delimiter), 'commas')} "
+            f"({cut(str(exc).strip())}). Check that every row has the same number of columns and quotes are closed."
         ) from None
 
 
@@ -104,24 +115,75 @@ def _cell_text(value: object) -> object:
     return text or None
 
 
-def read_xlsx_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _open_workbook(path: Path, name: str) -> Workbook:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        # data_only: a formula cell gives the value Excel saved with it
+        return load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
         raise BadFileError(
             f"{name}: not a readable .xlsx workbook ({exc.__class__.__name__}). Save it from Excel "
             f"as 'Excel Workbook (.xlsx)' and send it again."
         ) from None
+
+
+def _sheet(workbook: Workbook, title: str) -> ReadOnlyWorksheet:
+    """A sheet read in full: read-only mode trusts the size a sheet declares (its <dimension>), and a wrong one
+    would drop the rows and columns beyond it without a word."""
+    sheet = workbook[title]
+    sheet.reset_dimensions()
+    return sheet
+
+
+def _header(sheet: ReadOnlyWorksheet, row: int) -> list[str]:
+    """The names in a sheet's header row."""
+    values = next(sheet.iter_rows(min_row=row, max_row=row, values_only=True), ())
+    return [text for value in values if value is not None and (text := str(value).strip())]
+
+
+def _sheet_names(titles: list[str]) -> str:
+    return listing([cut(title, NAME_CHARS) for title in titles])
+
+
+def _data_sheet(workbook: Workbook, source: Source, name: str) -> ReadOnlyWorksheet:
+    """The registered sheet; without one, the first sheet with the most of the source's columns in its header row
+    (a cover or notes sheet has none of them)."""
+    titles = [sheet.title for sheet in workbook.worksheets]
+    if source.sheet:
+        if source.sheet in titles:
+            return _sheet(workbook, source.sheet)
+        holding = [t for t in titles if _known_columns(_header(_sheet(workbook, t), source.header_row), source)]
+        where = f" Sheet {quoted(holding[0])} has this source's columns: rename it {source.sheet!r}." if holding else ""
+        raise BadFileError(
+            f"{name}: the workbook has no sheet {source.sheet!r} (sheets found: {_sheet_names(titles)}).{where} Put "
+            f"the data on a sheet named {source.sheet!r}."
+        )
+    headers = {title: _header(_sheet(workbook, title), source.header_row) for title in titles}
+    known = {title: _known_columns(header, source) for title, header in headers.items()}
+    best = max(titles, key=known.__getitem__, default=None)
+    if best is None or not known[best]:
+        tried = [f"{quoted(t)} ({listing([quoted(h) for h in headers[t]]) or 'empty'})" for t in titles]
+        raise BadFileError(
+            f"{name}: no sheet has this source's columns in row {source.header_row}; sheets tried, with what row "
+            f"{source.header_row} holds: {listing(tried) or 'none'}. Put the data's header in row "
+            f"{source.header_row}, or ask the POP team to register the sheet and header row."
+        )
+    return _sheet(workbook, best)
+
+
+def _known_columns(header: list[str], source: Source) -> int:
+    """How many of a header's names the source declares."""
+    declared = declared_columns(source)
+    return sum(1 for column in header if column in declared)
+
+
+def read_xlsx_chunks(path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    workbook = _open_workbook(path, name)
     try:
-        if source.sheet not in workbook.sheetnames:
-            raise BadFileError(
-                f"{name}: the workbook has no sheet {source.sheet!r} (sheets found: "
-                f"{', '.join(workbook.sheetnames)}). Put the data on a sheet named {source.sheet!r}."
-            )
-        rows = workbook[source.sheet].iter_rows(min_row=source.header_row, values_only=True)
+        sheet = _data_sheet(workbook, source, name)
+        rows = sheet.iter_rows(min_row=source.header_row, values_only=True)
         header = next(rows, None)
         if header is None or all(h is None for h in header):
-            raise BadFileError(f"{name}: sheet {source.sheet!r} has no header in row {source.header_row}.")
+            raise BadFileError(f"{name}: sheet {sheet.title!r} has no header in row {source.header_row}.")
         width = max(i for i, h in enumerate(header) if h is not None) + 1
         columns = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(header[:width])]
         buffer: list[list[object]] = []
@@ -156,15 +218,29 @@ def _json_cell(value: object, delimiter: str) -> str | None:
     return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
-def read_json_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _json_constant(word: str) -> str | None:
+    """NaN, which Python and pandas write for a missing number, is missing; Infinity stays the word the sender
+    wrote, which no number field takes (a row issue)."""
+    return None if word == "NaN" else word
+
+
+def _records_frame(records: list[dict], numbers: range | list[int], columns: list[str], source: Source) -> pd.DataFrame:
+    cells = [{k: _json_cell(v, source.multi_select_delimiter) for k, v in r.items()} for r in records]
+    frame = pd.DataFrame(cells, columns=columns, index=pd.Index(numbers), dtype="string")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def read_json_chunks(path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     try:
-        text = path.read_text(encoding=source.encoding)
+        # parsed whole: the size limit (POP_MAX_FILE_MB) bounds it; JSON Lines is read line by line
+        text = path.read_text(encoding=kind.encoding)
     except UnicodeDecodeError:
-        raise BadFileError(f"{name}: the file is not valid {source.encoding} text. Save it as UTF-8.") from None
+        raise decode_error(path, name, str(kind.encoding)) from None
     if not text.strip():
         raise BadFileError(f"{name}: the file is empty. Send the file again with its records.")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise BadFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
     records = doc
@@ -173,7 +249,7 @@ def read_json_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> 
             raise BadFileError(
                 f"{name}: JSON of the wrong shape: expected an object with a {source.records_path!r} "
                 f"list of records, found {type(doc).__name__}"
-                + (f" with keys {', '.join(doc)}" if isinstance(doc, dict) else "")
+                + (f" with keys {listing([quoted(k) for k in doc])}" if isinstance(doc, dict) else "")
                 + "."
             )
         records = doc[source.records_path]
@@ -182,17 +258,79 @@ def read_json_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> 
         raise BadFileError(f"{name}: JSON of the wrong shape: expected a list of records (objects) {where}.")
     columns = list(dict.fromkeys(key for record in records for key in record))
     for start in range(0, max(len(records), 1), chunk_rows):
-        part = [
-            {k: _json_cell(v, source.multi_select_delimiter) for k, v in r.items()}
-            for r in records[start : start + chunk_rows]
-        ]
-        frame = pd.DataFrame(part, columns=columns, dtype="string")
-        yield _numbered(frame, start + 1)
+        part = records[start : start + chunk_rows]
+        yield _records_frame(part, range(start + 1, start + 1 + len(part)), columns, source)
 
 
-READERS = {"csv": read_csv_chunks, "xlsx": read_xlsx_chunks, "json": read_json_chunks}
+def _json_line(line: str, number: int, name: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line, parse_constant=_json_constant)
+    except json.JSONDecodeError as exc:
+        raise BadFileError(
+            f"{name}: line {number:,} is not valid JSON ({exc.msg} at column {exc.colno}). Each line of a JSON Lines "
+            f"file holds one record, an object."
+        ) from None
+    if not isinstance(record, dict):
+        raise BadFileError(
+            f"{name}: line {number:,} holds a {type(record).__name__}, not a record (an object). Each line of a JSON "
+            f"Lines file holds one record."
+        )
+    return record
 
 
-def read_chunks(path: Path, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Chunks of the file as text, indexed by the row number each row has in the sent file."""
-    return READERS[source.format](path, source, name, chunk_rows)
+def read_json_lines_chunks(
+    path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Records one per line, each numbered by its line; the columns so far are every key seen so far."""
+    columns: dict[str, None] = {}
+    records: list[dict] = []
+    numbers: list[int] = []
+    seen = False
+    try:
+        with path.open(encoding=kind.encoding) as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                records.append(_json_line(line, number, name))
+                numbers.append(number)
+                columns.update(dict.fromkeys(records[-1]))
+                if len(records) >= chunk_rows:
+                    yield _records_frame(records, numbers, list(columns), source)
+                    records, numbers, seen = [], [], True
+    except UnicodeDecodeError:
+        raise decode_error(path, name, str(kind.encoding)) from None
+    if records:
+        yield _records_frame(records, numbers, list(columns), source)
+    elif not seen:
+        raise BadFileError(f"{name}: the file is empty. Send the file again with its records, one per line.")
+
+
+Reader = Callable[[Path, FileKind, Source, str, int], Iterator[pd.DataFrame]]
+READERS: dict[str, Reader] = {"csv": read_csv_chunks, "xlsx": read_xlsx_chunks, "json": read_json_chunks}
+
+
+def _too_much(name: str, what: str, setting: str) -> BadFileError:
+    return BadFileError(
+        f"{name}: the file {what} ({setting}). Nothing was loaded: split it into smaller files, or ask the POP team "
+        f"to raise the limit."
+    )
+
+
+def read_chunks(path: Path, source: Source, name: str, chunk_rows: int, limits: ReadLimits) -> Iterator[pd.DataFrame]:
+    """Chunks of the file as text, indexed by the row number each row has in the sent file; a file beyond the
+    limits fails as a whole, never cut short."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        size_mb, limit_mb = size / 2**20, limits.max_bytes / 2**20
+        raise _too_much(
+            name, f"is {size_mb:,.1f} MB, more than the {limit_mb:,.0f} MB a file may be", "POP_MAX_FILE_MB"
+        )
+    kind = sniff(path, source, name)
+    read = read_json_lines_chunks if kind.json_lines else READERS[kind.format]
+    rows = 0
+    for chunk in read(path, kind, source, name, chunk_rows):
+        rows += len(chunk)
+        if rows > limits.max_rows:
+            raise _too_much(name, f"has more than {limits.max_rows:,} rows, the most a file may have", "POP_MAX_ROWS")
+        yield chunk

@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from pop import paths
+from tasks.ingest.outsized import cut
 
 MAX_EXAMPLES = 5
 MAX_ROW_NUMBERS = 20
@@ -65,12 +66,13 @@ class RowIssues:
 
 
 def summarise(issues: pd.DataFrame, row_numbers: pd.Series, sender_columns: dict[str, str | None]) -> list[dict]:
-    """One entry per (field, check): how many rows, example values, row numbers in the sent file, and the hint."""
+    """One entry per (field, check): how many rows, example values (a long one cut short), row numbers in the sent
+    file, and the hint."""
     summary: list[dict] = []
     if issues.empty:
         return summary
     for (field_name, check), group in issues.groupby(["field", "check"], sort=True):
-        examples = [str(v) for v in pd.unique(group["value"].dropna().astype(str))[:MAX_EXAMPLES]]
+        examples = [cut(str(v)) for v in pd.unique(group["value"].dropna().astype(str))[:MAX_EXAMPLES]]
         rows = sorted(int(n) for n in row_numbers.loc[group["row"]])
         summary.append(
             {

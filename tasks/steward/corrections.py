@@ -15,9 +15,11 @@ from openpyxl import Workbook
 from sqlalchemy import Connection, func, select
 
 from pop.contracts import QuarantineStatus
+from pop.files import safe_cell
 from pop.models import Batch, QuarantineRow
 from pop.registry import Source
 from tasks.ingest.correction_links import PROBLEMS, ROW_LINK
+from tasks.ingest.sniff import FileKind, sniff
 from tasks.steward.outcomes import Reconciliation
 
 QUARANTINE = QuarantineRow.__table__
@@ -44,28 +46,44 @@ def quarantined_rows(conn: Connection, batch_id: int) -> pd.DataFrame:
     return pd.DataFrame(records, dtype=object)  # each cell as sent: a count next to an empty cell stays 1, not 1.0
 
 
+def batch_file_kind(conn: Connection, source: Source, batch_id: int) -> tuple[Path, FileKind]:
+    """The batch's own file, as landed, and how it was read (format, encoding, delimiter)."""
+    landed = Path(conn.execute(select(BATCH.c.landed_path).where(BATCH.c.batch_id == batch_id)).scalar_one())
+    if not landed.exists():
+        raise ValueError(f"batch {batch_id}: its file {landed} is no longer in landing, so its format is unknown")
+    return landed, sniff(landed, source, landed.name)
+
+
 def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Path) -> Path:
-    """Write the open quarantined rows in the source's own format and column names, ready to be corrected."""
+    """Write the open quarantined rows in the sender's column names, ready to be corrected, in the format of the
+    batch's own file (its encoding and delimiter too): the sender gets back what they sent. The path's suffix
+    becomes that file's; the path written is returned."""
     frame = quarantined_rows(conn, batch_id)
     if frame.empty:
         raise ValueError(f"batch {batch_id} has no open quarantined row to correct")
-    path = Path(path)
+    landed, kind = batch_file_kind(conn, source, batch_id)
+    path = Path(path).with_suffix(landed.suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the sender's cells came in the sender's encoding; our words may not fit it (… in latin-1): spell them so they do
     frame[PROBLEMS] = frame[PROBLEMS].map(lambda words: unicodedata.normalize("NFKC", words))
-    if source.format == "csv":
-        frame.to_csv(
+    if kind.format == "csv":
+        frame.map(safe_cell).to_csv(
             path,
             index=False,
-            sep=source.delimiter,
-            encoding=source.encoding,
+            sep=kind.delimiter,
+            encoding=kind.encoding,
             quoting=csv.QUOTE_MINIMAL,
             errors="replace",
         )
-    elif source.format == "json":
+    elif kind.format == "json":
         records = [{k: v for k, v in r.items() if v is not None and v == v} for r in frame.to_dict("records")]
         document: Any = {source.records_path: records} if source.records_path else records
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding=source.encoding, errors="replace")
+        text = (
+            "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+            if kind.json_lines
+            else json.dumps(document, ensure_ascii=False, indent=2)
+        )
+        path.write_text(text, encoding=kind.encoding, errors="replace")
     else:
         book = Workbook()
         sheet = book.active
@@ -74,7 +92,7 @@ def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Pa
             sheet.append([])
         sheet.append(list(frame.columns))
         for record in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
-            sheet.append(list(record))
+            sheet.append([safe_cell(value) for value in record])
         book.save(path)
     return path
 

@@ -49,7 +49,8 @@ def test_a_good_registry_loads(tmp_path: Path) -> None:
             {"columns": {**HELPLINE_COLUMNS, "Region": "region"}},
             "column 'Region' maps to 'region', which is not a field",
         ),
-        ({"format": "xlsx"}, "an xlsx source needs 'sheet'"),
+        ({"format": ["csv", "pdf"]}, "source 'hl', field other_formats.0: Input should be 'csv', 'xlsx' or 'json'"),
+        ({"encoding": "latin-9x"}, "encoding 'latin-9x' is unknown"),
         ({"update_frequency": "sometimes"}, "field update_frequency"),
         ({"colums": {}}, "field colums: Extra inputs are not permitted"),
     ],
@@ -58,6 +59,15 @@ def test_a_wrong_entry_is_refused(tmp_path: Path, change: dict, message: str) ->
     with pytest.raises(RegistryError) as error:
         load_registry(write(tmp_path, {**GOOD, **change}))
     assert message in str(error.value)
+
+
+def test_a_source_may_take_several_formats(tmp_path: Path) -> None:
+    """`format: [csv, xlsx]`: files of either format; `format` stays the first (the main one), and a source that
+    names one format takes that one. Encoding and delimiter left out are detected per file."""
+    several, one = load_registry(write(tmp_path, {**GOOD, "format": ["csv", "xlsx"]}, {**GOOD, "id": "one"})).sources
+    assert (several.format, several.formats) == ("csv", ["csv", "xlsx"])
+    assert several.model_copy(update={"format": "json"}).formats == ["json", "xlsx"]
+    assert (one.format, one.formats, one.encoding, one.delimiter) == ("csv", ["csv"], None, None)
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
@@ -78,3 +88,21 @@ def test_not_yaml_or_no_sources(tmp_path: Path) -> None:
     bad.write_text("hello: 1", encoding="utf-8")
     with pytest.raises(RegistryError, match="must hold a 'sources:' list"):
         load_registry(bad)
+
+
+def test_a_source_declares_its_decimal_mark(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, {**GOOD, "delimiter": ";", "decimal": ","}))
+    assert registry.get("hl").decimal == "," and load_registry(write(tmp_path, GOOD)).get("hl").decimal == "."
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"decimal": "comma"}, "source 'hl', field decimal: decimal 'comma' is not a decimal mark: use"),
+        ({"format": "xlsx", "sheet": "Data", "decimal": ","}, "decimal ',' applies to CSV files only"),
+    ],
+)
+def test_a_wrong_decimal_mark_is_refused(tmp_path: Path, change: dict, message: str) -> None:
+    with pytest.raises(RegistryError) as error:
+        load_registry(write(tmp_path, {**GOOD, **change}))
+    assert message in str(error.value)
