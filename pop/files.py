@@ -1,13 +1,34 @@
 """Writing what the pipeline publishes: whole files only (a reader never sees half of one), JSON that is the same
-for the same input."""
+for the same input, and spreadsheet cells that cannot run as formulas."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
+
+# how a cell starts that a spreadsheet reads as a formula (OWASP CSV injection): =, +, -, @, a tab, a carriage return
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+Cell = TypeVar("Cell")
+
+
+def _formula_like(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(text)
+
+
+def safe_cell(value: Cell) -> Cell | str:
+    """A cell of a CSV or xlsx file we write, made inert: text a spreadsheet would run as a formula gets a leading
+    single quote; a number (-5, -0.25) and any other value are written as they are."""
+    return "'" + value if isinstance(value, str) and _formula_like(value) else value
+
+
+def restore_cell(value: Cell) -> Cell | str:
+    """A cell as the sender wrote it, from a file we wrote with safe_cell (a corrected export comes back)."""
+    return value[1:] if isinstance(value, str) and value.startswith("'") and _formula_like(value[1:]) else value
 
 
 def _plain(value: Any) -> Any:

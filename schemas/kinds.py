@@ -3,15 +3,18 @@ that kind, how a sender's text is parsed and harmonised, which columns it become
 fact table, with their SQL types), which pandera checks and Great Expectations expectations hold, and what the
 submission template shows and checks. Adding a field to a group is one YAML line: everything here follows from it.
 
-A kind parses one distinct value at a time (`parser`): it returns the value's output columns as a tuple, or
-`Invalid` (None for short) when the sender must fix it; ingestion spreads the results over the rows and turns each
-Invalid into a quarantine reason with the kind's `failure` check."""
+A kind parses one distinct value at a time (`parser`, given how the source writes values: `ParseOptions`): it returns
+the value's output columns as a tuple, or `Invalid` (None for short) when the sender must fix it; ingestion spreads
+the results over the rows and turns each Invalid into a quarantine reason with its check (by default the kind's
+`failure`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
@@ -33,12 +36,24 @@ ALLOWED_SHOWN = 12  # codes named in a quarantine reason; the template's README 
 
 
 @dataclass(frozen=True)
+class ParseOptions:
+    """What reading a sender's value depends on besides the value: the source's multi-select delimiter and decimal
+    mark ('.' or ','), and the as-of date (a period that has not begun by then is in the future)."""
+
+    as_of: dt.date = field(default_factory=dt.date.today)
+    delimiter: str = ";"
+    decimal: str = "."
+
+
+@dataclass(frozen=True)
 class Invalid:
     """A value the sender must fix; `shown` is what the reason quotes (default: the value as sent), `outputs` what it
-    still gives (a multi-select cell's known codes), though its row is held back."""
+    still gives (a multi-select cell's known codes), though its row is held back; `check` the check it fails when
+    that is not the kind's `failure` (it parses, but cannot be true)."""
 
     shown: str | None = None
     outputs: tuple[Any, ...] | None = None
+    check: str | None = None
 
 
 Parsed = tuple[Any, ...] | Invalid | None
@@ -122,7 +137,7 @@ class FieldKind:
 
     # --- parsing ---------------------------------------------------------------------------------------------
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser | None:
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser | None:
         """A function of one distinct sender value (None: the value passes as it is)."""
         return None
 
@@ -130,8 +145,8 @@ class FieldKind:
         """The parser's output columns and their pandas dtypes."""
         return {}
 
-    def hint_params(self, spec: FieldSpec) -> dict[str, str]:
-        """What the failure's plain-language hint (schemas/checks.yaml) fills in."""
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
+        """What the plain-language hints of its checks (schemas/checks.yaml) fill in."""
         return {}
 
     def dimension_rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -199,11 +214,14 @@ class _Parsed(FieldKind):
     """A kind whose value parses into one typed column."""
 
     dtype: ClassVar[str]
-    parse: ClassVar[Callable[[str], Any]]
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser:
-        parse = type(self).parse
-        return lambda value: (parsed,) if (parsed := parse(value)) is not None else None
+    def reader(self, options: ParseOptions) -> Callable[[str], Any]:
+        """The parser of schemas/values.py that reads one value (None: not one), as the source writes values."""
+        raise NotImplementedError
+
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
+        read = self.reader(options)
+        return lambda value: (parsed,) if (parsed := read(value)) is not None else None
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
         return {spec.name: self.dtype}
@@ -233,9 +251,20 @@ def _numeric_rule(spec: FieldSpec, excel_type: str) -> TemplateRule:
     return TemplateRule(excel_type, "between", "-1E+15", "1E+15")
 
 
+def _number_examples(options: ParseOptions, whole: bool) -> dict[str, str]:
+    """Numbers written the way the source writes them, for the hints of the number kinds."""
+    grouped = "1,200" if options.decimal == "." else "1.200"
+    return {"examples": f"1200 or {grouped}" if whole else f"1200, {grouped} or 0{options.decimal}75"}
+
+
 class IntKind(_Parsed):
     name, phase, failure, dtype = "int", "convert", "not_a_whole_number", "Int64"
-    parse = staticmethod(values.parse_whole_number)
+
+    def reader(self, options: ParseOptions) -> Callable[[str], Any]:
+        return partial(values.parse_whole_number, decimal=options.decimal)
+
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
+        return _number_examples(options, whole=True)
 
     def sql_type(self) -> TypeEngine[Any]:
         return BigInteger()
@@ -252,7 +281,12 @@ class IntKind(_Parsed):
 
 class NumberKind(_Parsed):
     name, phase, failure, dtype = "number", "convert", "not_a_number", "Float64"
-    parse = staticmethod(values.parse_number)
+
+    def reader(self, options: ParseOptions) -> Callable[[str], Any]:
+        return partial(values.parse_number, decimal=options.decimal)
+
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
+        return _number_examples(options, whole=False)
 
     def sql_type(self) -> TypeEngine[Any]:
         return Float()
@@ -269,8 +303,10 @@ class NumberKind(_Parsed):
 
 class BoolKind(_Parsed):
     name, phase, failure, dtype = "bool", "convert", "not_yes_no", "boolean"
-    parse = staticmethod(values.parse_yes_no)
     template_format = "yes or no"
+
+    def reader(self, options: ParseOptions) -> Callable[[str], Any]:
+        return values.parse_yes_no
 
     def sql_type(self) -> TypeEngine[Any]:
         return Boolean()
@@ -284,10 +320,12 @@ class BoolKind(_Parsed):
 
 class DateKind(_Parsed):
     name, phase, failure, dtype = "date", "convert", "not_a_date", "datetime64[us]"
-    parse = staticmethod(values.parse_date)
     dates_rows = True
     template_format = "date, YYYY-MM-DD"
     number_format = "yyyy-mm-dd"
+
+    def reader(self, options: ParseOptions) -> Callable[[str], Any]:
+        return values.parse_date
 
     def sql_type(self) -> TypeEngine[Any]:
         return Date()
@@ -322,12 +360,22 @@ class PeriodKind(FieldKind):
     def sql_type(self) -> TypeEngine[Any]:
         return String(10)
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser:
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
         def parse(value: str) -> Parsed:
             parsed = values.parse_period(value)
-            return None if parsed is None else (values.period_label(parsed[0], parsed[2]), *parsed)
+            if parsed is None:
+                return None
+            start, end, granularity = parsed
+            # a period still under way is reported so far; one that has not begun cannot be (2031 for 2021?), and
+            # would make its source look fresh to the freshness check
+            if start.date() > options.as_of:
+                return Invalid(check="future_period")
+            return values.period_label(start, granularity), start, end, granularity
 
         return parse
+
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
+        return {"as_of": options.as_of.isoformat()}
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
         return dict(self.OUTPUTS)
@@ -373,7 +421,7 @@ class _Coded(FieldKind):
     def sql_type(self) -> TypeEngine[Any]:
         return String(CODE_LENGTH)
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser:
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
         resolve = self.resolve(spec)
         return lambda value: (code,) if (code := resolve(value)) else None
 
@@ -408,7 +456,7 @@ class VocabKind(_Coded):
     def vocab(self, spec: FieldSpec) -> str:
         return str(spec.vocab)
 
-    def hint_params(self, spec: FieldSpec) -> dict[str, str]:
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
         return {"allowed": _allowed(self.vocab(spec))}
 
     def pandera_checks(self, spec: FieldSpec) -> list[pa.Check]:
@@ -436,7 +484,7 @@ class _Named(_Coded):
         nullable = not spec.required and spec.default is None
         return [*super().sql_columns(spec), Column(self.reported_column(spec), Text(), nullable=nullable)]
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser:
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
         resolve = self.resolve(spec)
         return lambda value: (code, value) if (code := resolve(value)) else None
 
@@ -508,11 +556,11 @@ class _MultiCoded(FieldKind):
     def sql_columns(self, spec: FieldSpec) -> list[Column[Any]]:
         return []
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser:
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
         resolve = self.resolve(spec)
 
         def parse(cell: str) -> Parsed:
-            tokens = _split(cell, delimiter)
+            tokens = _split(cell, options.delimiter)
             codes = [resolve(token) for token in tokens]
             unknown = [token for token, code in zip(tokens, codes, strict=True) if not code]
             known = (list(dict.fromkeys(code for code in codes if code)),)
@@ -537,7 +585,7 @@ class MultiKind(_MultiCoded):
     def resolve(self, spec: FieldSpec) -> Callable[[str], str | None]:
         return vocabulary(str(spec.vocab)).resolve
 
-    def hint_params(self, spec: FieldSpec) -> dict[str, str]:
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
         return {"allowed": _allowed(str(spec.vocab))}
 
     def template_list(self, spec: FieldSpec) -> str | None:
@@ -587,12 +635,19 @@ class AgeBandKind(FieldKind):
     def sql_type(self) -> TypeEngine[Any]:
         return String(20)
 
-    def parser(self, spec: FieldSpec, delimiter: str) -> Parser:
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
         def parse(value: str) -> Parsed:
             ages = values.parse_age_band(value)
-            return None if ages is None else (values.age_band_label(*ages), *ages, values.pop_age_band(*ages))
+            if ages is None:
+                return None
+            if not values.plausible_age_band(ages[0]):
+                return Invalid(check="implausible_age")
+            return values.age_band_label(*ages), *ages, values.pop_age_band(*ages)
 
         return parse
+
+    def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
+        return {"oldest": str(values.open_band_start())}
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
         return dict(self.OUTPUTS)

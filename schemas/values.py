@@ -1,5 +1,6 @@
-"""How senders write values, read one value at a time: numbers with thousands separators, yes/no in several
-languages, dates, reporting periods and age bands. Pure functions; the field kinds (schemas/kinds.py) use them."""
+"""How senders write values, read one value at a time: numbers with thousands separators (and the decimal mark of
+the source's locale), yes/no in several languages, dates, reporting periods and age bands. Pure functions; the field
+kinds (schemas/kinds.py) use them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from schemas.vocabulary import vocabulary
 
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "x", "oui", "si", "sim", "ja"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", "non", "nao", "nein"}
-THOUSANDS = re.compile(r"^-?\d{1,3}(?:[,\u00a0' ]\d{3})+(?:\.\d+)?$")
+GROUPED = {  # a number written with thousands separators, by the source's decimal mark: 1,234.5 or 1.234,5
+    ".": re.compile(r"^-?\d{1,3}(?:[,\u00a0' ]\d{3})+(?:\.\d+)?$"),
+    ",": re.compile(r"^-?\d{1,3}(?:[.\u00a0' ]\d{3})+(?:,\d+)?$"),
+}
+THOUSANDS_MARK = {".": ",", ",": "."}  # the mark that groups thousands where the other one is the decimal mark
 PERIOD_PATTERNS = [
     (re.compile(r"^(\d{4})$"), "year"),
     (re.compile(r"^(\d{4})\s*[-/ ]?\s*q([1-4])$"), "quarter"),
@@ -29,20 +34,24 @@ UNKNOWN_AGE = {"unknown", "not known", "n/k", "unk", "not recorded", "unspecifie
 MAX_AGE = 120
 
 
-def parse_number(value: str) -> float | None:
-    """A number from a sender's text: 1200, 1,200, 16 200 000, 0.75; None when it is not one."""
+def parse_number(value: str, decimal: str = ".") -> float | None:
+    """A number from a sender's text: 1200, 1,200, 16 200 000, 0.75 (with the decimal mark ",": 1.200, 1.234,5,
+    0,75); None when it is not one."""
     text = str(value).strip()
-    if THOUSANDS.match(text):
-        text = re.sub(r"[,\u00a0' ]", "", text)
+    grouping = THOUSANDS_MARK[decimal]
+    if GROUPED[decimal].match(text):
+        text = re.sub(f"[{re.escape(grouping)}\u00a0' ]", "", text)
+    if grouping in text:  # 1,5 where the decimal mark is '.', or 1.5 where it is ',': which number was meant?
+        return None
     try:
-        number = float(text)
+        number = float(text.replace(decimal, "."))
     except ValueError:
         return None
     return number if number == number and abs(number) != float("inf") else None
 
 
-def parse_whole_number(value: str) -> int | None:
-    number = parse_number(value)
+def parse_whole_number(value: str, decimal: str = ".") -> int | None:
+    number = parse_number(value, decimal)
     return int(number) if number is not None and number.is_integer() else None
 
 
@@ -111,6 +120,18 @@ def parse_age_band(value: str) -> tuple[int | None, int | None] | None:
     if match := AGE_SINGLE.match(text):
         return (int(match[1]), int(match[1])) if int(match[1]) <= MAX_AGE else None
     return None
+
+
+def open_band_start() -> int:
+    """The age POP's open-ended band starts at (25+: POP counts children and young people up to 24)."""
+    entries = vocabulary("pop_age_band").entries.values()
+    return next(e["age_min"] for e in entries if e.get("age_min") is not None and e.get("age_max") is None)
+
+
+def plausible_age_band(age_min: int | None) -> bool:
+    """Whether a band can count children or young people, or be the band of older callers a helpline counts beside
+    them (18-25, 25+): it starts no later than POP's open-ended band. 99-120, or a single age of 67, cannot."""
+    return age_min is None or age_min <= open_band_start()
 
 
 def age_band_label(age_min: int | None, age_max: int | None) -> str:

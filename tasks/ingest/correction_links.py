@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select, update
 
 from pop.contracts import QuarantineStatus
 from pop.db import utcnow
+from pop.files import restore_cell
 from pop.models import QuarantineRow
 
 ROW_LINK = "pop_row"  # the row number the corrected row had in the original file
@@ -18,13 +19,15 @@ QUARANTINE = QuarantineRow.__table__
 
 
 def split_links(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """The correction file's own columns, and each row's link to the original row (missing for new rows)."""
+    """The correction file's own columns, with the cells the export quoted (pop.files.safe_cell) as the sender wrote
+    them, and each row's link to the original row (missing for new rows)."""
     links = (
         pd.to_numeric(raw[ROW_LINK].astype("string"), errors="coerce").astype("Int64")
         if ROW_LINK in raw.columns
         else pd.Series(pd.NA, index=raw.index, dtype="Int64")
     )
-    return raw.drop(columns=[c for c in CORRECTION_COLUMNS if c in raw.columns]), links
+    own = raw.drop(columns=[c for c in CORRECTION_COLUMNS if c in raw.columns])
+    return own.map(restore_cell, na_action="ignore"), links
 
 
 def open_originals(conn: Connection, original_batch: int, rows: list[int]) -> dict[int, int]:

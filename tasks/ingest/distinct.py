@@ -31,15 +31,27 @@ def _spread(per_value: list[Any], codes: np.ndarray, dtype: str, index: pd.Index
     return pd.Series(pd.array(values, dtype=dtype).take(codes), index=index)
 
 
+def _check(result: Parsed, failure: str) -> str | None:
+    """The check a parsed value fails (None: it passed); `failure` unless its Invalid names another."""
+    if result is None:
+        return failure
+    return (result.check or failure) if isinstance(result, Invalid) else None
+
+
 def parse_distinct(
-    column: pd.Series, parse: Callable[[Any], Parsed], outputs: dict[str, str]
-) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    column: pd.Series, parse: Callable[[Any], Parsed], outputs: dict[str, str], failure: str = "invalid"
+) -> tuple[pd.DataFrame, dict[str, pd.Series], pd.Series]:
     """Apply `parse` to each distinct non-missing value; it returns one item per output column, or Invalid (None for
-    short) when the value cannot be parsed. Returns the output columns (with the given dtypes), the mask of rows that
-    failed, and for those rows what a reason shows (Invalid.shown, else the value as sent)."""
+    short) when the value cannot be parsed. Returns the output columns (with the given dtypes), the mask of the rows
+    that failed each check (`failure`, or the check an Invalid names), and for failed rows what a reason shows
+    (Invalid.shown, else the value as sent)."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     results = [parse(value) for value in uniques]
-    failed = np.array([r is None or isinstance(r, Invalid) for r in results] + [False])[codes]
+    checks = [_check(r, failure) for r in results]
+    failures = {
+        check: pd.Series(np.array([c == check for c in checks] + [False])[codes], index=column.index)
+        for check in dict.fromkeys(c for c in checks if c is not None)
+    }
     given = [r.outputs if isinstance(r, Invalid) else r for r in results]
     frame = pd.DataFrame(
         {
@@ -52,7 +64,7 @@ def parse_distinct(
         r.shown if isinstance(r, Invalid) and r.shown is not None else value
         for value, r in zip(uniques, results, strict=True)
     ]
-    return frame, pd.Series(failed, index=column.index), _spread(shown, codes, "object", column.index)
+    return frame, failures, _spread(shown, codes, "object", column.index)
 
 
 def map_distinct(column: pd.Series, fn: Callable[[Any], Any], dtype: str = "category") -> pd.Series:

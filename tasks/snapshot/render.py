@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 
 from pop import paths
-from pop.files import to_json, write_text
+from pop.files import safe_cell, to_json, write_text
 from tasks.snapshot.build import read_history
 from tasks.snapshot.charts import bar_chart, chart_rows, format_value, parse_chart
 from tasks.snapshot.document import IndicatorTable, SnapshotDocument, SnapshotEntry, SnapshotFiles, stated_findings
@@ -69,14 +69,15 @@ def environment() -> Environment:
 
 
 def indicator_csv(table: IndicatorTable) -> str:
-    """An indicator's published rows as CSV: codes in hidden cells, an empty string for a missing value."""
+    """An indicator's published rows as CSV: codes in hidden cells, an empty string for a missing value, no cell a
+    spreadsheet would run as a formula."""
     meta = table.metadata
     columns = [*meta["dimensions"], *meta["values"], *meta["counts"], *meta["attributes"], "flag"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in table.rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        writer.writerow(["" if row.get(c) is None else safe_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
+from pop.files import safe_cell
 from pop.registry import Source
 from schemas.countries import countries
 from schemas.kinds import PERIOD_FORMS
@@ -89,6 +91,11 @@ def dropdown(spec: FieldSpec) -> str | None:
 def list_codes(name: str) -> list[str]:
     """The codes of a list: a vocabulary's codes, or every ISO 3166 alpha-3 code plus WLD for 'country'."""
     return sorted(countries()) if name == "country" else list(vocabulary(name).codes)
+
+
+def _cell(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
+    """sheet.cell with its value made inert: no text of the schema's or the registry's runs as a formula."""
+    return sheet.cell(row, column, safe_cell(value))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -189,9 +196,9 @@ def write_lists(sheet: Worksheet, names: list[str]) -> dict[str, str]:
     refs: dict[str, str] = {}
     for index, name in enumerate(names, start=1):
         letter, codes = get_column_letter(index), list_codes(name)
-        sheet.cell(1, index, name).font = BOLD
+        _cell(sheet, 1, index, name).font = BOLD
         for row, code in enumerate(codes, start=2):
-            sheet.cell(row, index, code)
+            _cell(sheet, row, index, code)
         sheet.column_dimensions[letter].width = max(12, *(len(c) + 2 for c in [name, *codes]))
         refs[name] = f"{quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${len(codes) + 1}"
     sheet.sheet_state = "hidden"
@@ -208,15 +215,15 @@ def write_data_sheet(sheet: Worksheet, source: Source, columns: list[TemplateCol
     """Title above the header (when header_row > 1), the bold frozen header with a filter, formats and checks."""
     top = source.header_row
     if top > 1:
-        sheet.cell(1, 1, f"POP submission template: {source.schema.title} — {source.organisation}").font = Font(
+        _cell(sheet, 1, 1, f"POP submission template: {source.schema.title} — {source.organisation}").font = Font(
             bold=True, size=13
         )
     if top > 2:
-        sheet.cell(2, 1, f"Fill in one row per record from row {top + 1}; the README sheet explains every column.")
+        _cell(sheet, 2, 1, f"Fill in one row per record from row {top + 1}; the README sheet explains every column.")
     first, last = top + 1, top + PREPARED_ROWS
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
-        cell = sheet.cell(top, index, column.header)
+        cell = _cell(sheet, top, index, column.header)
         cell.font, cell.fill = BOLD, HEADER_FILL
         dimension = sheet.column_dimensions[letter]
         dimension.width = _width(column)
@@ -288,26 +295,26 @@ def readme_rows(source: Source, columns: list[TemplateColumn]) -> list[tuple[Any
 
 def write_readme(sheet: Worksheet, source: Source, columns: list[TemplateColumn], data_sheet: str) -> None:
     """What the template is for, how to fill it in, then the table of columns."""
-    sheet.cell(1, 1, f"POP submission template: {source.schema.title}").font = Font(bold=True, size=14)
+    _cell(sheet, 1, 1, f"POP submission template: {source.schema.title}").font = Font(bold=True, size=14)
     row = 3
     for label, value in _about(source, data_sheet):
-        sheet.cell(row, 1, label).font = BOLD
-        sheet.cell(row, 2, value)
+        _cell(sheet, row, 1, label).font = BOLD
+        _cell(sheet, row, 2, value)
         row += 1
-    sheet.cell(row + 1, 1, "How to fill it in").font = BOLD
+    _cell(sheet, row + 1, 1, "How to fill it in").font = BOLD
     row += 2
     for step in _how_to(source, data_sheet):
-        sheet.cell(row, 1, step)
+        _cell(sheet, row, 1, step)
         row += 1
-    sheet.cell(row + 1, 1, "Columns").font = BOLD
+    _cell(sheet, row + 1, 1, "Columns").font = BOLD
     row += 2
     for index, title in enumerate(README_HEADER, start=1):
-        cell = sheet.cell(row, index, title)
+        cell = _cell(sheet, row, index, title)
         cell.font, cell.fill = BOLD, HEADER_FILL
     for values in readme_rows(source, columns):
         row += 1
         for index, value in enumerate(values, start=1):
-            sheet.cell(row, index, value).alignment = WRAP
+            _cell(sheet, row, index, value).alignment = WRAP
     for index, width in enumerate(README_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.countries import countries, resolve_country
+from schemas.kinds import ParseOptions
 from schemas.spec import load_schema
-from schemas.values import parse_age_band, parse_period, pop_age_band
+from schemas.values import parse_age_band, parse_number, parse_period, plausible_age_band, pop_age_band
 from tasks.ingest.convert import parse_field
 from tasks.ingest.issues import RowIssues
 
 HELPLINE = load_schema("helplines_services")
 SURVEY = load_schema("children_youth")
+OPTIONS = ParseOptions(as_of=dt.date(2024, 3, 1))  # a fixed day, so that what is "in the future" does not move
+DECIMAL_COMMA = ParseOptions(as_of=OPTIONS.as_of, decimal=",")
 
 
 @pytest.mark.parametrize(
@@ -47,14 +52,14 @@ def test_every_month_is_one_calendar_month(year: int, month: int) -> None:
 def test_counts_with_thousands_separators_round_trip(value: int) -> None:
     issues = RowIssues()
     column = pd.Series([f"{value:,}", str(value)], dtype="string")
-    converted = parse_field(column, HELPLINE.fields["contacts"], issues, ";")["contacts"]
+    converted = parse_field(column, HELPLINE.fields["contacts"], issues, OPTIONS)["contacts"]
     assert converted.tolist() == [value, value] and not issues.parts
 
 
 def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
     issues = RowIssues()
     column = pd.Series(["12", "twelve", "1.5", None, "16,200,000"], dtype="string", index=[2, 3, 4, 5, 6])
-    converted = parse_field(column, HELPLINE.fields["contacts"], issues, ";")["contacts"]
+    converted = parse_field(column, HELPLINE.fields["contacts"], issues, OPTIONS)["contacts"]
     assert converted.tolist() == [12, pd.NA, pd.NA, pd.NA, 16_200_000]
     found = issues.frame()
     assert found[["row", "check", "value"]].values.tolist() == [
@@ -66,7 +71,7 @@ def test_values_that_are_not_counts_are_flagged_with_what_was_sent() -> None:
 def test_decimal_numbers() -> None:
     issues = RowIssues()
     column = pd.Series(["1.04", "0,9x", "16,200,000.5"], dtype="string")
-    converted = parse_field(column, SURVEY.fields["weight"], issues, ";")["weight"]
+    converted = parse_field(column, SURVEY.fields["weight"], issues, OPTIONS)["weight"]
     assert converted.tolist()[0] == 1.04 and converted.tolist()[2] == 16_200_000.5
     assert issues.frame()["value"].tolist() == ["0,9x"]
 
@@ -128,7 +133,7 @@ def test_not_age_bands(band: str) -> None:
 def test_vocabulary_synonyms_and_unknown_codes() -> None:
     issues = RowIssues()
     column = pd.Series(["WhatsApp", "e-mail", "Web chat", "pigeon"], dtype="string")
-    codes = parse_field(column, HELPLINE.fields["channel"], issues, ";")["channel"]
+    codes = parse_field(column, HELPLINE.fields["channel"], issues, OPTIONS)["channel"]
     assert codes.tolist()[:3] == ["messaging_app", "email", "web_chat"] and pd.isna(codes.iloc[3])
     assert issues.frame()["check"].tolist() == ["unknown_code"]
     assert "phone, sms, web_chat" in issues.frame()["message"].iloc[0]
@@ -137,6 +142,88 @@ def test_vocabulary_synonyms_and_unknown_codes() -> None:
 def test_multi_select_cells_keep_known_codes_and_name_unknown_ones() -> None:
     issues = RowIssues()
     column = pd.Series(["helpline chat;blocked", "search|telepathy", None], dtype="string")
-    codes = parse_field(column, SURVEY.fields["help_tools_used"], issues, ";")["help_tools_used"]
+    codes = parse_field(column, SURVEY.fields["help_tools_used"], issues, OPTIONS)["help_tools_used"]
     assert codes.tolist() == [["helpline_chat_or_app", "platform_report_or_block"], ["search_engine"], []]
     assert issues.frame()[["row", "value"]].values.tolist() == [[1, "telepathy"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("1.234,5", 1234.5), ("0,75", 0.75), ("1.200", 1200), ("16 200 000", 16_200_000), ("-0,25", -0.25), ("7", 7)],
+)
+def test_numbers_with_a_decimal_comma(text: str, number: float) -> None:
+    assert parse_number(text, decimal=",") == number
+
+
+@pytest.mark.parametrize("text", ["1.5", "1234.5", "1,2,3", "1.23,4", "0,7x"])
+def test_numbers_a_decimal_comma_source_cannot_have_meant(text: str) -> None:
+    """A point that cannot group thousands, where the decimal mark is a comma: which number was meant?"""
+    assert parse_number(text, decimal=",") is None
+
+
+def test_the_default_decimal_mark_is_a_point() -> None:
+    assert (parse_number("1,200"), parse_number("0.75"), parse_number("0,75")) == (1200, 0.75, None)
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=0, max_value=99))
+def test_decimal_comma_numbers_round_trip(whole: int, cents: int) -> None:
+    """Any number written with points between thousands and a decimal comma reads as the same number."""
+    sign = "-" if whole < 0 else ""
+    grouped = f"{abs(whole):,}".replace(",", ".")
+    assert parse_number(f"{sign}{grouped},{cents:02d}", decimal=",") == float(f"{sign}{abs(whole)}.{cents:02d}")
+
+
+def test_decimal_comma_fields_and_their_hint() -> None:
+    issues = RowIssues()
+    column = pd.Series(["1,04", "0.9", "16.200.000,5"], dtype="string")
+    converted = parse_field(column, SURVEY.fields["weight"], issues, DECIMAL_COMMA)["weight"]
+    assert converted.tolist()[0] == 1.04 and converted.tolist()[2] == 16_200_000.5
+    found = issues.frame()
+    assert found[["check", "value"]].values.tolist() == [["not_a_number", "0.9"]]
+    assert "e.g. 1200, 1.200 or 0,75" in found["message"].iloc[0]
+    counts = parse_field(pd.Series(["1.234", "12,0"]), HELPLINE.fields["contacts"], RowIssues(), DECIMAL_COMMA)
+    assert counts["contacts"].tolist() == [1234, 12]
+
+
+def test_periods_that_have_not_begun_are_in_the_future() -> None:
+    """On 2024-03-01, 2024-Q1 is under way (its figures so far load); 2024-Q2 and 2031 have not begun."""
+    issues = RowIssues()
+    column = pd.Series(["2023-Q4", "2024-Q1", "2024-Q2", "2031", "2023-Q9"], dtype="string")
+    periods = parse_field(column, HELPLINE.fields["period"], issues, OPTIONS)["period"]
+    assert periods.tolist()[:2] == ["2023-Q4", "2024-Q1"] and periods.iloc[2:].isna().all()
+    found = issues.frame()
+    assert found[["row", "check", "value"]].values.tolist() == [
+        [2, "future_period", "2024-Q2"],
+        [3, "future_period", "2031"],
+        [4, "bad_period", "2023-Q9"],
+    ]
+    assert "had not begun by 2024-03-01" in found["message"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("low", "plausible"), [(None, True), (0, True), (18, True), (25, True), (26, False), (67, False), (99, False)]
+)
+def test_an_age_band_must_start_at_an_age_pop_counts(low: int | None, plausible: bool) -> None:
+    assert plausible_age_band(low) is plausible
+
+
+def test_impossible_ages_are_quarantined_and_adult_callers_load() -> None:
+    issues = RowIssues()
+    column = pd.Series(["13-15", "18-25", "25+", "99-120", "67", "over 80", "abc"], dtype="string")
+    bands = parse_field(column, HELPLINE.fields["age_band"], issues, OPTIONS)
+    assert bands["pop_age_band"].tolist()[:3] == ["13-15", "mixed", "25+"] and bands.iloc[3:, 0].isna().all()
+    found = issues.frame()
+    assert found[["row", "check", "value"]].values.tolist() == [
+        [3, "implausible_age", "99-120"],
+        [4, "implausible_age", "67"],
+        [5, "implausible_age", "over 80"],
+        [6, "bad_age_band", "abc"],
+    ]
+    assert "POP counts them up to 24" in found["message"].iloc[0] and "25+" in found["message"].iloc[0]
+
+
+def test_multi_select_cells_split_at_the_source_delimiter() -> None:
+    options = ParseOptions(as_of=OPTIONS.as_of, delimiter="/")
+    column = pd.Series(["helpline chat/blocked"], dtype="string")
+    codes = parse_field(column, SURVEY.fields["help_tools_used"], RowIssues(), options)["help_tools_used"]
+    assert codes.tolist() == [["helpline_chat_or_app", "platform_report_or_block"]]
