@@ -1,4 +1,5 @@
-"""Commands of the data steward: batches, batch show/approve/reject/export/correct, quarantine, template, audit."""
+"""Commands of the data steward: batches, batch show/approve/reject/export/correct, quarantine, template, audit,
+reports. Every command that changes a batch rewrites the steward pages it changed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,23 @@ from pop.settings import get_settings
 
 def _steward(name: str | None) -> str:
     return name or get_settings().steward
+
+
+def show_the_present(batch_ids: list[int] | None) -> None:
+    """Rewrite the steward pages an action changed (the batches' pages, the runs that show them, the index; every
+    page when None), so that they tell the state it left."""
+    from tasks.quality.discrepancies import open_discrepancies
+    from tasks.steward.reporting import refresh_reports
+
+    settings = get_settings()
+    try:
+        index = refresh_reports(
+            settings.warehouse_url, settings.outputs.reports, open_discrepancies(settings.warehouse_url), batch_ids
+        )
+    except OSError as exc:  # the action itself is done and recorded: say so, and how to bring the pages up to date
+        console.print(f"[yellow]The steward pages could not be rewritten ({exc}); `pop reports` rewrites them.[/]")
+        return
+    console.print(f"Steward pages updated: {index}")
 
 
 @app.command()
@@ -110,6 +128,7 @@ def _review(batch_id: int, decision: ReviewStatus, reason: str | None, steward: 
     except ReviewError as exc:
         fail(str(exc))
     console.print(f"Batch {batch_id} {decision} by {_steward(steward)}.")
+    show_the_present([batch_id])
 
 
 @batch_app.command("approve")
@@ -156,6 +175,7 @@ def batch_export(
         f"Wrote {written}. Send it to the sender; fix the rows (keep the pop_row column), then run:\n"
         f"  pop batch correct {batch_id} {written}"
     )
+    show_the_present([batch_id])
 
 
 def _batch_source(batch_id: int) -> dict[str, Any]:
@@ -208,10 +228,17 @@ def quarantine_dismiss(
 
     try:
         with get_engine(get_settings().warehouse_url).begin() as conn:
-            dismiss_quarantined(conn, quarantine_id, _steward(steward), reason)
+            batch_id = dismiss_quarantined(conn, quarantine_id, _steward(steward), reason)
     except ReviewError as exc:
         fail(str(exc))
     console.print(f"Quarantined row {quarantine_id} dismissed.")
+    show_the_present([batch_id])
+
+
+@app.command()
+def reports() -> None:
+    """Rewrite every steward page (index, batches, runs) from the warehouse as it is now."""
+    show_the_present(None)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from pop.registry import load_registry
 from pop.settings import get_settings
 from tasks.ingest.errata import load_errata
 from tasks.ledger.prefect_tasks import finish_run, start_run
+from tasks.quality.prefect_tasks import open_discrepancies
 from tasks.reference.prefect_tasks import prepare_warehouse
 from tasks.steward.outcomes import CorrectionResult
 from tasks.steward.prefect_tasks import submit_correction, write_reports
@@ -41,7 +42,8 @@ def correct(batch_id: int, file: str, steward: str | None = None) -> State:
         auto_approve=settings.auto_approve_clean,
     )
     run = finish_run(url, run, [outcome.source])
-    reports = write_reports(run, url, settings.outputs.reports)
+    # the original batch's page shows where its rows are now, so it is rewritten with the correction's
+    reports = write_reports(run, url, settings.outputs.reports, open_discrepancies(url), batch_ids=[batch_id])
     result = CorrectionResult(run=run, reports=reports, outcome=outcome)
     if outcome.source.status == SourceStatus.FAILED:
         return Failed(message=outcome.source.message, data=result)

@@ -202,12 +202,19 @@ class RunTotals(Contract):
 
 
 class FailedExpectation(Contract):
-    """A warehouse expectation that did not hold: its type, column(s), what was observed and the details."""
+    """A warehouse expectation that did not hold: its type, column(s), what was observed, the details, and where it
+    failed in words (the sources, batches and rows, or the overdue sources)."""
 
     expectation: str
     column: str | None
     observed: Any
     details: dict[str, Any]
+    where: str | None = None
+
+    def named(self, suite: str) -> str:
+        """'suite: expectation (column) — where'."""
+        column = f" ({self.column})" if self.column else ""
+        return f"{suite}: {self.expectation}{column}" + (f" — {self.where}" if self.where else "")
 
 
 class SuiteOutcome(Contract):
@@ -243,11 +250,7 @@ class QualityOutcome(Contract):
     data_docs: Path
 
     def view(self) -> QualityView:
-        failed = [
-            f"{s.suite}: {f.expectation}" + (f" ({f.column})" if f.column else "")
-            for s in self.suites
-            for f in s.failed
-        ]
+        failed = [f.named(s.suite) for s in self.suites for f in s.failed]
         return QualityView(
             success=self.success, failed=len(failed), failed_expectations=tuple(failed), data_docs=self.data_docs
         )

@@ -1,7 +1,9 @@
-"""Small builders for tests: a one-source registry and sender files written the way senders write them."""
+"""Small builders for tests: a one-source registry and sender files written the way senders write them; and what
+published pages load from other hosts."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,20 @@ def write_file(tmp_path: Path, name: str, content: str | bytes, folder: str = "h
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+# a URL of another host where a page or stylesheet loads something: src/href attributes, CSS url() and @import
+REMOTE_REFERENCE = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']?|\burl\(\s*["']?|@import\s+(?:url\(\s*)?["']?)((?:https?:)?//[^"')\s>]+)""", re.I
+)
+
+
+def remote_references(folder: Path) -> dict[str, list[str]]:
+    """Every .html, .css and .js file under `folder` that references another host, with those URLs."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".html", ".css", ".js"):
+            urls = REMOTE_REFERENCE.findall(path.read_text(encoding="utf-8", errors="replace"))
+            if urls:
+                found[str(path.relative_to(folder))] = urls
+    return found

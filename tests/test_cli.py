@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cli.main import app
+from pop.db import get_engine
+from pop.models import QuarantineRow
+from pop.settings import get_settings
+from tests.helpers import remote_references
 
 runner = CliRunner()
 
@@ -79,3 +85,58 @@ def test_template_for_a_source(pop_env: Path) -> None:
     assert (pop_env / "templates" / "helpline_ph.xlsx").exists() and "helpline_ph.xlsx" in out
     result = runner.invoke(app, ["template", "nobody"])
     assert result.exit_code == 2 and "no source 'nobody'" in result.output
+
+
+def row_of(page: Path, batch_id: str) -> str:
+    """A batch's row in the files table of the index or of a run page."""
+    [row] = [r for r in page.read_text(encoding="utf-8").split("<tr>") if f"batch {batch_id}</span>" in r]
+    return row
+
+
+def open_row_of(batch_id: str) -> int:
+    with get_engine(get_settings().warehouse_url).connect() as conn:
+        return (
+            conn.execute(
+                select(QuarantineRow.quarantine_id).where(
+                    QuarantineRow.batch_id == int(batch_id), QuarantineRow.status == "open"
+                )
+            )
+            .scalars()
+            .first()
+        )
+
+
+def test_steward_commands_rewrite_the_pages_they_change(pop_env: Path) -> None:
+    """After each steward command, the index, the batch's page and the page of the run that loaded it tell the
+    present: its review state, where its rows are now, and the audit trail."""
+    pop("run")
+    reports = pop_env / "reports"
+    pending = pop("batches", "--review", "pending")
+    batch_id = re.search(r"│\s*(\d+)\s*│\s*helpline_ke\s*│\s*2023_q1\.csv", pending).group(1)
+    page = reports / "batches" / f"{batch_id}.html"
+    run_page = reports / "runs" / f"{json.loads(page.with_suffix('.json').read_text())['run_id']}.html"
+    assert "Awaiting review" in row_of(reports / "index.html", batch_id) and "Awaiting review" in page.read_text()
+    assert "Awaiting review" in row_of(run_page, batch_id)
+
+    assert "Steward pages updated" in pop("batch", "approve", batch_id, "--reason", "checked with KE", "--by", "amina")
+    for listed in (reports / "index.html", run_page):
+        assert "Approved" in row_of(listed, batch_id) and "Awaiting review" not in row_of(listed, batch_id)
+    batch = page.read_text(encoding="utf-8")
+    assert "Approved" in batch and "Awaiting review" not in batch and "checked with KE" in batch
+    assert "checked with KE" in (reports / "index.html").read_text(encoding="utf-8")
+
+    row = open_row_of(batch_id)
+    pop("quarantine", "dismiss", str(row), "--reason", "sent twice, the helpline says", "--by", "amina")
+    pop("batch", "export", batch_id, "--by", "amina")
+    batch = page.read_text(encoding="utf-8")
+    assert "+ dismissed 1 =" in batch and "sent twice, the helpline says" in batch and ">export<" in batch
+
+    pop("batch", "reject", batch_id, "--reason", "withdrawn by the helpline", "--by", "amina")
+    assert "Rejected" in row_of(reports / "index.html", batch_id) and "Rejected" in row_of(run_page, batch_id)
+    assert "withdrawn by the helpline" in page.read_text(encoding="utf-8")
+
+    # the warehouse checks name the overdue sources (the demo data is old), and nothing loads from another host
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert re.search(r"overdue: \w+ \(newest \d{4}-\d\d-\d\d, \d+ days overdue\)", index)
+    assert "days overdue" in run_page.read_text(encoding="utf-8")
+    assert remote_references(pop_env) == {}

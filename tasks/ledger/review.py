@@ -86,8 +86,8 @@ def review_batch(conn: Connection, batch_id: int, decision: ReviewStatus, actor:
     )
 
 
-def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason: str) -> None:
-    """Close an open quarantined row without loading it (e.g. a true duplicate), with a reason."""
+def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason: str) -> int:
+    """Close an open quarantined row without loading it (e.g. a true duplicate), with a reason; the row's batch."""
     if not (reason or "").strip():
         raise ReviewError("dismissing a quarantined row needs a reason")
     row = conn.execute(select(QUARANTINE).where(QUARANTINE.c.quarantine_id == quarantine_id)).mappings().first()
@@ -102,11 +102,14 @@ def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason
         .values(status=QuarantineStatus.DISMISSED, resolved_at=utcnow())
     )
     record_action(conn, actor, "dismiss", batch_id=row["batch_id"], quarantine_id=quarantine_id, reason=reason)
+    return int(row["batch_id"])
 
 
-def audit_trail(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
-    """Steward actions, newest first."""
+def audit_trail(conn: Connection, limit: int | None = None, batch_id: int | None = None) -> list[dict[str, Any]]:
+    """Steward actions (only those on one batch when given), newest first."""
     query = select(ACTIONS).order_by(ACTIONS.c.action_id.desc())
+    if batch_id is not None:
+        query = query.where(ACTIONS.c.batch_id == batch_id)
     if limit:
         query = query.limit(limit)
     return [{**dict(r), "at": r["at"].isoformat() if r["at"] else None} for r in conn.execute(query).mappings()]

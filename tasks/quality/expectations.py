@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from pop import paths, views
 from pop.contracts import BatchStatus, FailedExpectation, QualityOutcome, SuiteOutcome
@@ -30,6 +30,7 @@ from pop.paths import OutputPaths
 from pop.settings import get_settings
 from schemas.kinds import COUNTRY_CODES
 from schemas.spec import GROUPS, FieldSpec, SourceSchema, load_schema
+from tasks.quality.data_docs import make_offline
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite, ExpectationSuiteValidationResult
@@ -54,6 +55,11 @@ FRESHNESS_DAYS: dict[str, int | None] = {
     "ad-hoc": None,
 }
 EXAMPLES = 10  # unexpected values kept per failed expectation
+# a failed row expectation reports where its first rows are: in a fact table, the source, batch and row in the sent
+# file; in the freshness frame, the source. The Data Docs show those places only in a COMPLETE result, which fetches
+# every failing row: affordable for the frame (a row per source), not for the fact tables.
+TABLE_RESULTS = {"result_format": "SUMMARY", "unexpected_index_column_names": ["source_id", "batch_id", "row_number"]}
+FRESHNESS_RESULTS = {"result_format": "COMPLETE", "unexpected_index_column_names": ["source_id"]}
 
 
 # --- suites, derived from the schemas -------------------------------------------------------------------------
@@ -223,7 +229,12 @@ def _saved(context: FileDataContext, suite: ExpectationSuite) -> ExpectationSuit
     return context.suites.add_or_update(_stable_ids(suite))
 
 
-def _checkpoint(context: FileDataContext, name: str, validations: list[tuple[Any, ExpectationSuite]]) -> None:
+def _checkpoint(
+    context: FileDataContext,
+    name: str,
+    validations: list[tuple[Any, ExpectationSuite]],
+    result_format: str | dict[str, Any] = "SUMMARY",
+) -> None:
     """Save a checkpoint over (batch definition, suite) pairs, with their suites and validation definitions."""
     gx = _gx()
     definitions = [
@@ -231,7 +242,7 @@ def _checkpoint(context: FileDataContext, name: str, validations: list[tuple[Any
         for batch, suite in validations
     ]
     context.checkpoints.add_or_update(
-        gx.Checkpoint(name=name, validation_definitions=definitions, result_format="SUMMARY")
+        gx.Checkpoint(name=name, validation_definitions=definitions, result_format=result_format)
     )
 
 
@@ -245,8 +256,8 @@ def setup_project() -> None:
         for schema in map(load_schema, GROUPS)
     ]
     freshness = [(_frame_batch(_datasource(context, FRAMES, "pandas"), FRESHNESS), freshness_suite())]
-    _checkpoint(context, TABLES_CHECKPOINT, tables)
-    _checkpoint(context, FRESHNESS_CHECKPOINT, freshness)
+    _checkpoint(context, TABLES_CHECKPOINT, tables, TABLE_RESULTS)
+    _checkpoint(context, FRESHNESS_CHECKPOINT, freshness, FRESHNESS_RESULTS)
 
 
 @contextmanager
@@ -399,16 +410,12 @@ def outcome(result: ExpectationValidationResult) -> dict[str, Any]:
 
 
 def with_sources(outcomes: list[dict[str, Any]], freshness: pd.DataFrame) -> list[dict[str, Any]]:
-    """Freshness outcomes naming the overdue sources: days overdue by source, and each one's newest date (and what
-    it is dated by), update frequency and age in the details."""
+    """Freshness outcomes naming every overdue source, most overdue first (GX lists only the first few): days overdue
+    by source, and each one's newest date (and what it is dated by), update frequency and age in the details."""
+    overdue = freshness[freshness["days_overdue"] > 0].sort_values("days_overdue", ascending=False, kind="stable")
+    rows = _plain([{"source_id": source, **row} for source, row in overdue.to_dict("index").items()])
     for found in outcomes:
-        rows = _plain(
-            [
-                {"source_id": r["source_id"], **freshness.loc[r["source_id"]].to_dict()}
-                for r in found["details"].get("unexpected_rows", [])
-            ]
-        )
-        if rows:
+        if rows and not found["success"]:
             found["details"]["unexpected_rows"] = rows
             found["observed"] = {
                 "unexpected_count": found["observed"]["unexpected_count"],
@@ -417,11 +424,91 @@ def with_sources(outcomes: list[dict[str, Any]], freshness: pd.DataFrame) -> lis
     return outcomes
 
 
+def row_counts(conn: Connection, table: str) -> list[dict[str, Any]]:
+    """The sources whose rows in a fact table differ from what their current batches loaded: source (None for rows of
+    no loaded batch), rows found and rows loaded."""
+    group = {load_schema(g).fact_table: g for g in GROUPS}[table]
+    found = dict(
+        conn.execute(text(f"SELECT source_id, COUNT(*) FROM ({rows_query(table)}) r GROUP BY source_id")).all()
+    )
+    current, source = views.batches(views.CURRENT), SourceRecord.__table__
+    loaded = dict(
+        conn.execute(
+            select(current.c.source_id, func.sum(current.c.rows_loaded))
+            .join(source, source.c.id == current.c.source_id)
+            .where(source.c.stakeholder_group == group)
+            .group_by(current.c.source_id)
+        ).all()
+    )
+    return [
+        {"source_id": s, "rows": int(found.get(s) or 0), "rows_loaded": int(loaded.get(s) or 0)}
+        for s in sorted(set(found) | set(loaded), key=lambda s: (s is None, s or ""))
+        if int(found.get(s) or 0) != int(loaded.get(s) or 0)
+    ]
+
+
+def with_row_counts(conn: Connection, outcomes: dict[str, list[dict[str, Any]]]) -> None:
+    """Failed row counts of the fact tables naming the sources whose rows are off (in their details)."""
+    for table, found in outcomes.items():
+        for o in found:
+            if o["expectation"] == "expect_table_row_count_to_equal" and not o["success"]:
+                o["details"]["row_counts"] = row_counts(conn, table)
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _rows_in_words(rows: list[dict[str, Any]], count: int | None) -> str:
+    """'3 rows: helpline_ke (batch 4 row 7, batch 4 row 9), no loaded batch (batch 99 row 2)' for the listed rows
+    (row numbers count the sent file's header as row 1)."""
+    by_source: dict[str | None, list[str]] = {}
+    for row in rows:
+        place = f"batch {row.get('batch_id')} row {row.get('row_number')}"
+        by_source.setdefault(row.get("source_id"), []).append(place)
+    listed = ", ".join(f"{source or 'no loaded batch'} ({', '.join(places)})" for source, places in by_source.items())
+    more = (count or 0) - len(rows)
+    return f"{_rows(count or len(rows))}: {listed}" + (f" and {more} more" if more > 0 else "")
+
+
+def _count_in_words(count: dict[str, Any]) -> str:
+    """'helpline_ke has 4 rows, its batches loaded 5', or '1 row of no loaded batch'."""
+    if count["source_id"] is None:
+        return f"{_rows(count['rows'])} of no loaded batch"
+    return f"{count['source_id']} has {_rows(count['rows'])}, its batches loaded {count['rows_loaded']}"
+
+
+def describe(suite: str, found: dict[str, Any]) -> str | None:
+    """Where a failed expectation failed, in words: each overdue source with its newest date and days overdue; the
+    sources whose row count is off; or the sources, batches and row numbers in the sent files of the failing rows
+    (those GX lists), else the sources of the repeated keys. None when the outcome says nowhere."""
+    details, observed = found["details"], found["observed"]
+    count = observed.get("unexpected_count") if isinstance(observed, dict) else None
+    if suite == FRESHNESS:
+        overdue = [
+            f"{r['source_id']} (newest {r['newest_date']}, {r['days_overdue']:.0f} days overdue)"
+            for r in details.get("unexpected_rows", [])
+        ]
+        return "overdue: " + ", ".join(overdue) if overdue else None
+    if details.get("row_counts"):
+        return "; ".join(map(_count_in_words, details["row_counts"]))
+    placed = [r for r in details.get("unexpected_rows", []) if isinstance(r, dict) and "row_number" in r]
+    if placed:
+        return _rows_in_words(placed, count)
+    examples = observed.get("examples", []) if isinstance(observed, dict) else []
+    sources = sorted({e["source_id"] for e in examples if isinstance(e, dict) and e.get("source_id")})
+    return f"{_rows(count or 0)}, in {', '.join(sources)}" if sources else None
+
+
 def suite_summary(suite: str, outcomes: list[dict[str, Any]], success: bool) -> SuiteOutcome:
-    """A suite's line of the result: success, how many expectations ran, and the failed ones."""
+    """A suite's line of the result: success, how many expectations ran, and the failed ones with where they failed."""
     failed = tuple(
         FailedExpectation(
-            expectation=o["expectation"], column=o["column"], observed=o["observed"], details=o["details"]
+            expectation=o["expectation"],
+            column=o["column"],
+            observed=o["observed"],
+            details=o["details"],
+            where=describe(suite, o),
         )
         for o in outcomes
         if not o["success"]
@@ -464,10 +551,12 @@ def prune_results(context: FileDataContext, keep: int) -> int:
     return len(old)
 
 
-def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteValidationResult]) -> None:
-    """Data Docs pages of these results and their suites, and the index: built once for both checkpoints."""
+def _build_docs(context: FileDataContext, results: dict[Any, ExpectationSuiteValidationResult], docs: Path) -> None:
+    """Data Docs pages of these results and their suites, and the index: built once for both checkpoints, then made
+    to work offline (data_docs.py)."""
     suites = [key.expectation_suite_identifier for key in results]
     context.build_data_docs(site_names=[SITE], resource_identifiers=[*results, *suites])
+    make_offline(docs)
 
 
 def _run_checkpoints(
@@ -487,10 +576,10 @@ def _run_checkpoints(
         try:
             results = {
                 **tables.run(run_id=run, expectation_parameters=parameters).run_results,
-                **fresh.run(run_id=run, batch_parameters={"dataframe": freshness}).run_results,
+                **fresh.run(run_id=run, batch_parameters={"dataframe": freshness.reset_index()}).run_results,
             }
             prune_results(context, keep)
-            _build_docs(context, results)
+            _build_docs(context, results, outputs.data_docs)
             return list(results.values())
         finally:
             context.data_sources.get(WAREHOUSE).get_execution_engine().engine.dispose()
@@ -508,6 +597,7 @@ def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt
     outcomes = {v.suite_name: [outcome(r) for r in v.results] for v in validations}
     outcomes[FRESHNESS] = with_sources(outcomes[FRESHNESS], freshness)
     with engine.begin() as conn:
+        with_row_counts(conn, outcomes)
         store_outcomes(conn, run_id, outcomes)
     suites = tuple(suite_summary(v.suite_name, outcomes[v.suite_name], bool(v.success)) for v in validations)
     return QualityOutcome(
@@ -543,9 +633,10 @@ def markdown_report(result: QualityOutcome) -> str:
     ]
     if not failed:
         return "\n".join([*lines, "Every expectation of every suite passed."])
-    lines += ["| suite | expectation | column | expected | observed |", "|---|---|---|---|---|"]
+    lines += ["| suite | expectation | column | expected | observed | where |", "|---|---|---|---|---|---|"]
     lines += [
-        f"| {suite} | {f.expectation} | {f.column or ''} | {_short(_expected(f))} | {_short(f.observed)} |"
+        f"| {suite} | {f.expectation} | {f.column or ''} | {_short(_expected(f))} | {_short(f.observed)} "
+        f"| {_short(f.where or '', 300)} |"
         for suite, f in failed
     ]
     return "\n".join(lines)

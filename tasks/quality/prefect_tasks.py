@@ -47,3 +47,6 @@ def check_discrepancies(database_url: str, run_id: str, config_path: Path | None
         description=f"Cross-source discrepancies for stewards ({len(found)} unresolved)",
     )
     return found
+
+
+open_discrepancies = pipeline_task("open-discrepancies", TRANSIENT)(discrepancies.open_discrepancies)

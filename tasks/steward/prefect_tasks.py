@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -15,10 +15,14 @@ from tasks.steward.report import markdown_summary, table_rows
 
 @pipeline_task("write-reports", TRANSIENT)
 def write_reports(
-    run: RunSummary, database_url: str, reports_dir: Path, discrepancies: Sequence[Discrepancy] = ()
+    run: RunSummary,
+    database_url: str,
+    reports_dir: Path,
+    discrepancies: Sequence[Discrepancy] = (),
+    batch_ids: Collection[int] = (),
 ) -> ReportPaths:
     """The steward report files, plus a table and a markdown artifact of this run."""
-    paths = reporting.write_reports(run, database_url, reports_dir, discrepancies)
+    paths = reporting.write_reports(run, database_url, reports_dir, discrepancies, batch_ids)
     create_table_artifact(
         key="ingest-batches",
         table=table_rows(run) or [{"status": "no new files"}],

@@ -4,8 +4,10 @@ Prefect artifacts (a markdown summary, table rows). Pure functions of the run's 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +30,7 @@ from pop.contracts import (
     SourceStatus,
 )
 from pop.files import to_json, write_text
+from tasks.steward.outcomes import Reconciliation
 
 STATUS_ORDER = (BatchStatus.LOADED, BatchStatus.FAILED, BatchStatus.DUPLICATE)
 # status -> (tone, symbol, label): every status is shown as a word and a symbol, never by colour alone; the batch,
@@ -312,9 +315,15 @@ def index_summary(batches: list[BatchSummary], open_quarantine: int | None) -> d
 # --- the reports ----------------------------------------------------------------------------------------------
 
 
-def write_batch_report(batch: BatchSummary, reports_dir: Path) -> dict[str, Path]:
-    """Write batches/<batch_id>.html and .json: what failed in one file and what the sender should fix."""
-    html = render("batch.html", batch=batch_view(batch, reports_dir))
+def write_batch_report(
+    batch: BatchSummary,
+    reports_dir: Path,
+    actions: Sequence[dict[str, Any]] = (),
+    rows_now: Reconciliation | None = None,
+) -> dict[str, Path]:
+    """Write batches/<batch_id>.html and .json: what failed in one file, what the sender should fix, its review, the
+    steward actions on it (newest first) and, when given, where its rows are now."""
+    html = render("batch.html", batch=batch_view(batch, reports_dir), actions=actions, rows_now=rows_now)
     return write_pair(reports_dir / batch_href(batch.batch_id), html, batch)
 
 
@@ -326,9 +335,10 @@ def ensure_batch_reports(batches: list[BatchSummary], reports_dir: Path) -> None
 
 
 def write_run_report(run: RunSummary, reports_dir: Path) -> dict[str, Path]:
-    """Write runs/<run_id>.html and .json: the run's outcome per source and per file."""
+    """Write runs/<run_id>.html and .json: the run's outcome per source and per file, and its warehouse checks."""
     ensure_batch_reports(run_batches(run), reports_dir)
-    html = render("run.html", run=run_view(run))
+    quality = quality_view(run.quality, reports_dir / "runs")
+    html = render("run.html", run=run_view(run), quality=quality)
     return write_pair(reports_dir / run_href(run.run_id), html, run)
 
 
@@ -346,6 +356,7 @@ class StewardSections(Contract):
     quality: QualityView | None = None
     discrepancies: tuple[Discrepancy, ...] = ()
     actions: tuple[dict[str, Any], ...] = ()
+    checked_in: RunSummary | None = None  # the run whose warehouse checks are shown
 
 
 def write_index(
@@ -381,17 +392,28 @@ def write_index(
     return write_text(reports_dir / "index.html", html)
 
 
+def quality_view(quality: QualityView | None, page_dir: Path) -> dict[str, Any] | None:
+    """The warehouse checks as a page shows them, with the Data Docs link made relative to the page's folder."""
+    if quality is None:
+        return None
+    docs = quality.data_docs.resolve()
+    try:
+        href = Path(os.path.relpath(docs, Path(page_dir).resolve())).as_posix()
+    except ValueError:  # on another drive
+        href = docs.as_uri()
+    return dict(quality) | {"data_docs_href": href}
+
+
 def steward_view(steward: StewardSections, reports_dir: Path) -> dict[str, Any]:
-    """The index's steward sections, with the Data Docs link made relative to the index."""
-    quality = None
-    if steward.quality:
-        docs = steward.quality.data_docs.resolve()
-        try:
-            href = docs.relative_to(Path(reports_dir).resolve()).as_posix()
-        except ValueError:
-            href = docs.as_uri()
-        quality = dict(steward.quality) | {"data_docs_href": href}
-    return {"quality": quality, "discrepancies": steward.discrepancies, "actions": steward.actions}
+    """The index's steward sections, with the Data Docs link made relative to the index and the run that checked."""
+    run = steward.checked_in
+    return {
+        "quality": quality_view(steward.quality, reports_dir),
+        "checked_in": run
+        and {"title": run.flow_run_name or run.run_id, "href": run_href(run.run_id), "at": run.finished_at},
+        "discrepancies": steward.discrepancies,
+        "actions": steward.actions,
+    }
 
 
 def markdown_summary(run: RunSummary) -> str:

@@ -8,6 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +30,7 @@ from tasks.quality import prefect_tasks
 from tasks.quality.expectations import check_warehouse, table_suite
 from tasks.reference.dimensions import sync_dimensions
 from tests.conftest import demo_settings
-from tests.helpers import HEADER, helpline_source, write_file
+from tests.helpers import HEADER, helpline_source, remote_references, write_file
 
 Q1_ROWS = [
     '2023-Q1,Kenya,counselling,TEL,bullying,13-15,girl,"1,200"',
@@ -192,6 +196,33 @@ def test_failures_say_what_was_observed(tmp_path: Path, database_url: str) -> No
     assert by_expectation["expect_table_row_count_to_equal"].details["expected"] == {"value": 5}
 
 
+def test_failures_name_their_sources_and_rows(tmp_path: Path, database_url: str) -> None:
+    """Each failed expectation says where: the source, batch and row in the sent file (header = row 1) of the rows
+    GX lists, the sources of repeated keys, the sources whose row count is off; and the steward's view names them."""
+    q1, q2 = ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
+    execute(
+        database_url,
+        f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE row_number = 3",
+        f"UPDATE {HELPLINE} SET contacts = -4 WHERE batch_id = {q2} AND row_number = 2",
+        copy_of_row_2(str(q2), "99").format(q1=q1),
+        copy_of_row_2("999", "row_number").format(q1=q1),
+    )
+    result = check(tmp_path, database_url)
+    where = {f.expectation: f.where for s in result.suites for f in s.failed}
+    assert where == {
+        "expect_column_values_to_be_in_set": f"2 rows: test_helpline (batch {q1} row 3, batch {q2} row 3)",
+        "expect_column_values_to_be_between": f"1 row: test_helpline (batch {q2} row 2)",
+        "expect_column_values_to_not_be_null": "1 row: no loaded batch (batch 999 row 2)",
+        "expect_compound_columns_to_be_unique": "2 rows, in test_helpline",
+        "expect_table_row_count_to_equal": "test_helpline has 6 rows, its batches loaded 5; 1 row of no loaded batch",
+    }
+    named = result.view().failed_expectations
+    assert (
+        f"{HELPLINE}: expect_column_values_to_be_in_set (channel) — {where['expect_column_values_to_be_in_set']}"
+        in named
+    )
+
+
 def test_rows_of_rejected_batches_are_left_out(tmp_path: Path, database_url: str) -> None:
     _, q2 = ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
     execute(
@@ -222,6 +253,8 @@ def test_freshness_follows_the_update_frequency(tmp_path: Path, database_url: st
             "unexpected_count": 1,
             "days_overdue": {"test_helpline": (as_of - dt.date(2023, 3, 31)).days - 100},
         }
+        overdue = (as_of - dt.date(2023, 3, 31)).days - 100
+        assert failure.where == f"overdue: test_helpline (newest 2023-03-31, {overdue} days overdue)"
         [row] = failure.details["unexpected_rows"]
         assert row == {
             "source_id": "test_helpline",
@@ -310,6 +343,58 @@ def test_only_the_newest_validation_results_are_kept(tmp_path: Path, database_ur
         assert kept == {(suite, run) for suite in SUITES for run in ("second", "third")}, folder
     index = (reports / "data_docs" / "index.html").read_text(encoding="utf-8")
     assert "third" in index and "first" not in index
+
+
+def test_data_docs_work_offline(tmp_path: Path, database_url: str) -> None:
+    """No page or stylesheet of the Data Docs loads anything from another host (no CDN, no S3 logo with the data
+    context id) and none links out; the index's results table is filled from data in the page by scripts that are
+    served from the docs' own folder."""
+    q1, _ = ingest(tmp_path, database_url, {"q1.csv": Q1_ROWS, "q2.csv": Q2_ROWS})
+    execute(database_url, f"UPDATE {HELPLINE} SET channel = 'pigeon' WHERE batch_id = {q1} AND row_number = 3")
+    docs = check(tmp_path, database_url, dt.date(2025, 1, 1)).data_docs.parent  # freshness fails too
+    assert remote_references(tmp_path / "outputs") == {}
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    loaded = re.findall(r'<script src="([^"]+)"', index) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', index)
+    assert all((docs / href).is_file() for href in loaded), loaded
+    assert {Path(href).name for href in loaded} >= {
+        "jquery.min.js",
+        "bootstrap.bundle.min.js",
+        "bootstrap-table.min.js",
+        "bootstrap-table-filter-control.min.js",
+        "bootstrap-datepicker.js",
+        "bootstrap.min.css",
+        "all.min.css",
+    }
+    assert list((docs / "static" / "vendor" / "font-awesome" / "webfonts").glob("fa-solid-900.*"))
+    # the table's rows are data in the page, one per validation result, each linking to its page
+    assert "bootstrapTable(" in index and f"validations/{HELPLINE}/test-run/" in index
+    assert "dataContextId" not in index and "greatexpectations.io" not in index
+    if shutil.which("chromium"):
+        assert rendered_rows(docs / "index.html") == len(SUITES)
+    elif os.environ.get("CI", "").lower() == "true":
+        pytest.fail("chromium is not installed: .ci/run installs Debian's package for the browser checks")
+
+
+def rendered_rows(page: Path) -> int:
+    """The rows of the first table a headless Chromium shows on a page, with every host name unresolvable."""
+    dom = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    body = dom.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in dom else ""
+    return body.count("<tr")
 
 
 def _project() -> dict[str, str]:
