@@ -278,6 +278,12 @@ def check_discrepancies(database_url: str, run_id: str, config_path: Path | None
         return unresolved(conn, checks)
 
 
+def open_discrepancies(database_url: str) -> list[Discrepancy]:
+    """The unresolved discrepancies as the last check recorded them (nothing is checked again)."""
+    with get_engine(database_url).connect() as conn:
+        return unresolved(conn, load_checks())
+
+
 def artifact_rows(discrepancies: list[Discrepancy]) -> list[dict[str, Any]]:
     """One flat row per discrepancy for a Prefect table artifact (the numbers as `name=value` text)."""
     return [
