@@ -138,6 +138,8 @@ class SourceRecord(Base):
     consent: Mapped[str | None] = mapped_column(Text)
     contact: Mapped[str] = mapped_column(String(200))
     update_frequency: Mapped[str] = mapped_column(String(20))
+    # which source is believed first when two report the same observation (the lowest; see sql/views/source_ranks.sql)
+    precedence: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
 
 
 class IngestRun(Base):
@@ -250,6 +252,13 @@ class DiscrepancyRecord(Base):
     first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ViewDefinitions(Base):
+    """The digest of the views' definitions the warehouse has now (pop.views): they are made again when it differs."""
+
+    __tablename__ = "view_definitions"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 # --- facts: one table per stakeholder group; (batch_id, row_number) says where each row came from ------------

@@ -88,8 +88,19 @@ class RowCheck(BaseModel):
     hint: str
 
 
+class Observation(BaseModel):
+    """What makes two rows from different sources the same observation (`key`: fields), and the values two sources
+    of one observation should agree on (`values`: numeric fields). Indicators count each observation once, from
+    the source believed first; a disagreement is a discrepancy for stewards."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: tuple[str, ...] = Field(min_length=1)
+    values: tuple[str, ...] = ()
+
+
 class SourceSchema(BaseModel):
-    """A stakeholder group's schema: its fields, natural key, row rules and fact table."""
+    """A stakeholder group's schema: its fields, natural key, row rules, fact table, and what one observation is."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,6 +110,7 @@ class SourceSchema(BaseModel):
     natural_key: tuple[str, ...]
     fields: dict[str, FieldSpec]
     row_checks: tuple[RowCheck, ...] = ()
+    observation: Observation | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -114,6 +126,12 @@ class SourceSchema(BaseModel):
             raise ValueError(f"unknown group {self.group!r}; known: {', '.join(GROUPS)}")
         if unknown := [n for n in self.natural_key if n not in self.fields]:
             raise ValueError(f"natural_key names {', '.join(unknown)}, not fields of the schema")
+        if self.observation:
+            named = [*self.observation.key, *self.observation.values]
+            if unknown := [n for n in named if n not in self.fields]:
+                raise ValueError(f"observation names {', '.join(unknown)}, not fields of the schema")
+            if not_numbers := [n for n in self.observation.values if self.fields[n].kind not in ("int", "number")]:
+                raise ValueError(f"observation values must be numbers (int or number): {', '.join(not_numbers)}")
         for check in self.row_checks:
             outputs = {c for spec in self.fields.values() for c in spec.output_columns()}
             if unknown := [c for c in check.columns if c not in outputs]:
@@ -127,6 +145,16 @@ class SourceSchema(BaseModel):
     @property
     def multi_fields(self) -> list[FieldSpec]:
         return [spec for spec in self.fields.values() if spec.field_kind.multi]
+
+    @property
+    def observation_key_columns(self) -> list[str]:
+        """The stored columns that identify an observation across sources (none: every row is its own)."""
+        return [self.fields[name].stored_column for name in self.observation.key] if self.observation else []
+
+    @property
+    def observation_value_columns(self) -> list[str]:
+        """The stored columns two sources of one observation should agree on."""
+        return [self.fields[name].stored_column for name in self.observation.values] if self.observation else []
 
     @property
     def natural_key_columns(self) -> list[str]:

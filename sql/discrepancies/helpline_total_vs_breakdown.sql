@@ -12,7 +12,7 @@
 WITH cells AS (
     SELECT f.source_id, f.period, f.country_iso3, f.contact_type, f.channel, f.reason, f.age_band, f.gender,
            f.contacts
-    FROM current_fact_helpline_contacts f
+    FROM current_observed_fact_helpline_contacts f
 ),
 reason_cells AS (
     SELECT c.* FROM cells c

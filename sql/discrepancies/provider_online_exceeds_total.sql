@@ -15,7 +15,7 @@ WITH reports AS (
     SELECT f.org_name, f.country_iso3, f.period, f.contacts_total, f.contacts_online,
            SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) AS period_year,
            CASE p.granularity WHEN 'year' THEN 1 WHEN 'half' THEN 2 WHEN 'quarter' THEN 3 ELSE 4 END AS grain
-    FROM current_fact_service_provider_reports f
+    FROM current_observed_fact_service_provider_reports f
     JOIN dim_period p ON p.period = f.period
     WHERE SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) = SUBSTR(CAST(p.period_end AS VARCHAR(10)), 1, 4)
 ),

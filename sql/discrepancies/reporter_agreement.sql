@@ -13,7 +13,7 @@ WITH cells AS (
     SELECT f.company_code, f.product_code, f.metric, f.reporter, f.value,
            SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) AS period_year,
            CASE p.granularity WHEN 'year' THEN 1 WHEN 'half' THEN 2 WHEN 'quarter' THEN 3 ELSE 4 END AS grain
-    FROM current_fact_tech_metrics f
+    FROM current_observed_fact_tech_metrics f
     JOIN dim_period p ON p.period = f.period
     WHERE f.unit = 'count' AND f.reporter IN ('company', 'ncmec')
       AND SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) = SUBSTR(CAST(p.period_end AS VARCHAR(10)), 1, 4)

@@ -11,7 +11,7 @@
 -- declared: declared_weight_totals
 WITH weights AS (
     SELECT y.survey_id, COUNT(*) AS respondents, SUM(y.weight) AS weight_sum
-    FROM current_fact_youth_responses y
+    FROM current_observed_fact_youth_responses y
     GROUP BY y.survey_id
 ),
 compared AS (

@@ -24,7 +24,7 @@ SELECT a.source_id, a.country_iso3, a.period, SUBSTR(a.period, 1, 4) AS year,
        COALESCE(c.region, 'Unknown') AS region, ch.online, a.contacts, a.fact_rows
 FROM (
     SELECT f.source_id, f.country_iso3, f.period, f.channel, SUM(f.contacts) AS contacts, COUNT(*) AS fact_rows
-    FROM approved_fact_helpline_contacts f
+    FROM approved_observed_fact_helpline_contacts f
     WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
       AND f.age_band <> 'all' AND f.gender <> 'all'
     GROUP BY f.source_id, f.country_iso3, f.period, f.channel

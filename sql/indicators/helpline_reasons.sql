@@ -22,7 +22,7 @@
 SELECT f.source_id, f.country_iso3, f.period,
        CASE WHEN h.online_related THEN f.reason ELSE COALESCE(h.parent, f.reason) END AS reason,
        a.pop_age_band AS age_band, f.gender, f.contacts
-FROM approved_fact_helpline_contacts f
+FROM approved_observed_fact_helpline_contacts f
 JOIN dim_harm_type h ON h.code = f.reason
 JOIN dim_source_age_band a ON a.age_band = f.age_band
 WHERE f.contact_type = 'counselling' AND f.reason NOT IN ('all', 'non_counselling')

@@ -17,27 +17,27 @@
 --   where the platforms matter to each group, not one rate. NCMEC counts add up every year reported.
 -- chart: bar platform
 SELECT f.source_id, f.country_iso3, f.period, 'children_youth' AS grp, c.code AS platform, f.weight, 1 AS amount
-FROM approved_fact_youth_responses f
+FROM approved_observed_fact_youth_responses f
 JOIN approved_fact_choices c ON c.batch_id = f.batch_id AND c.row_number = f.row_number
      AND c.field = 'platforms_named'
 WHERE f.used_online_help
 UNION ALL
 SELECT f.source_id, f.country_iso3, f.period, 'helplines_services', f.platform_code, 0, f.contacts
-FROM approved_fact_helpline_contacts f
+FROM approved_observed_fact_helpline_contacts f
 WHERE f.platform_code IS NOT NULL AND f.contact_type <> 'all' AND f.channel <> 'all' AND f.reason <> 'all'
   AND f.age_band <> 'all' AND f.gender <> 'all'
 UNION ALL
 SELECT f.source_id, f.country_iso3, f.period, 'service_providers', c.code, 0, 1
-FROM approved_fact_service_provider_reports f
+FROM approved_observed_fact_service_provider_reports f
 JOIN approved_fact_choices c ON c.batch_id = f.batch_id AND c.row_number = f.row_number
      AND c.field = 'platforms_seen'
 UNION ALL
 SELECT f.source_id, f.country_iso3, f.period, 'tech_companies', f.product_code, 0, f.value
-FROM approved_fact_tech_metrics f
+FROM approved_observed_fact_tech_metrics f
 WHERE f.reporter = 'ncmec' AND f.metric = 'cybertipline_reports' AND f.product_code NOT IN ('all', 'other');
 
 WITH asked AS (
-    SELECT SUM(weight) AS weight, COUNT(*) AS base FROM approved_fact_youth_responses WHERE used_online_help
+    SELECT SUM(weight) AS weight, COUNT(*) AS base FROM approved_observed_fact_youth_responses WHERE used_online_help
 ),
 per_platform AS (
     SELECT platform,

@@ -17,7 +17,7 @@
 SELECT f.source_id, COALESCE(c.code, 'WLD') AS country_iso3,
        COALESCE(SUBSTR(CAST(f.submitted_on AS VARCHAR(10)), 1, 4), 'unknown') AS period, f.batch_id, f.row_number,
        f.intervention_type, f.evidence_type, CASE WHEN f.consent THEN 1 ELSE 0 END AS consent
-FROM approved_fact_protection_submissions f
+FROM approved_observed_fact_protection_submissions f
 LEFT JOIN approved_fact_choices c ON c.batch_id = f.batch_id AND c.row_number = f.row_number
      AND c.field = 'countries';
 

@@ -20,7 +20,7 @@
 -- chart: bar org_type
 SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year, f.org_type, f.contacts_total,
        f.contacts_online, f.referrals_in, f.referrals_out
-FROM approved_fact_service_provider_reports f;
+FROM approved_observed_fact_service_provider_reports f;
 
 SELECT org_type, year,
        SUM(CASE WHEN contacts_online IS NOT NULL THEN contacts_online ELSE 0 END) AS cases,

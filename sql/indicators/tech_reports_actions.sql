@@ -20,7 +20,7 @@
 -- chart: none
 SELECT f.source_id, f.country_iso3, f.period, SUBSTR(f.period, 1, 4) AS year, f.company_code, f.product_code,
        f.reporter, f.metric, f.value
-FROM approved_fact_tech_metrics f
+FROM approved_observed_fact_tech_metrics f
 WHERE f.unit = 'count' AND NOT f.is_total_row;
 
 SELECT company_code AS company, product_code AS product, reporter, metric, year, SUM(value) AS value,

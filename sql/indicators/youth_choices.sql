@@ -27,7 +27,7 @@ SELECT f.source_id, f.country_iso3, f.period, f.batch_id, f.row_number, f.weight
        CASE WHEN f.felt_unsafe_context <> 'none' THEN 1 ELSE 0 END AS felt_unsafe,
        CASE WHEN f.felt_unsafe_context <> 'none' AND f.sought_help IS NOT NULL AND NOT f.sought_help THEN 1 ELSE 0
             END AS did_not_seek_help
-FROM approved_fact_youth_responses f
+FROM approved_observed_fact_youth_responses f
 JOIN dim_age_band g ON f.age BETWEEN g.age_min AND g.age_max
 WHERE f.used_online_help OR f.felt_unsafe_context <> 'none';
 

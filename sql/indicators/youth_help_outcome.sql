@@ -17,7 +17,7 @@
 --   breakdown is one way (by country, by age band or by gender).
 -- chart: bar outcome
 SELECT f.source_id, f.country_iso3, f.period, f.help_outcome AS outcome, g.code AS age_band, f.gender, f.weight
-FROM approved_fact_youth_responses f
+FROM approved_observed_fact_youth_responses f
 JOIN dim_age_band g ON f.age BETWEEN g.age_min AND g.age_max
 WHERE f.sought_help AND f.help_outcome IS NOT NULL;
 

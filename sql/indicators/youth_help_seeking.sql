@@ -21,7 +21,7 @@
 SELECT f.source_id, f.country_iso3, f.period, a.code AS age_band, f.gender, f.weight,
        CASE WHEN f.sought_help IS NULL THEN NULL WHEN f.sought_help THEN 1 ELSE 0 END AS sought_help,
        CASE WHEN f.used_online_help THEN 1 ELSE 0 END AS used_online_help
-FROM approved_fact_youth_responses f
+FROM approved_observed_fact_youth_responses f
 JOIN dim_age_band a ON f.age BETWEEN a.age_min AND a.age_max
 WHERE f.felt_unsafe_context <> 'none';
 

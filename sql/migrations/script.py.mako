@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 ${imports if imports else ""}
-from pop.views import create_views, drop_views
+from pop.views import drop_views
 
 # revision identifiers, used by Alembic.
 revision: str = ${repr(up_revision)}
@@ -20,14 +20,12 @@ depends_on: Union[str, Sequence[str], None] = ${repr(depends_on)}
 
 
 def upgrade() -> None:
-    """Upgrade schema. The views over the tables are made again around the change (PostgreSQL expands f.* once)."""
+    """Upgrade schema; the views are dropped first (pop.views makes them again once at head)."""
     drop_views(op.get_bind())
     ${upgrades if upgrades else "pass"}
-    create_views(op.get_bind())
 
 
 def downgrade() -> None:
-    """Downgrade schema, the views made again around the change."""
+    """Downgrade schema; the views are dropped first."""
     drop_views(op.get_bind())
     ${downgrades if downgrades else "pass"}
-    create_views(op.get_bind())

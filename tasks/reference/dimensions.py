@@ -94,6 +94,7 @@ def sync_dimensions(conn: Connection, registry: Registry) -> None:
                 "consent": s.consent,
                 "contact": s.contact,
                 "update_frequency": s.update_frequency,
+                "precedence": s.precedence,
             }
             for s in registry.sources
         ],

@@ -173,6 +173,7 @@ def test_every_check_file_has_its_header_and_binds_only_its_tolerance() -> None:
         "helpline_total_vs_breakdown",
         "survey_weights",
         "provider_online_exceeds_total",
+        "sources_disagree",
     }
     config = load_discrepancy_config(paths.DISCREPANCIES_FILE, list(checks.values()))
     for check in checks.values():
