@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from pop.contracts import BatchStatus, ReviewStatus, RunStatus, SourceStatus
+from pop.settings import reset_settings
 
 app = typer.Typer(
     help="POP evidence pipeline: ingest stakeholder evidence into the warehouse and report on it.",
@@ -20,7 +22,7 @@ app = typer.Typer(
 batch_app = typer.Typer(
     help="Review one batch: show it, approve or reject it, export and correct its rows.", no_args_is_help=True
 )
-quarantine_app = typer.Typer(help="Quarantined rows.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Quarantined rows: list the open ones, dismiss one.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 app.add_typer(quarantine_app, name="quarantine")
 
@@ -37,9 +39,45 @@ STATUS_STYLE = {  # the batch, run and source statuses named "failed" share one 
 REVIEW_STYLE = {ReviewStatus.APPROVED: "green", ReviewStatus.REJECTED: "bold red", ReviewStatus.PENDING: "yellow"}
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     console.print(f"[bold red]{message}[/]")
     raise typer.Exit(2)
+
+
+AS_OF_VARIABLE = "POP_AS_OF"
+AS_OF_HELP = (
+    "The as-of date (YYYY-MM-DD) of the whole command: periods that begin after it are quarantined, freshness is "
+    "judged on it and a snapshot is dated it. Sets POP_AS_OF (default: POP_AS_OF, else today)."
+)
+
+
+def as_of_option() -> Any:
+    """The --as-of option every command that judges dates takes."""
+    return typer.Option(None, "--as-of", formats=["%Y-%m-%d"], help=AS_OF_HELP)
+
+
+def use_as_of(day: dt.datetime | None) -> None:
+    """Make `day` the as-of date of everything the command does (POP_AS_OF): one date for the plausibility of
+    periods, the freshness checks and the snapshot. It ends with the command (`_one_command`)."""
+    if day is not None:
+        os.environ[AS_OF_VARIABLE] = day.date().isoformat()
+        reset_settings()
+
+
+@app.callback()
+def _one_command(ctx: typer.Context) -> None:
+    # a command may run inside a longer process (tests, a notebook): the as-of date it sets ends with it
+    before = os.environ.get(AS_OF_VARIABLE)
+    ctx.call_on_close(lambda: _restore_as_of(before))
+
+
+def _restore_as_of(before: str | None) -> None:
+    """Put POP_AS_OF back as it was before the command."""
+    if before is None:
+        os.environ.pop(AS_OF_VARIABLE, None)
+    else:
+        os.environ[AS_OF_VARIABLE] = before
+    reset_settings()
 
 
 class ProgressHandler(logging.Handler):

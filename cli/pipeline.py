@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.app import STATUS_STYLE, ProgressHandler, app, console
+from cli.app import STATUS_STYLE, ProgressHandler, app, as_of_option, console, fail, use_as_of
 from pop.contracts import ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
 from pop.settings import get_settings
 
@@ -68,12 +69,14 @@ def _print_run(summary: RunSummary) -> None:
 
 def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
     from flows.ingest import ingest  # the CLI is an entry point, like a deployment: it may start flows
-    from pop.registry import RegistryError
+    from pop.registry import RegistryError, UnknownSourceError
 
     settings = get_settings()
     inbox_dir = inbox or settings.inbox_dir
     try:
         total = _count_files(source, inbox_dir, settings.registry_path)
+    except UnknownSourceError as exc:
+        fail(str(exc))
     except RegistryError as exc:
         console.print(f"[bold red]The source registry is wrong:[/] {exc}")
         raise typer.Exit(2) from None
@@ -128,12 +131,13 @@ def _approve_pending_as_demo() -> list[int]:
     return pending
 
 
-def _run_snapshot(as_of: str | None) -> None:
+def _run_snapshot() -> None:
+    """Make a snapshot dated the as-of date (POP_AS_OF, set by --as-of; default today)."""
     from flows.snapshot import snapshot  # an entry point may start flows
     from tasks.snapshot.document import SnapshotSummary
 
     with console.status("Putting the evidence together (indicators, disclosure control, findings)…"):
-        state = snapshot(as_of=as_of, return_state=True)
+        state = snapshot(return_state=True)
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, SnapshotSummary):
         console.print(f"[bold red]The snapshot flow failed:[/] {summary}")
@@ -163,9 +167,10 @@ def run(
         help="Demo only: approve every batch awaiting review before the snapshot "
         "(recorded in the audit trail as the demo steward).",
     ),
-    as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today."),
+    as_of: dt.datetime | None = as_of_option(),
 ) -> None:
     """Run the whole pipeline: ingest every source, validate, load, report to stewards, then make a snapshot."""
+    use_as_of(as_of)
     _run_ingest(None, inbox, strict)
     if demo:
         from cli.steward import show_the_present
@@ -175,13 +180,14 @@ def run(
             f"Demo: approved {len(approved)} batch(es) awaiting review as '{DEMO_STEWARD}' (see `pop audit`)."
         )
         show_the_present(approved)
-    _run_snapshot(as_of)
+    _run_snapshot()
 
 
 @app.command("snapshot")
-def snapshot_command(as_of: str | None = typer.Option(None, help="Snapshot date (YYYY-MM-DD); default today.")) -> None:
+def snapshot_command(as_of: dt.datetime | None = as_of_option()) -> None:
     """Make a snapshot of the approved evidence: indicators, findings, disclosure control, HTML/MD/CSV/JSON."""
-    _run_snapshot(as_of)
+    use_as_of(as_of)
+    _run_snapshot()
 
 
 @app.command()
@@ -189,14 +195,16 @@ def ingest(
     source: str | None = typer.Option(None, "--source", "-s", help="Only this source id."),
     inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
     strict: bool = typer.Option(False, help="Exit with code 3 when the source failed."),
+    as_of: dt.datetime | None = as_of_option(),
 ) -> None:
     """Ingest the new files of every source, or of one."""
+    use_as_of(as_of)
     _run_ingest(source, inbox, strict)
 
 
 @app.command()
 def sources() -> None:
-    """List the registered sources (and check the registry)."""
+    """List the registered sources and check the registry (columns, defaults, value mappings, vocabularies)."""
     from pop.registry import RegistryError, load_registry
 
     settings = get_settings()
@@ -211,3 +219,7 @@ def sources() -> None:
     for s in reg.sources:
         table.add_row(s.id, s.group, s.organisation, ", ".join(s.formats), s.files, s.update_frequency)
     console.print(table)
+    console.print(
+        f"[green]✓ The registry holds: {len(reg.sources)} source(s), their columns, defaults and value mappings "
+        "checked against the schemas and vocabularies.[/]"
+    )

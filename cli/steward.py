@@ -1,15 +1,16 @@
-"""Commands of the data steward: batches, batch show/approve/reject/export/correct, quarantine, template, audit,
-reports. Every command that changes a batch rewrites the steward pages it changed."""
+"""Commands of the data steward: batches, batch show/approve/reject/export/correct, quarantine list/dismiss,
+template, audit, reports. Every command that changes a batch rewrites the steward pages it changed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from cli.app import REVIEW_STYLE, STATUS_STYLE, app, batch_app, console, fail, quarantine_app
+from cli.app import REVIEW_STYLE, STATUS_STYLE, app, as_of_option, batch_app, console, fail, quarantine_app, use_as_of
 from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.settings import get_settings
 
@@ -64,11 +65,17 @@ def batches(
     console.print(table)
 
 
+BATCH_ID = typer.Argument(..., help="The batch id (see pop batches).")
+BY_HELP = "Who does it, for the audit trail (default: POP_STEWARD, else your user name)."
+
+
 @batch_app.command("show")
-def batch_show(batch_id: int) -> None:
-    """One batch: its outcome, every failed check with what to fix, and where its rows are now."""
+def batch_show(batch_id: int = BATCH_ID) -> None:
+    """One batch: its outcome, every failed check with what the sender should fix and what you can do, and where
+    its rows are now."""
     from tasks.ledger.review import ReviewError
     from tasks.steward.actions import batch_details
+    from tasks.steward.advice import steward_actions
 
     try:
         details = batch_details(get_settings().warehouse_url, batch_id)
@@ -96,6 +103,13 @@ def batch_show(batch_id: int) -> None:
                 f.hint,
             )
         console.print(table)
+    actions = steward_actions(batch)
+    if actions:
+        console.print("[bold]What you can do[/] (for you, the steward; the sender is told only what to fix):")
+        for item in actions:
+            column = item.failure.sender_column or item.failure.column
+            # the sender's column and values may hold [brackets], which would be read as markup
+            console.print(f"- {column} ({item.failure.check}): {item.action}", markup=False)
     held = [q for q in details.quarantined if q.status == QuarantineStatus.OPEN]
     if held:
         table = Table(title="Open quarantined rows (dismiss with: pop quarantine dismiss ID --reason ...)")
@@ -111,11 +125,7 @@ def batch_show(batch_id: int) -> None:
         console.print(table)
     if details.reconciliation:
         r = details.reconciliation
-        console.print(
-            f"Where its {r.rows_in:,} rows are now: loaded {r.loaded_first_time:,} + loaded by "
-            f"correction {r.loaded_by_correction:,} + still open {r.open:,} + dismissed "
-            f"{r.dismissed:,} = {r.accounted:,}"
-        )
+        console.print(f"Where its {r.rows_in:,} rows are now: {r.sentence()} = {r.accounted:,}")
 
 
 def _review(batch_id: int, decision: ReviewStatus, reason: str | None, steward: str | None) -> None:
@@ -133,9 +143,9 @@ def _review(batch_id: int, decision: ReviewStatus, reason: str | None, steward: 
 
 @batch_app.command("approve")
 def batch_approve(
-    batch_id: int,
+    batch_id: int = BATCH_ID,
     reason: str | None = typer.Option(None, help="Why (recorded in the audit)."),
-    steward: str | None = typer.Option(None, "--by", help="Who approves (default: POP_STEWARD)"),
+    steward: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
     """Approve a batch: its rows feed snapshots and releases."""
     _review(batch_id, ReviewStatus.APPROVED, reason, steward)
@@ -143,9 +153,9 @@ def batch_approve(
 
 @batch_app.command("reject")
 def batch_reject(
-    batch_id: int,
+    batch_id: int = BATCH_ID,
     reason: str = typer.Option(..., help="Why (required; recorded in the audit)."),
-    steward: str | None = typer.Option(None, "--by", help="Who rejects (default: POP_STEWARD)"),
+    steward: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
     """Reject a batch: its rows stay in the warehouse but never reach snapshots or releases."""
     _review(batch_id, ReviewStatus.REJECTED, reason, steward)
@@ -153,9 +163,11 @@ def batch_reject(
 
 @batch_app.command("export")
 def batch_export(
-    batch_id: int,
-    out: Path | None = typer.Option(None, help="File to write."),
-    steward: str | None = typer.Option(None, "--by"),
+    batch_id: int = BATCH_ID,
+    out: Path | None = typer.Option(
+        None, help="File to write (default: outputs/corrections/batch-ID-quarantined, in the batch's own format)."
+    ),
+    steward: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
     """Export a batch's open quarantined rows, in the sender's columns, with a column saying what to fix."""
     from pop.registry import load_registry
@@ -179,20 +191,27 @@ def batch_export(
 
 
 def _batch_source(batch_id: int) -> dict[str, Any]:
-    from tasks.steward.actions import list_batches
+    from tasks.ledger.review import ReviewError
+    from tasks.steward.actions import batch_record
 
-    found = [b for b in list_batches(get_settings().warehouse_url) if b["batch_id"] == batch_id]
-    if not found:
-        fail(f"there is no batch {batch_id}")
-    return found[0]
+    try:
+        return batch_record(get_settings().warehouse_url, batch_id)
+    except ReviewError as exc:
+        fail(str(exc))
 
 
 @batch_app.command("correct")
-def batch_correct(batch_id: int, file: Path, steward: str | None = typer.Option(None, "--by")) -> None:
+def batch_correct(
+    batch_id: int = BATCH_ID,
+    file: Path = typer.Argument(..., help="The corrected file (the export, fixed; keep its pop_row column)."),
+    steward: str | None = typer.Option(None, "--by", help=BY_HELP),
+    as_of: dt.datetime | None = as_of_option(),
+) -> None:
     """Take a corrected file back as the correction of a batch."""
     from flows.correct import correct
     from tasks.steward.outcomes import CorrectionResult
 
+    use_as_of(as_of)
     if not file.is_file():
         fail(f"{file} is not a file")
     state = correct(batch_id=batch_id, file=str(file), steward=_steward(steward), return_state=True)
@@ -209,18 +228,53 @@ def batch_correct(batch_id: int, file: Path, steward: str | None = typer.Option(
         )
         if correction.message:
             console.print(correction.message)
-    console.print(
-        f"Batch {batch_id}: {numbers.rows_in:,} rows = loaded {numbers.loaded_first_time:,} + "
-        f"loaded by correction {numbers.loaded_by_correction:,} + still open {numbers.open:,} + "
-        f"dismissed {numbers.dismissed:,}."
-    )
+    console.print(f"Batch {batch_id}: {numbers.rows_in:,} rows = {numbers.sentence()}.")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    source: str | None = typer.Option(None, "--source", "-s", help="Only the rows of this source id."),
+    batch_id: int | None = typer.Option(None, "--batch", help="Only the rows of this batch id."),
+    check: str | None = typer.Option(None, help="Only the rows that failed this check (e.g. unknown_code)."),
+    limit: int = typer.Option(50, min=1, help="How many rows to list at most, oldest first."),
+) -> None:
+    """The open quarantined rows, with the ids to dismiss them by."""
+    from pop.registry import RegistryError, load_registry
+    from pop.suggest import no_such
+    from tasks.ledger.review import ReviewError
+    from tasks.steward.actions import known_checks, open_quarantined
+
+    settings = get_settings()
+    try:
+        if source is not None:
+            load_registry(settings.registry_path).get(source)
+        rows, total = open_quarantined(settings.warehouse_url, source, batch_id, check, limit)
+    except (RegistryError, ReviewError) as exc:
+        fail(str(exc))
+    if not rows:
+        known = known_checks(settings.warehouse_url) if check is not None else set()
+        if check is not None and check not in known:
+            fail(no_such("check", check, known))
+        console.print("No open quarantined row" + (" matches." if source or batch_id or check else "."))
+        return
+    table = Table(title="Open quarantined rows (dismiss with: pop quarantine dismiss ID --reason ...)")
+    for column in ("id", "batch", "source", "row", "why"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("id", "batch", "row") else "left")
+    for row in rows:
+        why = "; ".join(
+            f"{r['field']}: {r['check']}" + (f" ({r['value']})" if r.get("value") else "") for r in row["reasons"]
+        )
+        table.add_row(str(row["quarantine_id"]), str(row["batch_id"]), row["source_id"], str(row["row_number"]), why)
+    console.print(table)
+    if total > len(rows):
+        console.print(f"{len(rows):,} of {total:,} shown: narrow with --source, --batch or --check, or raise --limit.")
 
 
 @quarantine_app.command("dismiss")
 def quarantine_dismiss(
-    quarantine_id: int,
-    reason: str = typer.Option(..., help="Why it is not loaded."),
-    steward: str | None = typer.Option(None, "--by"),
+    quarantine_id: int = typer.Argument(..., help="The quarantined row's id (see pop quarantine list)."),
+    reason: str = typer.Option(..., help="Why it is not loaded (required; recorded in the audit)."),
+    steward: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
     """Close a quarantined row without loading it (e.g. a true duplicate), with a reason."""
     from pop.db import get_engine

@@ -50,6 +50,7 @@ class QuarantineStatus(StrEnum):
     RESOLVED = "resolved"
     RESUBMITTED = "resubmitted"
     DISMISSED = "dismissed"
+    COMBINED = "combined"  # added up into another row of its file with the same key (a source's same_key: sum)
 
 
 class RunStatus(StrEnum):

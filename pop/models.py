@@ -254,6 +254,51 @@ class DiscrepancyRecord(Base):
     run_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class VocabularyEntry(Base):
+    """An entry added to a vocabulary that grows (companies, platforms), beside those committed in schemas/vocab: by
+    a steward (pop vocab accept), or by a source authoritative for a field's names, for a steward to review."""
+
+    __tablename__ = "vocabulary_entries"
+    vocabulary: Mapped[str] = mapped_column(String(20), primary_key=True)  # company | platform
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(120))
+    company_code: Mapped[str | None] = mapped_column(String(40))  # a platform's company
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("sources.id"))  # the source that brought it
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))  # the file that brought it
+    added_by: Mapped[str] = mapped_column(String(120))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(120))  # the steward who confirmed what a source added
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VocabularyName(Base):
+    """A name that stands for a code of a vocabulary that grows: mapped to an entry by a steward (pop vocab map), or
+    the name of an added entry."""
+
+    __tablename__ = "vocabulary_names"
+    vocabulary: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # normalised, as names are compared
+    spelling: Mapped[str] = mapped_column(String(120))  # as written
+    code: Mapped[str] = mapped_column(String(40))
+    decision: Mapped[str] = mapped_column(String(20))  # map | accept | source
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("sources.id"))
+    added_by: Mapped[str] = mapped_column(String(120))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ObservationScope(Base):
+    """Where a batch's observations lie: the distinct values of the first two columns of its group's observation key
+    (for helplines period and country). Two sources can only report the same observation where they share a scope,
+    so the observed views (pop.views) compare rows there only; written as each chunk loads."""
+
+    __tablename__ = "observation_scopes"
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    scope_1: Mapped[str] = mapped_column(Text, primary_key=True)
+    scope_2: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
 class ViewDefinitions(Base):
     """The digest of the views' definitions the warehouse has now (pop.views): they are made again when it differs."""
 

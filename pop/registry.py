@@ -12,13 +12,35 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pop.config import ConfigError, load_config
-from schemas.spec import GROUPS, load_schema
+from pop.suggest import nearest, no_such
+from schemas.kinds import ParseOptions
+from schemas.spec import GROUPS, FieldSpec, load_schema
+from schemas.vocabulary import vocabulary
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "half-yearly", "yearly", "ad-hoc")
 
 
+# the kinds whose values come from a closed list: a default or mapped value is checked against it at load; the
+# names of companies and platforms are not, as a steward may accept new ones in the warehouse (`pop vocab accept`)
+LISTED_VALUE_CHECKS = ("unknown_code", "unknown_country")
+
+
 class RegistryError(ConfigError):
     """The registry file cannot be used; the message says what to fix."""
+
+
+class UnknownSourceError(RegistryError):
+    """A source id asked for is not in the registry; the message names the nearest one."""
+
+
+def _not_listed(spec: FieldSpec, value: str) -> str:
+    """Why a value is not one of a field's codes, with the code nearest to it or every code."""
+    if spec.vocab is None:
+        return f"{value!r} is not a country: use its ISO 3166 code (e.g. KEN), or WLD for global figures"
+    codes = vocabulary(spec.vocab).codes
+    close = nearest(value, codes)
+    hint = f"did you mean {close!r}?" if close else f"its codes: {', '.join(codes)}"
+    return f"{value!r} is not a code of vocabulary {spec.vocab}; {hint}"
 
 
 class Provenance(BaseModel):
@@ -59,10 +81,16 @@ class Source(BaseModel):
     # which source is believed first when two sources report the same observation (the schema's `observation`): the
     # lowest; equal precedences are broken by source id
     precedence: int = Field(default=100, ge=0)
+    # rows of one file that share a natural key: held back as duplicates (the default), or added up into the first
+    # (the group's observation values are summed; every sender row is kept as provenance)
+    same_key: Literal["quarantine", "sum"] = "quarantine"
     # the decimal mark of the source's numbers written as text: '.' (1,234.5) or ',' (1.234,5 and 0,75)
     decimal: str = "."
     # the formats it takes besides `format`: `format: [csv, xlsx]` in the registry is format csv, other_formats [xlsx]
     other_formats: list[Literal["csv", "xlsx", "json"]] = []
+    # the fields (company or platform) whose names this source is authoritative for (a registry of service providers):
+    # a name not yet known is added as a new entry with the source as provenance, for review, not held back
+    authoritative_for: list[str] = []
 
     @field_validator("files")
     @classmethod
@@ -108,6 +136,43 @@ class Source(BaseModel):
                 raise ValueError(f"multi_select_columns: {ours!r} is not a multi-select field")
         return self
 
+    @model_validator(mode="after")
+    def _given_values_are_codes(self) -> Source:
+        # a default or mapped value that is not a code would hold back every row that takes it
+        schema = load_schema(self.schema_name)
+        options = ParseOptions(delimiter=self.multi_select_delimiter, decimal=self.decimal)
+        given = [(f"defaults: {name}", name, value) for name, value in self.defaults.items()]
+        given += [
+            (f"values: {name}: {sent!r}", name, ours)
+            for name, codes in self.values.items()
+            for sent, ours in codes.items()
+        ]
+        given += [
+            (f"multi_select_columns: {name}: {column!r}", name, ours)
+            for name, options_of in self.multi_select_columns.items()
+            for column, ours in options_of.items()
+        ]
+        for where, name, value in given:
+            spec = schema.fields[name]
+            kind = spec.field_kind
+            if kind.failure not in LISTED_VALUE_CHECKS or value is None or not str(value).strip():
+                continue
+            if not isinstance(kind.parser(spec, options)(str(value)), tuple):
+                raise ValueError(f"{where}: {_not_listed(spec, str(value))}")
+        return self
+
+    @model_validator(mode="after")
+    def _authoritative_for_names(self) -> Source:
+        fields = load_schema(self.schema_name).fields
+        for name in self.authoritative_for:
+            if name not in fields or not fields[name].field_kind.takes_new_names:
+                named = [f for f, spec in fields.items() if spec.field_kind.takes_new_names]
+                raise ValueError(
+                    f"authoritative_for: {name!r} is not a company or platform field of schema {self.schema_name}"
+                    f"; such fields: {', '.join(named) or 'none'}"
+                )
+        return self
+
     @field_validator("decimal")
     @classmethod
     def _decimal_mark_is_known(cls, value: str) -> str:
@@ -146,6 +211,15 @@ class Source(BaseModel):
                 ) from None
         return value
 
+    @model_validator(mode="after")
+    def _sum_needs_numbers(self) -> Source:
+        if self.same_key == "sum" and not load_schema(self.schema_name).observation_value_columns:
+            raise ValueError(
+                f"same_key: sum adds up the group's observation values, and {self.group} declares none: "
+                "leave same_key out"
+            )
+        return self
+
     @property
     def formats(self) -> list[str]:
         """Every format the source takes, its main one (`format`) first."""
@@ -182,7 +256,7 @@ class Registry(BaseModel):
         for source in self.sources:
             if source.id == source_id:
                 return source
-        raise RegistryError(f"no source {source_id!r} in the registry; known: {', '.join(s.id for s in self.sources)}")
+        raise UnknownSourceError(no_such("source", source_id, [s.id for s in self.sources], "`pop sources`"))
 
 
 def load_registry(path: Path) -> Registry:

@@ -16,12 +16,14 @@ is kept in view_definitions)."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import Connection, String, TableClause, column, delete, insert, inspect, select, table
+from sqlalchemy.types import TypeEngine
 
 from pop import paths
 from pop.models import FACT_TABLES, Base, Batch, FactChoice, ViewDefinitions
-from schemas.spec import GROUPS, load_schema
+from schemas.spec import GROUPS, SourceSchema, load_schema
 
 CURRENT, APPROVED = "current", "approved"
 KINDS = (CURRENT, APPROVED)
@@ -44,6 +46,11 @@ def observed_view(kind: str, fact_table: str) -> str:
     """The name of the view of a fact table's observations of this kind of batches, e.g.
     approved_observed_fact_tech_metrics."""
     return f"{kind}_observed_{fact_table}"
+
+
+def shared_view(kind: str) -> str:
+    """The name of the view of the observation scopes batches of this kind share with another source."""
+    return f"{kind}_shared_scopes"
 
 
 def totals_view(fact_table: str) -> str:
@@ -95,7 +102,27 @@ def _observed(kind: str, fact_table: str) -> str:
     if not schema.observation:
         return f"SELECT * FROM {rows}"
     columns = [c.name for c in FACT_TABLES[fact_table].columns] + ["source_id"]
-    return _sql("observed_rows").format(rows=rows, key=_keyed(schema.observation_key_columns), columns=_keyed(columns))
+    scope_1, scope_2 = _scopes(schema)
+    return _sql("observed_rows").format(
+        rows=rows,
+        shared=shared_view(kind),
+        key=_keyed(schema.observation_key_columns),
+        columns=_keyed(columns),
+        scope_1=scope_1,
+        scope_2=scope_2,
+    )
+
+
+def _scopes(schema: SourceSchema) -> tuple[str, str]:
+    """A row's observation scope, as SQL over the fact view `f` (see ObservationScope)."""
+    table = FACT_TABLES[schema.fact_table]
+    first, second = (_as_text(f"f.{c}", table.c[c].type) for c in schema.observation_scope_columns)
+    return first, second
+
+
+def _as_text(expression: str, sql_type: TypeEngine[Any]) -> str:
+    """A column as the text its scope was recorded as (text columns as they are, so their indexes still serve)."""
+    return expression if isinstance(sql_type, String) else f"CAST({expression} AS VARCHAR(200))"
 
 
 def _conflicts() -> str:
@@ -125,18 +152,22 @@ def definitions() -> list[tuple[str, str]]:
         for name in fact_names:
             found.append((facts_view(kind, name), _sql("fact_rows").format(table=name, batches=batches_view(kind))))
     found.append((SOURCE_RANKS, _sql(SOURCE_RANKS)))
+    found += [(shared_view(kind), _sql("shared_scopes").format(batches=batches_view(kind))) for kind in KINDS]
     for kind in KINDS:
         found += [(observed_view(kind, name), _observed(kind, name)) for name in FACT_TABLES]
     for schema in map(load_schema, GROUPS):
         if schema.observation and schema.observation.values:
             key = schema.observation_key_columns
             sums = ", ".join(f"SUM(f.{v}) AS {v}" for v in schema.observation_value_columns)
+            scope_1, scope_2 = _scopes(schema)
             query = _sql("observation_totals").format(
                 group=schema.group,
                 rows=facts_view(CURRENT, schema.fact_table),
                 subject=_subject(key),
                 key=_keyed(key),
                 sums=sums,
+                scope_1=scope_1,
+                scope_2=scope_2,
             )
             found.append((totals_view(schema.fact_table), query))
     found.append((CONFLICTS, _conflicts()))

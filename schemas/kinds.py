@@ -24,25 +24,34 @@ from sqlalchemy.types import TypeEngine
 
 from schemas import values
 from schemas.countries import resolve_country
-from schemas.vocabulary import vocabulary
+from schemas.vocabulary import AddedEntry, Additions, Vocabulary, vocabulary
 
 if TYPE_CHECKING:
     from schemas.spec import FieldSpec
 
 COUNTRY_CODES = "country_codes"  # the GX suite parameter that holds every ISO alpha-3 code the warehouse knows
+COMPANY_CODES, PLATFORM_CODES = "company_codes", "platform_codes"  # those of dim_company and dim_platform
+AMBIGUOUS = "ambiguous_name"  # the check of a name that could stand for a company as well as one of its products
 CODE_LENGTH = 60  # the longest code a vocabulary may have
 PERIOD_FORMS = "2023 (year), 2023-H1 (half), 2023-Q2 (quarter) or 2023-05 (month)"
-ALLOWED_SHOWN = 12  # codes named in a quarantine reason; the template's README lists them all
 
 
 @dataclass(frozen=True)
 class ParseOptions:
     """What reading a sender's value depends on besides the value: the source's multi-select delimiter and decimal
-    mark ('.' or ','), and the as-of date (a period that has not begun by then is in the future)."""
+    mark ('.' or ','), the as-of date (a period that has not begun by then is in the future), the names added to the
+    vocabularies in the warehouse, and the fields whose unknown names the source adds as new entries (it is
+    authoritative for them)."""
 
     as_of: dt.date = field(default_factory=dt.date.today)
     delimiter: str = ";"
     decimal: str = "."
+    additions: Additions = field(default_factory=Additions)
+    adds_names: frozenset[str] = frozenset()
+
+    def vocabulary(self, name: str) -> Vocabulary:
+        """The vocabulary with the names added in the warehouse."""
+        return self.additions.vocabulary(name)
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,8 @@ def _number(value: float) -> str:
 
 
 def _allowed(vocab: str) -> str:
-    codes = vocabulary(vocab).codes
-    return ", ".join(codes[:ALLOWED_SHOWN]) + (", …" if len(codes) > ALLOWED_SHOWN else "")
+    """Every code of a vocabulary, for a reason the sender reads: a list cut short leaves them guessing."""
+    return ", ".join(vocabulary(vocab).codes)
 
 
 def _coded(vocab: str) -> str:
@@ -109,6 +118,7 @@ class FieldKind:
     multi: ClassVar[bool] = False  # several answers per cell, stored in fact_choices rather than a column
     dates_rows: ClassVar[bool] = False  # a source's freshness can be judged by this field's newest value
     dimension: ClassVar[str | None] = None  # the dimension table whose rows this kind's values refer to
+    takes_new_names: ClassVar[bool] = False  # a source authoritative for the field's names adds its unknown ones
     template_format: ClassVar[str] = "text"  # how a value is written, in words, for the template's README
     number_format: ClassVar[str] = "@"  # the template cell's format ('@': text, so Excel keeps 2023-05 and 13-15)
 
@@ -151,6 +161,11 @@ class FieldKind:
 
     def dimension_rows(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """The rows of `dimension` that the harmonised rows about to load refer to (one per distinct value)."""
+        return []
+
+    def new_entries(self, spec: FieldSpec, frame: pd.DataFrame, options: ParseOptions) -> list[AddedEntry]:
+        """The entries harmonised rows about to load bring that their vocabulary lacks (a source authoritative for
+        the field's names added them while parsing), each labelled with the name as the source wrote it."""
         return []
 
     # --- checks ----------------------------------------------------------------------------------------------
@@ -403,7 +418,8 @@ class _Coded(FieldKind):
         """The vocabulary the field's codes come from."""
         raise NotImplementedError
 
-    def resolve(self, spec: FieldSpec) -> Callable[[str], str | None]:
+    def resolve(self, spec: FieldSpec, options: ParseOptions) -> Callable[[str], str | None]:
+        # the committed codes only: pandera and the GX suites check a vocab field against them
         return vocabulary(self.vocab(spec)).resolve
 
     def code_column(self, spec: FieldSpec) -> str:
@@ -422,7 +438,7 @@ class _Coded(FieldKind):
         return String(CODE_LENGTH)
 
     def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
-        resolve = self.resolve(spec)
+        resolve = self.resolve(spec, options)
         return lambda value: (code,) if (code := resolve(value)) else None
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
@@ -467,6 +483,9 @@ class _Named(_Coded):
     """A company or a platform: the canonical code, and the name as the sender wrote it (aliases are resolved)."""
 
     strict = False
+    takes_new_names = True
+    # the GX suite parameter holding the codes of its dimension, which has the names added in the warehouse too
+    codes_parameter: ClassVar[str]
 
     def vocab(self, spec: FieldSpec) -> str:
         return self.name
@@ -485,18 +504,47 @@ class _Named(_Coded):
         return [*super().sql_columns(spec), Column(self.reported_column(spec), Text(), nullable=nullable)]
 
     def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
-        resolve = self.resolve(spec)
-        return lambda value: (code, value) if (code := resolve(value)) else None
+        vocab = options.vocabulary(self.vocab(spec))
+        adds = spec.name in options.adds_names
+
+        def parse(value: str) -> Parsed:
+            if code := vocab.resolve(value):
+                return code, value
+            if vocab.is_ambiguous(value):  # never settled silently, even by a source that adds names
+                return Invalid(check=AMBIGUOUS)
+            # a source authoritative for the field's names brings new ones: each becomes an entry, for review
+            return (code, value) if adds and (code := vocab.new_code(value)) else None
+
+        return parse
 
     def outputs(self, spec: FieldSpec) -> dict[str, str]:
         return {self.code_column(spec): "category", self.reported_column(spec): "category"}
+
+    def new_entries(self, spec: FieldSpec, frame: pd.DataFrame, options: ParseOptions) -> list[AddedEntry]:
+        vocab = options.vocabulary(self.vocab(spec))
+        named = frame[[self.code_column(spec), self.reported_column(spec)]].dropna().drop_duplicates()
+        return [
+            AddedEntry(self.vocab(spec), str(code), str(name))
+            for code, name in named.itertuples(index=False)
+            if code not in vocab.entries
+        ]
+
+    def expectations(self, spec: FieldSpec) -> list[Expectation]:
+        return [
+            *FieldKind.expectations(self, spec),
+            Expectation(
+                "ExpectColumnValuesToBeInSet",
+                {"column": self.stored_column(spec), "value_set": {"$PARAMETER": self.codes_parameter}},
+                {"vocabulary": f"dim_{self.vocab(spec)}"},
+            ),
+        ]
 
     def template_list(self, spec: FieldSpec) -> str | None:
         return self.name
 
 
 class CompanyKind(_Named):
-    name, failure = "company", "unknown_company"
+    name, failure, codes_parameter = "company", "unknown_company", COMPANY_CODES
     template_format = "company name (aliases are recognised)"
 
     def code_column(self, spec: FieldSpec) -> str:
@@ -507,7 +555,7 @@ class CompanyKind(_Named):
 
 
 class PlatformKind(_Named):
-    name, failure = "platform", "unknown_platform"
+    name, failure, codes_parameter = "platform", "unknown_platform", PLATFORM_CODES
     template_format = "product or platform name (aliases are recognised)"
 
 
@@ -518,7 +566,7 @@ class CountryKind(_Coded):
     strict = False
     template_format = "country name or ISO 3166 code (Kenya, KE or KEN); WLD for global figures"
 
-    def resolve(self, spec: FieldSpec) -> Callable[[str], str | None]:
+    def resolve(self, spec: FieldSpec, options: ParseOptions) -> Callable[[str], str | None]:
         return resolve_country
 
     def code_column(self, spec: FieldSpec) -> str:
@@ -550,14 +598,14 @@ class _MultiCoded(FieldKind):
 
     phase, multi = "harmonise", True
 
-    def resolve(self, spec: FieldSpec) -> Callable[[str], str | None]:
+    def resolve(self, spec: FieldSpec, options: ParseOptions) -> Callable[[str], str | None]:
         raise NotImplementedError
 
     def sql_columns(self, spec: FieldSpec) -> list[Column[Any]]:
         return []
 
     def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
-        resolve = self.resolve(spec)
+        resolve = self.resolve(spec, options)
 
         def parse(cell: str) -> Parsed:
             tokens = _split(cell, options.delimiter)
@@ -582,8 +630,8 @@ class MultiKind(_MultiCoded):
     name, failure = "multi", "unknown_code"
     template_format = "one or more codes from the list, separated by ';'"
 
-    def resolve(self, spec: FieldSpec) -> Callable[[str], str | None]:
-        return vocabulary(str(spec.vocab)).resolve
+    def resolve(self, spec: FieldSpec, options: ParseOptions) -> Callable[[str], str | None]:
+        return options.vocabulary(str(spec.vocab)).resolve
 
     def hint_params(self, spec: FieldSpec, options: ParseOptions) -> dict[str, str]:
         return {"allowed": _allowed(str(spec.vocab))}
@@ -599,7 +647,7 @@ class CountriesKind(_MultiCoded):
     name, failure = "countries", "unknown_country"
     template_format = "countries (names or ISO codes) separated by ';'"
 
-    def resolve(self, spec: FieldSpec) -> Callable[[str], str | None]:
+    def resolve(self, spec: FieldSpec, options: ParseOptions) -> Callable[[str], str | None]:
         return resolve_country
 
     def template_list(self, spec: FieldSpec) -> str | None:

@@ -152,6 +152,13 @@ class SourceSchema(BaseModel):
         return [self.fields[name].stored_column for name in self.observation.key] if self.observation else []
 
     @property
+    def observation_scope_columns(self) -> list[str]:
+        """The first two columns of the observation key: where two sources' rows may be the same observation (the
+        one column twice when the key has one)."""
+        key = self.observation_key_columns
+        return [key[0], key[1] if len(key) > 1 else key[0]] if key else []
+
+    @property
     def observation_value_columns(self) -> list[str]:
         """The stored columns two sources of one observation should agree on."""
         return [self.fields[name].stored_column for name in self.observation.values] if self.observation else []

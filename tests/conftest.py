@@ -127,6 +127,17 @@ def demo_settings(outputs: Path, database_url: str, **more: str) -> Iterator[Pat
             reset_settings()
 
 
+@contextmanager
+def registry_settings(folder: Path, database_url: str, registry: Path) -> Iterator[Path]:
+    """Settings for a registry of one's own (its files arriving in folder/inbox, no errata) and the warehouse, with
+    the outputs in folder/outputs, while inside."""
+    errata = folder / "no_errata.yaml"
+    errata.write_text("errata: []\n", encoding="utf-8")
+    more = {"registry_path": str(registry), "inbox_dir": str(folder / "inbox"), "errata_path": str(errata)}
+    with demo_settings(folder / "outputs", database_url, **more) as outputs:
+        yield outputs
+
+
 @pytest.fixture
 def pop_env(tmp_path: Path, database_url: str) -> Iterator[Path]:
     """Settings pointing at a temporary outputs folder, the demo registry and inbox, and the test warehouse."""

@@ -72,7 +72,7 @@ def test_wrong_requests_say_what_is_wrong(pop_env: Path) -> None:
     result = runner.invoke(app, ["batch", "reject", "999", "--reason", "x"])
     assert result.exit_code == 2 and "there is no batch 999" in result.output
     result = runner.invoke(app, ["quarantine", "dismiss", "5", "--reason", "x"])
-    assert result.exit_code == 2 and "not open" in result.output
+    assert result.exit_code == 2 and "there is no quarantined row 5; there is none yet" in result.output
 
 
 def test_sources_lists_the_registry(pop_env: Path) -> None:

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, bindparam, case, select, update
 
 from pop.contracts import BatchStatus, BatchSummary, IncomingFile, QuarantineStatus
 from pop.db import get_engine
-from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, QuarantineRow
+from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, ObservationScope, QuarantineRow
 from pop.registry import Source
 from schemas.spec import SourceSchema
+from schemas.vocabulary import Additions
 from tasks.ingest.convert import (
     BadFileError,
     check_header,
@@ -33,11 +34,13 @@ from tasks.ingest.extract import ReadLimits, land, read_chunks
 from tasks.ingest.harmonise import harmonise
 from tasks.ingest.issues import RowIssues, merge_summaries, summarise
 from tasks.ingest.load import bulk_insert
+from tasks.ingest.names import record_source_names
 from tasks.ingest.outsized import KEPT_CHARS, cut
 from tasks.ingest.validate import SeenKeys, flag_duplicate_keys, validate_frame
 from tasks.ledger import batches
 from tasks.ledger.review import auto_approve_if_clean
-from tasks.reference.dimensions import add_referenced_rows
+from tasks.reference.dimensions import add_referenced_rows, upsert
+from tasks.reference.names import additions_in
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class ChunkResult:
     summary: list[dict] = field(default_factory=list)
     links: pd.Series | None = None  # correction rows → the original row each corrects
     applications: list[dict] = field(default_factory=list)  # errata applied to this chunk
+    additions: pd.DataFrame | None = None  # values to add to rows of earlier chunks (same_key: sum)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class FileContext:
     limits: ReadLimits
     errata: tuple[Erratum, ...] = ()
     corrects: int | None = None
+    added_names: Additions = field(default_factory=Additions)  # added to the vocabularies; read once per file
 
 
 def _choices(frame: pd.DataFrame, schema: SourceSchema) -> pd.DataFrame:
@@ -113,13 +118,18 @@ def _quarantine_rows(raw: pd.DataFrame, issues: pd.DataFrame, max_cell_chars: in
     originals = _cut_long_cells(raw.loc[rows[starts]].astype(object), max_cell_chars)
     originals = originals.where(originals.notna(), None).to_dict("records")
     dropped = np.logical_or.reduceat((issues["check"] == "erratum_drop").to_numpy(), starts)
+    combined = np.logical_or.reduceat((issues["check"] == "combined").to_numpy(), starts)
     return pd.DataFrame(
         {
             "row_number": rows[starts].astype(np.int64),
             "fields": [",".join(dict.fromkeys(fields[a:b])) for a, b in bounds],
             "reasons_json": ["[" + ", ".join(reasons[a:b]) + "]" for a, b in bounds],
             "original_json": [json.dumps(o, ensure_ascii=False, default=str) for o in originals],
-            "status": np.where(dropped, QuarantineStatus.DISMISSED.value, QuarantineStatus.OPEN.value),
+            "status": np.select(
+                [dropped, combined],
+                [QuarantineStatus.DISMISSED.value, QuarantineStatus.COMBINED.value],
+                QuarantineStatus.OPEN.value,
+            ),
         }
     )
 
@@ -129,18 +139,19 @@ def process_chunk(
 ) -> tuple[ChunkResult, SeenKeys]:
     """Map, apply errata, convert, harmonise and validate one chunk (indexed by row number in the sent file)."""
     schema = source.schema
-    issues = RowIssues()
+    issues = RowIssues(sender_names(source))
     links = None
     if context.corrects is not None:
         raw, links = split_links(raw)
-    options = parse_options(source)
+    options = parse_options(source, additions=context.added_names)
     mapped = map_columns(raw, source)
     flag_outsized_cells(mapped, issues, context.limits.max_cell_chars)
     applications = apply_errata(mapped, list(context.errata), issues)
     typed = convert_types(mapped, schema, issues, options)
     harmonised = harmonise(typed, schema, issues, options)
     validate_frame(harmonised, mapped, schema, issues)
-    seen_keys = flag_duplicate_keys(harmonised, schema, issues, seen_keys)
+    summed = schema.observation_value_columns if source.same_key == "sum" else None
+    seen_keys, additions = flag_duplicate_keys(harmonised, schema, issues, seen_keys, summed)
     found = issues.frame()
     clean = harmonised.drop(index=found["row"].unique())
     clean.insert(0, "row_number", clean.index.to_numpy())
@@ -152,6 +163,7 @@ def process_chunk(
         summary,
         links,
         applications,
+        additions,
     )
     return result, seen_keys
 
@@ -167,9 +179,13 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
         link_of = result.quarantine["row_number"].map(result.links)
         result.quarantine["corrects_quarantine_id"] = link_of.map(originals).astype("Int64")
     add_referenced_rows(conn, result.clean, schema)
+    record_scopes(conn, batch_id, result.clean, schema)
+    record_source_names(conn, result.clean, source, batch_id, context.added_names)
     bulk_insert(conn, FACT_TABLES[schema.fact_table], result.clean)
     bulk_insert(conn, FactChoice.__table__, result.choices)
     bulk_insert(conn, QuarantineRow.__table__, result.quarantine)
+    if result.additions is not None and len(result.additions):
+        add_to_rows(conn, FACT_TABLES[schema.fact_table], batch_id, result.additions)
     if result.applications:
         bulk_insert(conn, ErratumApplication.__table__, pd.DataFrame(result.applications).assign(batch_id=batch_id))
     if originals:
@@ -180,6 +196,42 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
             resolved=[originals[int(n)] for n in loaded if int(n) in originals],
             resubmitted=result.quarantine["corrects_quarantine_id"].dropna().astype(int).tolist(),
         )
+
+
+def record_scopes(conn: Connection, batch_id: int, clean: pd.DataFrame, schema: SourceSchema) -> None:
+    """Record where the batch's observations lie (ObservationScope), so that the observed views compare the rows of
+    two sources only where they may report the same observation."""
+    columns = schema.observation_scope_columns
+    if not columns or clean.empty:
+        return
+    scopes = clean[columns].astype(str).drop_duplicates().set_axis(["scope_1", "scope_2"], axis=1)
+    upsert(conn, ObservationScope.__table__, scopes.assign(batch_id=batch_id).to_dict("records"))
+
+
+def _plain(value: object) -> object:
+    """A value as the database driver binds it: missing as None, NumPy scalars as Python numbers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def add_to_rows(conn: Connection, table: Table, batch_id: int, additions: pd.DataFrame) -> None:
+    """Add values to rows of this batch already loaded (a key repeated in a later chunk, same_key: sum); a missing
+    value adds nothing, and a missing stored value takes the added one."""
+    columns = [c for c in additions.columns if c != "row_number"]
+    values = {}
+    for name in columns:
+        added = bindparam(f"add_{name}", type_=table.c[name].type)
+        stored = table.c[name]
+        values[name] = case((added.is_(None), stored), (stored.is_(None), added), else_=stored + added)
+    statement = (
+        update(table).where(table.c.batch_id == batch_id, table.c.row_number == bindparam("target_row")).values(values)
+    )
+    params = [
+        {"target_row": int(row["row_number"]), **{f"add_{c}": _plain(row[c]) for c in columns}}
+        for row in additions.to_dict("records")
+    ]
+    conn.execute(statement, params)
 
 
 def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
@@ -263,6 +315,7 @@ def ingest_file(
         limits=limits or ReadLimits.from_settings(),
         errata=tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)),
         corrects=corrects,
+        added_names=additions_in(database_url),
     )
     with engine.begin() as conn:
         seen = batches.find_seen(conn, source, incoming)

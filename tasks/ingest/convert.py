@@ -13,18 +13,19 @@ from pop.settings import get_settings
 from schemas.kinds import ParseOptions
 from schemas.spec import FieldSpec, SourceSchema
 from schemas.values import TRUE_WORDS
-from schemas.vocabulary import normalise_text
+from schemas.vocabulary import Additions, normalise_text
 from tasks.ingest.distinct import map_distinct, parse_distinct
 from tasks.ingest.issues import RowIssues, hint
 from tasks.ingest.outsized import CUT_MARK, NAME_CHARS, cut, listing, quoted
 
 TOO_LONG = (
-    "A cell may hold at most {max:,} characters; a longer one most often comes from a broken export (a quote left "
-    "open takes in the rows after it) or pasted text. Shorten the text, or check the export and send the file again."
+    "{field} has a cell longer than a cell may be, at most {max} characters; a longer one most often comes from a "
+    "broken export (a quote left open takes in the rows after it) or pasted text. Shorten the text, or check the "
+    "export and send the file again."
 )
 CUT_CELL = (
-    "This is the cell POP cut when it exported the row, as it ends with POP's mark '… [cut by POP: …]'. Put back "
-    "the text in full, at most {max:,} characters."
+    "{field} has the cell POP cut when it exported the row, as it ends with POP's mark '… [cut by POP: …]'. Put back "
+    "the text in full, at most {max} characters."
 )
 
 
@@ -66,8 +67,8 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
     extra = [c for c in columns if c not in declared]
     if extra:
         raise BadFileError(
-            f"{file_name}: unexpected column(s) {listing([quoted(c) for c in extra])}. Remove them, or "
-            f"ask the POP team to map them in the source registry (columns or ignore_columns)."
+            f"{file_name}: unexpected column(s) {listing([quoted(c) for c in extra])}. Remove them and send the "
+            f"file again; if they belong in it, tell us what they hold."
         )
 
 
@@ -78,13 +79,14 @@ def flag_outsized_cells(mapped: pd.DataFrame, issues: RowIssues, max_chars: int)
         codes, values = pd.factorize(mapped[name])
         texts = [str(value) for value in values]
         for check, bad, message in (
-            ("cell_too_long", [len(t) > max_chars for t in texts], TOO_LONG.format(max=max_chars)),
-            ("cut_cell", [CUT_MARK in t for t in texts], CUT_CELL.format(max=max_chars)),
+            ("cell_too_long", [len(t) > max_chars for t in texts], TOO_LONG),
+            ("cut_cell", [CUT_MARK in t for t in texts], CUT_CELL),
         ):
             rows = np.array([*bad, False])[codes]  # the code of a missing cell, -1, picks the False
             if rows.any():
                 sent = np.array([*texts, None], dtype=object)[codes[rows]]  # cut where stored and reported
-                issues.add(mapped.index[rows], name, check, list(sent), hint(check, name, fallback=message))
+                reason = hint(check, issues.column(name), fallback=message, max=f"{max_chars:,}")
+                issues.add(mapped.index[rows], name, check, list(sent), reason)
 
 
 def clean_text(column: pd.Series) -> pd.Series:
@@ -96,12 +98,15 @@ def _truthy(column: pd.Series) -> pd.Series:
     return column.fillna("").astype(str).str.strip().str.lower().isin(TRUE_WORDS)
 
 
-def parse_options(source: Source, as_of: dt.date | None = None) -> ParseOptions:
-    """How a source writes its values, judged on `as_of` (default: the settings' as-of date, else today)."""
+def parse_options(source: Source, as_of: dt.date | None = None, additions: Additions | None = None) -> ParseOptions:
+    """How a source writes its values, judged on `as_of` (default: the settings' as-of date, else today), with the
+    names added to the vocabularies in the warehouse."""
     return ParseOptions(
         as_of=as_of or get_settings().as_of or dt.date.today(),
         delimiter=source.multi_select_delimiter,
         decimal=source.decimal,
+        additions=additions or Additions(),
+        adds_names=frozenset(source.authoritative_for),
     )
 
 
@@ -142,7 +147,8 @@ def parse_field(column: pd.Series, spec: FieldSpec, issues: RowIssues, options: 
         frame[spec.name] = frame[spec.name].map(lambda codes: codes if isinstance(codes, list) else [])
     params = kind.hint_params(spec, options)
     for check, failed in failures.items():
-        issues.add(column.index[failed], spec.name, check, shown[failed], hint(check, spec.name, **params))
+        reason = hint(check, issues.column(spec.name), **params)
+        issues.add(column.index[failed], spec.name, check, shown[failed], reason)
     return frame
 
 

@@ -165,7 +165,7 @@ def _data_sheet(workbook: Workbook, source: Source, name: str) -> ReadOnlyWorksh
         raise BadFileError(
             f"{name}: no sheet has this source's columns in row {source.header_row}; sheets tried, with what row "
             f"{source.header_row} holds: {listing(tried) or 'none'}. Put the data's header in row "
-            f"{source.header_row}, or ask the POP team to register the sheet and header row."
+            f"{source.header_row} and send the file again."
         )
     return _sheet(workbook, best)
 
@@ -311,8 +311,7 @@ READERS: dict[str, Reader] = {"csv": read_csv_chunks, "xlsx": read_xlsx_chunks, 
 
 def _too_much(name: str, what: str, setting: str) -> BadFileError:
     return BadFileError(
-        f"{name}: the file {what} ({setting}). Nothing was loaded: split it into smaller files, or ask the POP team "
-        f"to raise the limit."
+        f"{name}: the file {what} ({setting}). Nothing was loaded: split it into smaller files and send them."
     )
 
 

@@ -11,20 +11,36 @@ import pandas as pd
 import yaml
 
 from pop import paths
-from tasks.ingest.outsized import cut
+from tasks.ingest.outsized import cut, quoted
 
 MAX_EXAMPLES = 5
 MAX_ROW_NUMBERS = 20
 
 
+@dataclass(frozen=True)
+class CheckText:
+    """What a check says: to the sender (what to fix, in their words) and, when a steward can do something about
+    it, to the steward."""
+
+    sender: str
+    steward: str | None = None
+
+
 @lru_cache(maxsize=1)
-def hint_templates() -> dict[str, str]:
-    return yaml.safe_load(paths.CHECK_HINTS_FILE.read_text(encoding="utf-8"))
+def check_texts() -> dict[str, CheckText]:
+    """Every check's texts (schemas/checks.yaml); a check with nothing for a steward to do is a plain string."""
+    document = yaml.safe_load(paths.CHECK_HINTS_FILE.read_text(encoding="utf-8"))
+    return {
+        check: CheckText(**text) if isinstance(text, dict) else CheckText(sender=text)
+        for check, text in document.items()
+    }
 
 
 def hint(check: str, field_name: str, **params: Any) -> str:
-    """The plain-language hint for a failed check, or the given fallback text."""
-    template = params.pop("fallback", None) or hint_templates().get(check, "{field} failed check " + check)
+    """The plain-language hint for a failed check, or the given fallback text; `field_name` is how the sender knows
+    the field (RowIssues.column)."""
+    known = check_texts().get(check)
+    template = params.pop("fallback", None) or (known.sender if known else "{field} failed check " + check)
     values = {"field": field_name, "allowed": "", "min": "", "max": ""}
     values.update({k: v for k, v in params.items() if v is not None})
     return template.format(**values)
@@ -34,7 +50,18 @@ def hint(check: str, field_name: str, **params: Any) -> str:
 class RowIssues:
     """Reasons collected for the rows of one chunk: one entry per (row, field, check)."""
 
+    sender_columns: dict[str, str | None] = field(default_factory=dict)  # our field → the sender's column
     parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def name(self, field_name: str) -> str:
+        """The sender's column for one of our fields (our field's name when the sender has none for it)."""
+        return self.sender_columns.get(field_name) or field_name
+
+    def column(self, *field_names: str) -> str:
+        """How a reason names fields to the sender: their columns, quoted; of several fields (a natural key), only
+        those the sender's file has, as a field filled in by a default means nothing to them."""
+        sent = [name for f in field_names if (name := self.sender_columns.get(f))]
+        return ", ".join(quoted(name) for name in (sent or [self.name(f) for f in field_names]))
 
     def add(
         self, index: pd.Index, field_name: str, check: str, values: pd.Series | list[Any] | None, message: str

@@ -34,8 +34,8 @@ JSON_LINES_SUFFIXES = {".jsonl", ".ndjson"}
 JSON_SUFFIXES = {".json", *JSON_LINES_SUFFIXES}
 WESTERN = "cp1252"  # Excel's 'CSV' in the Americas and Western Europe; it reads Latin-1 text alike
 ENCODING_ADVICE = (
-    "Save it as UTF-8 (in Excel: 'CSV UTF-8'), or ask the POP team to register the encoding it uses "
-    "(or to leave the source's encoding out, so that each file's is detected)."
+    "Save it as UTF-8 (in Excel: 'CSV UTF-8') and send it again; if your files cannot be saved so, tell us the "
+    "encoding they use."
 )
 
 
@@ -207,8 +207,8 @@ def text_delimiter(text: str, pinned: str | None, name: str) -> str:
         said = DELIMITERS.get(pinned, repr(pinned))
         raise BadFileError(
             f"{name}: the columns are separated by {DELIMITERS[sniffed]}, not {said} as registered for this "
-            f"source. Save the file with {said} between columns, or ask the POP team to register {sniffed!r} (or "
-            f"to leave the source's delimiter out, so that each file's is detected)."
+            f"source. Save the file with {said} between columns and send it again; if your files always use "
+            f"{DELIMITERS[sniffed]}, tell us."
         )
     return pinned
 
@@ -219,8 +219,8 @@ def _accept(format: str, what: str, source: Source, name: str) -> None:
         return
     takes = " or ".join(source.formats)
     raise BadFileError(
-        f"{name}: {what}, but this source takes {takes} files. Send the data as {takes}, or ask the POP team to "
-        f"add {format} to the source's formats (format: [{', '.join([*source.formats, format])}])."
+        f"{name}: {what}, but this source takes {takes} files. Send the data as {takes}; if you can only send "
+        f"{format} files, tell us."
     )
 
 

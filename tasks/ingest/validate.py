@@ -55,7 +55,7 @@ def validate_frame(frame: pd.DataFrame, mapped: pd.DataFrame, schema: SourceSche
         values = (
             mapped.loc[rows, list(rule.columns)]
             .astype(str)
-            .apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+            .apply(lambda r: ", ".join(f"{issues.name(k)}={v}" for k, v in r.items()), axis=1)
         )
         issues.add(rows, rule.columns[0], rule.name, values, rule.hint)
     for (column, check), group in cases[~rule_cases].groupby(["column", "check"], dropna=False, sort=True):
@@ -68,7 +68,7 @@ def validate_frame(frame: pd.DataFrame, mapped: pd.DataFrame, schema: SourceSche
         if ours == "unknown_code" and spec is not None and spec.vocab:
             allowed = ", ".join(vocabulary(spec.vocab).codes)
         values = mapped.loc[rows, field_name] if field_name in mapped.columns else None
-        issues.add(rows, field_name, ours, values, hint(ours, field_name, allowed=allowed, **bound))
+        issues.add(rows, field_name, ours, values, hint(ours, issues.column(field_name), allowed=allowed, **bound))
 
 
 def key_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -129,11 +129,32 @@ class SeenKeys:
         return f"same key as row {row}" if batch == 0 else f"already loaded from batch {batch}, row {row}"
 
 
-def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues, seen: SeenKeys) -> SeenKeys:
-    """Flag rows whose natural key was already seen in this file, naming the row that had it first."""
+def _added_up(frame: pd.DataFrame, rows: np.ndarray, into: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """The values of `rows` added up per row they go `into` (a missing value adds nothing; all missing stays
+    missing), indexed by that row."""
+    values = frame.loc[rows, columns].set_axis(into, axis=0)
+    return values.groupby(level=0).sum(min_count=1)
+
+
+def _add_into(frame: pd.DataFrame, sums: pd.DataFrame) -> None:
+    """Add `sums` (indexed by row) into those rows of `frame`, in place."""
+    for column in sums.columns:
+        target = frame.loc[sums.index, column]
+        frame.loc[sums.index, column] = pd.concat([target, sums[column]]).groupby(level=0).sum(min_count=1)
+
+
+def flag_duplicate_keys(
+    frame: pd.DataFrame, schema: SourceSchema, issues: RowIssues, seen: SeenKeys, sum_columns: list[str] | None = None
+) -> tuple[SeenKeys, pd.DataFrame]:
+    """Flag rows whose natural key was already seen, naming the row that had it first: loaded from an earlier file,
+    or repeated in this one. With `sum_columns` (a source's same_key: sum), a row repeating a key of this file is
+    added up into the first instead (recorded as combined): into that row of `frame` when it is in this chunk, else
+    through the returned additions (row_number and the values to add to that row, already handed to the loader)."""
+    keys = issues.column(*schema.natural_key)
+    no_additions = pd.DataFrame(columns=["row_number", *(sum_columns or [])])
     candidates = frame.drop(index=issues.failed_rows(), errors="ignore")
     if candidates.empty:
-        return seen
+        return seen, no_additions
     hashes = key_hashes(candidates, schema.natural_key_columns)
     rows = candidates.index.to_numpy(dtype=np.int64)
     position, in_seen = seen.find(hashes)
@@ -141,29 +162,48 @@ def flag_duplicate_keys(frame: pd.DataFrame, schema: SourceSchema, issues: RowIs
     first_here = rows
     if repeated_here.any():  # name the row that had the key first (rare: worth a group-by only then)
         first_here = pd.Series(rows).groupby(hashes).transform("first").to_numpy()
-    if in_seen.any():
-        where = candidates.index[in_seen]
-        loaded_before = seen.batches[position[in_seen]] != 0
+    loaded_before = np.zeros(len(rows), dtype=bool)
+    loaded_before[in_seen] = seen.batches[position[in_seen]] != 0
+    issues.add(
+        candidates.index[loaded_before],
+        "natural_key",
+        "already_loaded",
+        [seen.describe(p) for p in position[loaded_before]],
+        hint("already_loaded", keys),
+    )
+    earlier_here = in_seen & ~loaded_before  # repeats a row of an earlier chunk of this file
+    additions = no_additions
+    if sum_columns is None:
         issues.add(
-            where[~loaded_before],
+            candidates.index[earlier_here],
             "natural_key",
             "duplicate_key",
-            [seen.describe(p) for p in position[in_seen][~loaded_before]],
-            hint("duplicate_key", ", ".join(schema.natural_key)),
+            [seen.describe(p) for p in position[earlier_here]],
+            hint("duplicate_key", keys),
         )
         issues.add(
-            where[loaded_before],
+            candidates.index[repeated_here],
             "natural_key",
-            "already_loaded",
-            [seen.describe(p) for p in position[in_seen][loaded_before]],
-            hint("already_loaded", ", ".join(schema.natural_key)),
+            "duplicate_key",
+            [f"same key as row {n}" for n in first_here[repeated_here]],
+            hint("duplicate_key", keys),
         )
-    issues.add(
-        candidates.index[repeated_here],
-        "natural_key",
-        "duplicate_key",
-        [f"same key as row {n}" for n in first_here[repeated_here]],
-        hint("duplicate_key", ", ".join(schema.natural_key)),
-    )
+    else:
+        into_earlier = seen.rows[position[earlier_here]]
+        if earlier_here.any():
+            sums = _added_up(frame, rows[earlier_here], into_earlier, sum_columns)
+            additions = sums.rename_axis("row_number").reset_index()
+        if repeated_here.any():
+            _add_into(frame, _added_up(frame, rows[repeated_here], first_here[repeated_here], sum_columns))
+        combined = earlier_here | repeated_here
+        into = np.where(earlier_here, 0, first_here)
+        into[earlier_here] = into_earlier
+        issues.add(
+            candidates.index[combined],
+            "natural_key",
+            "combined",
+            [f"added up into row {n}" for n in into[combined]],
+            hint("combined", keys),
+        )
     new = ~(in_seen | repeated_here)
-    return seen.with_new(hashes[new], rows[new], position[new])
+    return seen.with_new(hashes[new], rows[new], position[new]), additions

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.db import utcnow
@@ -20,6 +20,18 @@ AUTOMATIC = "pop (automatic)"
 
 class ReviewError(ValueError):
     """A steward action that cannot be taken; the message says why."""
+
+
+def _missing(conn: Connection, noun: str, column: ColumnElement[int], wanted: int, listed_by: str) -> ReviewError:
+    """'there is no batch 999; the newest is 15': an id asked for that does not exist, and the newest that does."""
+    newest = conn.execute(select(func.max(column))).scalar()
+    there = f"the newest is {newest} ({listed_by} lists them)" if newest is not None else "there is none yet"
+    return ReviewError(f"there is no {noun} {wanted}; {there}")
+
+
+def no_batch(conn: Connection, batch_id: int) -> ReviewError:
+    """The error for a batch id that does not exist, naming the newest batch."""
+    return _missing(conn, "batch", BATCH.c.batch_id, batch_id, "`pop batches`")
 
 
 def record_action(
@@ -47,11 +59,18 @@ def record_action(
 
 
 def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
-    """Approve a loaded batch with no quarantined row (when the setting allows); True when it did."""
+    """Approve a loaded batch with no quarantined row (when the setting allows; rows added up into another row of
+    the file, as its source asks, are not held back); True when it did."""
     batch = conn.execute(
         select(BATCH.c.status, BATCH.c.rows_quarantined, BATCH.c.review_status).where(BATCH.c.batch_id == batch_id)
     ).one()
-    if batch.status != BatchStatus.LOADED or batch.rows_quarantined or batch.review_status != ReviewStatus.PENDING:
+    combined = conn.execute(
+        select(func.count())
+        .select_from(QUARANTINE)
+        .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == QuarantineStatus.COMBINED)
+    ).scalar_one()
+    held = batch.rows_quarantined - combined
+    if batch.status != BatchStatus.LOADED or held or batch.review_status != ReviewStatus.PENDING:
         return False
     conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=ReviewStatus.APPROVED))
     record_action(conn, AUTOMATIC, "approve", batch_id=batch_id, reason="clean batch: no row quarantined")
@@ -62,7 +81,7 @@ def loaded_batch(conn: Connection, batch_id: int, purpose: str = "only loaded ba
     """The batch, which must exist and be loaded; otherwise a ReviewError ending with `purpose`."""
     batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
     if batch is None:
-        raise ReviewError(f"there is no batch {batch_id}")
+        raise no_batch(conn, batch_id)
     if batch["status"] != BatchStatus.LOADED:
         raise ReviewError(f"batch {batch_id} ({batch['original_name']}) is {batch['status']}: {purpose}")
     return batch
@@ -91,11 +110,10 @@ def dismiss_quarantined(conn: Connection, quarantine_id: int, actor: str, reason
     if not (reason or "").strip():
         raise ReviewError("dismissing a quarantined row needs a reason")
     row = conn.execute(select(QUARANTINE).where(QUARANTINE.c.quarantine_id == quarantine_id)).mappings().first()
-    if row is None or row["status"] != QuarantineStatus.OPEN:
-        raise ReviewError(
-            f"quarantined row {quarantine_id} is not open"
-            + (f" (it is {row['status']})" if row else " (there is no such row)")
-        )
+    if row is None:
+        raise _missing(conn, "quarantined row", QUARANTINE.c.quarantine_id, quarantine_id, "`pop quarantine list`")
+    if row["status"] != QuarantineStatus.OPEN:
+        raise ReviewError(f"quarantined row {quarantine_id} is not open (it is {row['status']})")
     conn.execute(
         update(QUARANTINE)
         .where(QUARANTINE.c.quarantine_id == quarantine_id)

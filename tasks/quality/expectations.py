@@ -25,10 +25,10 @@ from sqlalchemy import Connection, func, select, text
 from pop import paths, views
 from pop.contracts import BatchStatus, FailedExpectation, QualityOutcome, SuiteOutcome
 from pop.db import get_engine
-from pop.models import DimCountry, DimPeriod, QualityResult, SourceRecord
+from pop.models import DimCompany, DimCountry, DimPeriod, DimPlatform, QualityResult, SourceRecord
 from pop.paths import OutputPaths
 from pop.settings import get_settings
-from schemas.kinds import COUNTRY_CODES
+from schemas.kinds import COMPANY_CODES, COUNTRY_CODES, PLATFORM_CODES
 from schemas.spec import GROUPS, FieldSpec, SourceSchema, load_schema
 from tasks.quality.data_docs import make_offline
 
@@ -295,7 +295,8 @@ def project_context() -> FileDataContext:
 
 
 def suite_parameters(conn: Connection) -> dict[str, Any]:
-    """Expected row counts per fact table (rows_loaded of the group's current batches) and country codes."""
+    """Expected row counts per fact table (rows_loaded of the group's current batches), and the codes of countries,
+    companies and platforms, whose dimensions hold the names added in the warehouse too."""
     source, current = SourceRecord.__table__, views.batches(views.CURRENT)
     loaded = dict(
         conn.execute(
@@ -305,7 +306,12 @@ def suite_parameters(conn: Connection) -> dict[str, Any]:
         ).all()
     )
     counts = {rows_parameter(load_schema(g).fact_table): int(loaded.get(g) or 0) for g in GROUPS}
-    return {**counts, COUNTRY_CODES: list(conn.execute(select(DimCountry.iso3).order_by(DimCountry.iso3)).scalars())}
+    codes = {
+        COUNTRY_CODES: DimCountry.iso3,
+        COMPANY_CODES: DimCompany.code,
+        PLATFORM_CODES: DimPlatform.code,
+    }
+    return {**counts, **{name: list(conn.execute(select(c).order_by(c)).scalars()) for name, c in codes.items()}}
 
 
 PERIOD_END = "period_end"  # what a group with periods is dated by: the end of its newest period

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -25,7 +25,8 @@ from pop.models import (
 from pop.registry import Registry
 from schemas.countries import countries
 from schemas.spec import SourceSchema
-from schemas.vocabulary import vocabulary
+from schemas.vocabulary import Additions, vocabulary
+from tasks.reference.names import read_additions
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -44,24 +45,32 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     conn.execute(statement, rows)
 
 
-def dimension_rows() -> dict[Table, list[dict[str, Any]]]:
-    """Every dimension's rows, from the vocabularies and the country table."""
+def named_rows(additions: Additions) -> dict[Table, list[dict[str, Any]]]:
+    """The rows of the dimensions of companies, platforms and their aliases: the committed vocabularies with the
+    names added in the warehouse (an ambiguous name is no alias)."""
+    company, platform = additions.vocabulary("company"), additions.vocabulary("platform")
+    return {
+        DimCompany.__table__: [{"code": k, "label": v["label"]} for k, v in company.entries.items()],
+        DimPlatform.__table__: [
+            {"code": k, "label": v["label"], "company_code": v.get("company")} for k, v in platform.entries.items()
+        ],
+        DimAlias.__table__: [
+            {"kind": vocab.name, "alias": alias, "code": code}
+            for vocab in (company, platform)
+            for alias, code in vocab.lookup.items()
+        ],
+    }
+
+
+def dimension_rows(additions: Additions) -> dict[Table, list[dict[str, Any]]]:
+    """Every dimension's rows, from the vocabularies (with the names added in the warehouse) and the country table."""
 
     def entries(name: str) -> dict[str, dict[str, Any]]:
         return vocabulary(name).entries
 
-    aliases = [
-        {"kind": kind, "alias": alias, "code": code}
-        for kind in ("company", "platform")
-        for alias, code in vocabulary(kind).lookup.items()
-    ]
     return {
         DimCountry.__table__: [vars(c) for c in countries().values()],
-        DimCompany.__table__: [{"code": k, "label": v["label"]} for k, v in entries("company").items()],
-        DimPlatform.__table__: [
-            {"code": k, "label": v["label"], "company_code": v.get("company")} for k, v in entries("platform").items()
-        ],
-        DimAlias.__table__: aliases,
+        **named_rows(additions),
         DimHarmType.__table__: [
             {"code": k, "label": v["label"], "parent": v.get("parent"), "online_related": bool(v.get("online_related"))}
             for k, v in entries("harm_type").items()
@@ -77,10 +86,23 @@ def dimension_rows() -> dict[Table, list[dict[str, Any]]]:
     }
 
 
-def sync_dimensions(conn: Connection, registry: Registry) -> None:
-    """Bring dimensions and the sources table in line with the vocabularies and the registry."""
-    for table, rows in dimension_rows().items():
+def sync_rows(conn: Connection, rows_of: dict[Table, list[dict[str, Any]]]) -> None:
+    """Upsert dimension rows; the aliases are replaced whole, so that a spelling dropped (or found ambiguous) goes."""
+    for table, rows in rows_of.items():
+        if table is DimAlias.__table__:
+            conn.execute(delete(table))
         upsert(conn, table, rows)
+
+
+def sync_names(conn: Connection) -> None:
+    """Bring the dimensions of companies, platforms and aliases in line with the names added in the warehouse."""
+    sync_rows(conn, named_rows(read_additions(conn)))
+
+
+def sync_dimensions(conn: Connection, registry: Registry) -> None:
+    """Bring dimensions and the sources table in line with the vocabularies (and the names added in the warehouse)
+    and the registry."""
+    sync_rows(conn, dimension_rows(read_additions(conn)))
     upsert(
         conn,
         SourceRecord.__table__,

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from pop import paths, views
 from pop.contracts import BatchStatus
 from pop.db import get_engine
-from pop.models import Batch, DimCountry, SourceRecord
+from pop.models import Batch, DimCompany, DimCountry, DimPlatform, SourceRecord
 from schemas.vocabulary import vocabularies
 from tasks.snapshot.disclosure import DisclosureRules, protect, published
 from tasks.snapshot.disclosure import load_rules as load_disclosure_rules
@@ -212,6 +212,9 @@ def labeller(conn: Connection) -> Callable[[str], str]:
         for code, entry in vocab.entries.items():
             if entry.get("label"):
                 labels.setdefault(code, entry["label"])
+    for table in (DimPlatform.__table__, DimCompany.__table__):  # with the entries stewards added (pop vocab)
+        for row in conn.execute(select(table.c.code, table.c.label)):
+            labels.setdefault(row.code, row.label)
     labels.update(read_labels()["codes"])
     c = DimCountry.__table__
     labels.update({r.iso3: r.name for r in conn.execute(select(c.c.iso3, c.c.name))})

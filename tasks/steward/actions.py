@@ -7,17 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from pop.contracts import BatchStatus, IncomingFile, ReviewStatus, SourceOutcome
+from pop.contracts import BatchStatus, IncomingFile, QuarantineStatus, ReviewStatus, SourceOutcome
 from pop.db import get_engine
 from pop.models import Batch, QuarantineRow
 from pop.registry import Registry
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.errata import Erratum
 from tasks.ingest.extract import sha256_of
+from tasks.ingest.issues import check_texts
 from tasks.ledger import batches
-from tasks.ledger.review import ReviewError, loaded_batch, record_action
+from tasks.ledger.review import loaded_batch, no_batch, record_action
 from tasks.steward.corrections import export_quarantined, reconcile
 from tasks.steward.outcomes import BatchDetails, CorrectionOutcome, QuarantinedRow
 
@@ -38,11 +39,58 @@ def list_batches(
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def batch_record(database_url: str, batch_id: int) -> dict[str, Any]:
+    """One batch's record; a ReviewError naming the newest batch when there is no such batch."""
+    with get_engine(database_url).connect() as conn:
+        batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
+        if batch is None:
+            raise no_batch(conn, batch_id)
+    return dict(batch)
+
+
+def open_quarantined(
+    database_url: str,
+    source: str | None = None,
+    batch_id: int | None = None,
+    check: str | None = None,
+    limit: int | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """The open quarantined rows, oldest first, with their reasons: only a source's, a batch's or those failing a
+    check when given, at most `limit`; and how many match in all."""
+    query = select(
+        QUARANTINE.c.quarantine_id,
+        QUARANTINE.c.batch_id,
+        QUARANTINE.c.source_id,
+        QUARANTINE.c.row_number,
+        QUARANTINE.c.reasons_json,
+    ).where(QUARANTINE.c.status == QuarantineStatus.OPEN)
+    if source is not None:
+        query = query.where(QUARANTINE.c.source_id == source)
+    if batch_id is not None:
+        query = query.where(QUARANTINE.c.batch_id == batch_id)
+    if check is not None:  # reasons are stored as json.dumps writes them: '"check": "<code>"' names a reason's check
+        query = query.where(QUARANTINE.c.reasons_json.contains(json.dumps({"check": check})[1:-1], autoescape=True))
+    if batch_id is not None:
+        batch_record(database_url, batch_id)  # a batch that does not exist is named, not listed as having no row
+    with get_engine(database_url).connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.order_by(QUARANTINE.c.quarantine_id).limit(limit)).mappings().all()
+    return [{**row, "reasons": json.loads(row["reasons_json"])} for row in rows], total
+
+
+def known_checks(database_url: str) -> set[str]:
+    """Every check a row can fail: those schemas/checks.yaml words, and those quarantined rows did fail (row rules,
+    errata, outsized cells)."""
+    with get_engine(database_url).connect() as conn:
+        stored = conn.execute(select(QUARANTINE.c.reasons_json).distinct()).scalars()
+        return set(check_texts()) | {reason["check"] for reasons in stored for reason in json.loads(reasons)}
+
+
 def batch_details(database_url: str, batch_id: int) -> BatchDetails:
     """One batch with its failed checks, its quarantined rows and where its rows are now."""
     with get_engine(database_url).connect() as conn:
         if conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id == batch_id)).first() is None:
-            raise ReviewError(f"there is no batch {batch_id}")
+            raise no_batch(conn, batch_id)
         summary = batches.batch_summary(conn, batch_id)
         rows = conn.execute(
             select(QUARANTINE).where(QUARANTINE.c.batch_id == batch_id).order_by(QUARANTINE.c.row_number)
@@ -67,7 +115,7 @@ def export_batch(database_url: str, registry: Registry, batch_id: int, path: Pat
     with get_engine(database_url).begin() as conn:
         batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
         if batch is None:
-            raise ReviewError(f"there is no batch {batch_id}")
+            raise no_batch(conn, batch_id)
         written = export_quarantined(conn, registry.get(batch["source_id"]), batch_id, path)
         record_action(conn, actor, "export", batch_id=batch_id, details={"file": str(written)})
     return written
@@ -95,6 +143,7 @@ def submit_correction(
     run_id: str | None = None,
     errata: list[Erratum] | None = None,
     auto_approve: bool = True,
+    reason: str | None = None,
 ) -> CorrectionOutcome:
     """Ingest a corrected file as a correction of batch `batch_id`: its rows load (resolving the originals) or go
     back to quarantine with new reasons. Returns the correction batch, the original's reconciliation, and the
@@ -120,6 +169,7 @@ def submit_correction(
                 actor,
                 "correction",
                 batch_id=batch_id,
+                reason=reason,
                 details={"correction_batch": correction.batch_id, "file": path.name, "status": correction.status},
             )
         numbers = reconcile(conn, batch_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,23 @@ BATCH = Batch.__table__
 
 
 def _problems(reasons_json: str) -> str:
+    """What to fix in a row, in the sender's words: each reason names the sender's column itself."""
     return " | ".join(
-        f"{r['field']}: {r['message']}" + (f" (sent: {r['value']})" if r.get("value") else "")
-        for r in json.loads(reasons_json)
+        r["message"] + (f" (sent: {r['value']})" if r.get("value") else "") for r in json.loads(reasons_json)
     )
 
 
-def quarantined_rows(conn: Connection, batch_id: int) -> pd.DataFrame:
-    """The batch's open quarantined rows as the sender sent them, plus the row link and the problems."""
-    rows = conn.execute(
+def quarantined_rows(conn: Connection, batch_id: int, only: Collection[int] | None = None) -> pd.DataFrame:
+    """The batch's open quarantined rows (only those of the quarantine ids `only`, when given) as the sender sent
+    them, plus the row link and the problems."""
+    query = (
         select(QUARANTINE.c.row_number, QUARANTINE.c.original_json, QUARANTINE.c.reasons_json)
         .where(QUARANTINE.c.batch_id == batch_id, QUARANTINE.c.status == QuarantineStatus.OPEN)
         .order_by(QUARANTINE.c.row_number)
-    ).all()
+    )
+    if only is not None:
+        query = query.where(QUARANTINE.c.quarantine_id.in_(list(only)))
+    rows = conn.execute(query).all()
     records = [
         {ROW_LINK: r.row_number, **json.loads(r.original_json), PROBLEMS: _problems(r.reasons_json)} for r in rows
     ]
@@ -54,11 +59,13 @@ def batch_file_kind(conn: Connection, source: Source, batch_id: int) -> tuple[Pa
     return landed, sniff(landed, source, landed.name)
 
 
-def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Path) -> Path:
-    """Write the open quarantined rows in the sender's column names, ready to be corrected, in the format of the
-    batch's own file (its encoding and delimiter too): the sender gets back what they sent. The path's suffix
-    becomes that file's; the path written is returned."""
-    frame = quarantined_rows(conn, batch_id)
+def export_quarantined(
+    conn: Connection, source: Source, batch_id: int, path: Path, only: Collection[int] | None = None
+) -> Path:
+    """Write the open quarantined rows (only those of the quarantine ids `only`, when given) in the sender's column
+    names, ready to be corrected, in the format of the batch's own file (its encoding and delimiter too): the sender
+    gets back what they sent. The path's suffix becomes that file's; the path written is returned."""
+    frame = quarantined_rows(conn, batch_id, only)
     if frame.empty:
         raise ValueError(f"batch {batch_id} has no open quarantined row to correct")
     landed, kind = batch_file_kind(conn, source, batch_id)
@@ -99,9 +106,12 @@ def export_quarantined(conn: Connection, source: Source, batch_id: int, path: Pa
 
 def reconcile(conn: Connection, batch_id: int) -> Reconciliation:
     """Where every row of an original batch is now, following its corrections: loaded at first, loaded through a
-    correction, still open (in the original or a correction), or dismissed. These add up to its rows_in."""
+    correction, still open (in the original or a correction), dismissed, or added up into another row of its file
+    (same_key: sum). These add up to its rows_in."""
     original = conn.execute(select(BATCH.c.rows_in, BATCH.c.rows_loaded).where(BATCH.c.batch_id == batch_id)).one()
-    ended = {QuarantineStatus.RESOLVED: 0, QuarantineStatus.OPEN: 0, QuarantineStatus.DISMISSED: 0}
+    ended = dict.fromkeys(
+        (QuarantineStatus.RESOLVED, QuarantineStatus.OPEN, QuarantineStatus.DISMISSED, QuarantineStatus.COMBINED), 0
+    )
     frontier = [
         r.quarantine_id
         for r in conn.execute(select(QUARANTINE.c.quarantine_id).where(QUARANTINE.c.batch_id == batch_id))
@@ -132,6 +142,7 @@ def reconcile(conn: Connection, batch_id: int) -> Reconciliation:
         loaded_by_correction=ended[QuarantineStatus.RESOLVED],
         open=ended[QuarantineStatus.OPEN],
         dismissed=ended[QuarantineStatus.DISMISSED],
+        combined=ended[QuarantineStatus.COMBINED],
     )
 
 

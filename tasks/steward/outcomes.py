@@ -19,12 +19,27 @@ class Reconciliation(Contract):
     loaded_by_correction: int
     open: int
     dismissed: int
+    combined: int = 0  # added up into another row of the file with the same key (same_key: sum)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def accounted(self) -> int:
         """The rows accounted for; equal to rows_in when none is lost."""
-        return self.loaded_first_time + self.loaded_by_correction + self.open + self.dismissed
+        return self.loaded_first_time + self.loaded_by_correction + self.open + self.dismissed + self.combined
+
+    def parts(self) -> list[tuple[str, int]]:
+        """The terms of the sum, as a steward reads them; 'combined' only for a source that sums repeated keys."""
+        terms = [
+            ("loaded", self.loaded_first_time),
+            ("loaded by correction", self.loaded_by_correction),
+            ("still open", self.open),
+            ("dismissed", self.dismissed),
+        ]
+        return terms + ([("combined into another row", self.combined)] if self.combined else [])
+
+    def sentence(self) -> str:
+        """'loaded 5 + loaded by correction 1 + still open 0 + dismissed 0'."""
+        return " + ".join(f"{label} {n:,}" for label, n in self.parts())
 
 
 class RowReason(Contract):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from pop import paths
 from pop.contracts import (
@@ -30,6 +31,8 @@ from pop.contracts import (
     SourceStatus,
 )
 from pop.files import to_json, write_text
+from tasks.steward.advice import steward_actions
+from tasks.steward.names import WaitingName
 from tasks.steward.outcomes import Reconciliation
 
 STATUS_ORDER = (BatchStatus.LOADED, BatchStatus.FAILED, BatchStatus.DUPLICATE)
@@ -75,6 +78,7 @@ def environment() -> Environment:
         status_label=status_label,
         counted=counted,
         batch_href=batch_href,
+        code_spans=code_spans,
     )
     env.globals["status_badge"] = status_badge
     return env
@@ -187,6 +191,12 @@ def format_value(value: Any) -> str:
     return f"“{text}”"
 
 
+def code_spans(text: str) -> Markup:
+    """Plain text for a page, escaped, with its `backticked` commands and settings shown as code."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))
+
+
 def markdown_cell(value: Any) -> str:
     """Text safe inside a markdown table cell: no pipes, line breaks or raw HTML."""
     text = "" if value is None else str(value)
@@ -228,8 +238,8 @@ def sorted_failures(batch: BatchSummary) -> list[FailedCheck]:
 
 
 def batch_view(batch: BatchSummary, reports_dir: Path | None = None) -> dict[str, Any]:
-    """Everything a template shows about a batch: its summary, and its failures sorted, its note, links and
-    reconciliation."""
+    """Everything a template shows about a batch: its summary, and its failures sorted, its note, links,
+    reconciliation and what a steward can do about its failures."""
     duplicate_href = None
     original = batch.duplicate_of
     if original is not None and reports_dir is not None and (reports_dir / batch_href(original)).exists():
@@ -241,6 +251,7 @@ def batch_view(batch: BatchSummary, reports_dir: Path | None = None) -> dict[str
         "href": batch_href(batch.batch_id),
         "reconciliation": reconciliation(batch.rows_in, batch.rows_loaded, batch.rows_quarantined),
         "duplicate_href": duplicate_href,
+        "steward_actions": steward_actions(batch),
     }
 
 
@@ -351,10 +362,12 @@ def ensure_run_reports(runs: list[RunSummary], reports_dir: Path) -> None:
 
 class StewardSections(Contract):
     """What the index shows beside the batches and runs: the warehouse checks, the unresolved cross-source
-    discrepancies and the audit trail."""
+    discrepancies, the names rows wait on and the entries sources added (to review), and the audit trail."""
 
     quality: QualityView | None = None
     discrepancies: tuple[Discrepancy, ...] = ()
+    names_waiting: tuple[WaitingName, ...] = ()
+    names_to_review: tuple[dict[str, Any], ...] = ()
     actions: tuple[dict[str, Any], ...] = ()
     checked_in: RunSummary | None = None  # the run whose warehouse checks are shown
 
@@ -412,6 +425,8 @@ def steward_view(steward: StewardSections, reports_dir: Path) -> dict[str, Any]:
         "checked_in": run
         and {"title": run.flow_run_name or run.run_id, "href": run_href(run.run_id), "at": run.finished_at},
         "discrepancies": steward.discrepancies,
+        "names_waiting": steward.names_waiting,
+        "names_to_review": steward.names_to_review,
         "actions": steward.actions,
     }
 

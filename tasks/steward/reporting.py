@@ -16,7 +16,9 @@ from pop.db import get_engine
 from tasks.ledger.batches import all_batches
 from tasks.ledger.review import audit_trail, open_quarantine_count
 from tasks.ledger.runs import all_runs
+from tasks.reference.names import entries_to_review
 from tasks.steward.corrections import reconcile
+from tasks.steward.names import waiting_names
 from tasks.steward.outcomes import Reconciliation
 from tasks.steward.report import (
     StewardSections,
@@ -85,6 +87,8 @@ def refresh_reports(
         steward = StewardSections(
             quality=checked_in.quality if checked_in else None,
             discrepancies=tuple(discrepancies),
+            names_waiting=tuple(waiting_names(conn)),
+            names_to_review=tuple(entries_to_review(conn)),
             actions=tuple(audit_trail(conn, limit=INDEX_ACTIONS)),
             checked_in=checked_in,
         )

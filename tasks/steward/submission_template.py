@@ -128,8 +128,8 @@ def notes_text(column: TemplateColumn, source: Source) -> str:
     spec, notes = column.spec, []
     if not column.in_sheet:
         notes.append(
-            f"Not in this source's registration, so not on the data sheet: to send it, ask the POP team "
-            f"({source.contact}) to add it."
+            "Not on the data sheet, as this source does not send it yet: if you have it, tell us, so that it can be "
+            "added."
         )
     default = source.defaults.get(spec.name, spec.default)
     if default is not None:

@@ -208,7 +208,7 @@ def test_exports_keep_the_senders_format_columns_and_cells(loop: dict[str, Any])
     brazil = pd.read_csv(files["helpline_br"], sep=";", encoding="latin-1", dtype=str)  # the sender's own encoding
     assert list(brazil.columns) == [ROW_LINK, *registry.get("helpline_br").columns, PROBLEMS]
     [problems] = brazil.loc[brazil[ROW_LINK] == "41", PROBLEMS]
-    assert problems.startswith("reason: reason must be one of: violence,") and "(sent: outros assuntos)" in problems
+    assert problems.startswith("'motivo' must be one of: violence,") and "(sent: outros assuntos)" in problems
     survey = pd.read_csv(files["youth_survey"], dtype=str).set_index(ROW_LINK)
     assert survey.loc["310", ["Q4_sought_help", "Q7_nobody", "Q2_gender"]].tolist() == ["1", "1", "2"]  # as sent
 
@@ -262,6 +262,7 @@ def test_every_original_batch_reconciles(loop: dict[str, Any]) -> None:
             "loaded_by_correction": sum("fix" in p for p in plans),
             "open": 0,
             "dismissed": sum("dismiss" in p for p in plans),
+            "combined": 0,
             "accounted": rows_in,
         }
 

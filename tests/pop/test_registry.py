@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pop.registry import RegistryError, load_registry
+from pop.registry import RegistryError, UnknownSourceError, load_registry
 from tests.helpers import HELPLINE_COLUMNS
 
 GOOD = {
@@ -61,6 +61,32 @@ def test_a_wrong_entry_is_refused(tmp_path: Path, change: dict, message: str) ->
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"defaults": {"channel": "phon"}},
+            "defaults: channel: 'phon' is not a code of vocabulary channel; did you mean 'phone'?",
+        ),
+        ({"defaults": {"country": "Narnia"}}, "defaults: country: 'Narnia' is not a country"),
+        ({"values": {"channel": {"TEL": "telephone line"}}}, "values: channel: 'TEL': 'telephone line' is not a code"),
+        ({"values": {"contact_type": {"C": "xyz"}}}, "its codes: counselling, non_counselling, all"),
+    ],
+)
+def test_defaults_and_value_mappings_must_be_codes(tmp_path: Path, change: dict, message: str) -> None:
+    """A default or a mapped value outside the field's vocabulary would hold back every row that takes it: the
+    registry is refused at load (so `pop sources` and `pop run` refuse it alike), naming the nearest code or all."""
+    with pytest.raises(RegistryError) as error:
+        load_registry(write(tmp_path, {**GOOD, **change}))
+    assert "source 'hl'" in str(error.value) and message in str(error.value)
+
+
+def test_defaults_and_value_mappings_may_use_names_and_synonyms(tmp_path: Path) -> None:
+    """What a sender's cell may hold, a mapping may give: a label or synonym reads as its code, a country its name."""
+    entry = {**GOOD, "defaults": {"country": "Kenya", "channel": "telephone"}, "values": {"gender": {"F": "girl"}}}
+    assert load_registry(write(tmp_path, entry)).sources[0].defaults["country"] == "Kenya"
+
+
 def test_a_source_may_take_several_formats(tmp_path: Path) -> None:
     """`format: [csv, xlsx]`: files of either format; `format` stays the first (the main one), and a source that
     names one format takes that one. Encoding and delimiter left out are detected per file."""
@@ -75,9 +101,12 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
         load_registry(write(tmp_path, GOOD, {**GOOD, "files": "other/*.csv"}))
 
 
-def test_unknown_source_is_named(tmp_path: Path) -> None:
-    with pytest.raises(RegistryError, match="no source 'nope' in the registry; known: hl"):
-        load_registry(write(tmp_path, GOOD)).get("nope")
+def test_unknown_source_is_named_with_the_nearest(tmp_path: Path) -> None:
+    registry = load_registry(write(tmp_path, GOOD, {**GOOD, "id": "helpline_ke", "files": "ke/*.csv"}))
+    with pytest.raises(UnknownSourceError, match="no source 'helpline_kn'; did you mean 'helpline_ke'\\?"):
+        registry.get("helpline_kn")
+    with pytest.raises(RegistryError, match="no source 'nope' \\(`pop sources` lists them\\)"):
+        registry.get("nope")
 
 
 def test_not_yaml_or_no_sources(tmp_path: Path) -> None:

@@ -280,7 +280,7 @@ def test_one_source_takes_csv_one_year_and_excel_the_next(tmp_path: Path, databa
     assert (xlsx_batch.status, xlsx_batch.rows_loaded) == ("loaded", 3)
     assert json_batch.status == "failed"
     assert "a JSON file, but this source takes csv or xlsx files" in json_batch.message
-    assert "format: [csv, xlsx, json]" in json_batch.message
+    assert "if you can only send json files, tell us" in json_batch.message  # the registry is the steward's
     assert count(database_url, HELPLINE) == 6
 
 

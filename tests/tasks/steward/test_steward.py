@@ -124,6 +124,7 @@ def test_the_correction_loop_loses_nothing(tmp_path: Path, database_url: str) ->
         "loaded_by_correction": 1,
         "open": 2,
         "dismissed": 0,
+        "combined": 0,
         "accounted": 6,
     }
     with get_engine(database_url).connect() as conn:
@@ -167,6 +168,7 @@ def test_the_correction_loop_loses_nothing(tmp_path: Path, database_url: str) ->
             "loaded_by_correction": 2,
             "open": 0,
             "dismissed": 1,
+            "combined": 0,
             "accounted": 6,
         }
     assert scalar(database_url, "SELECT COUNT(*) FROM quarantine WHERE status = 'open'") == 0

@@ -275,7 +275,7 @@ def test_header_row_below_a_title_for_a_source_that_reads_row_3(tmp_path: Path) 
     table = readme_table(book)
     unmapped = {r["Our field"]: r for r in table if r["Column"] in ("record_id", "value_quality")}
     assert set(unmapped) == {"record_id", "value_quality"}
-    assert all("Not in this source's registration" in r["Notes"] for r in unmapped.values())
+    assert all("Not on the data sheet, as this source does not send it yet" in r["Notes"] for r in unmapped.values())
     channel = next(r for r in table if r["Our field"] == "channel")
     assert channel["Column"] == "Channel" and "TEL = phone" in channel["Notes"]
 
