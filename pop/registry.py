@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pop.config import ConfigError, load_config
 from pop.suggest import nearest, no_such
 from schemas.kinds import ParseOptions
-from schemas.spec import GROUPS, FieldSpec, load_schema
+from schemas.spec import GROUPS, PROVIDER, FieldSpec, load_schema
 from schemas.vocabulary import vocabulary
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "half-yearly", "yearly", "ad-hoc")
@@ -122,15 +122,26 @@ class Source(BaseModel):
         if schema.group != self.group:
             raise ValueError(f"schema {self.schema_name!r} belongs to group {schema.group!r}, not {self.group!r}")
         onehot = set(self.multi_select_columns)
+        targets = [*schema.fields, *([PROVIDER] if schema.provider else [])]
         for sender, ours in self.columns.items():
-            if ours not in schema.fields:
+            if ours not in targets:
                 raise ValueError(
                     f"column {sender!r} maps to {ours!r}, which is not a field of schema "
-                    f"{schema.group}; fields: {', '.join(schema.fields)}"
+                    f"{schema.group}; fields: {', '.join(targets)}"
                 )
-        for ours in [*self.values, *onehot, *self.defaults]:
+        for ours in [*onehot, *self.defaults]:
             if ours not in schema.fields:
                 raise ValueError(f"{ours!r} is not a field of schema {schema.group}")
+        for ours in self.values:
+            if ours not in targets:
+                raise ValueError(f"values: {ours!r} is not a field of schema {schema.group}")
+        if schema.provider and PROVIDER in self.columns.values():
+            filled = [f for f in schema.provider.fields if f in [*self.columns.values(), *self.defaults]]
+            if filled:
+                raise ValueError(
+                    f"a column mapped to provider gives {' and '.join(schema.provider.fields)}: leave "
+                    f"{', '.join(filled)} out of columns and defaults"
+                )
         for ours in onehot:
             if not schema.fields[ours].field_kind.multi:
                 raise ValueError(f"multi_select_columns: {ours!r} is not a multi-select field")
@@ -153,6 +164,8 @@ class Source(BaseModel):
             for column, ours in options_of.items()
         ]
         for where, name, value in given:
+            if name == PROVIDER:  # a company's or a product's name: checked as the file is read
+                continue
             spec = schema.fields[name]
             kind = spec.field_kind
             if kind.failure not in LISTED_VALUE_CHECKS or value is None or not str(value).strip():
@@ -219,6 +232,17 @@ class Source(BaseModel):
                 "leave same_key out"
             )
         return self
+
+    @property
+    def field_columns(self) -> dict[str, str]:
+        """Our field → the sender's column that gives it; a column mapped to `provider` gives the schema's company
+        and product fields (schemas.spec.Provider)."""
+        provider = load_schema(self.schema_name).provider
+        given: dict[str, str] = {}
+        for sender, ours in self.columns.items():
+            for name in provider.fields if provider and ours == PROVIDER else (ours,):
+                given.setdefault(name, sender)
+        return given
 
     @property
     def formats(self) -> list[str]:

@@ -99,6 +99,25 @@ class Observation(BaseModel):
     values: tuple[str, ...] = ()
 
 
+PROVIDER = "provider"  # the name a registry maps a column to when it names a company or one of its products
+
+
+class Provider(BaseModel):
+    """A column that names who a figure is about, a company or one of its products (a table by service provider):
+    a product's name fills `product` and, from the platform vocabulary, `company`; a company's name fills `company`
+    and `product` with `company_wide`; a name that could be either waits for a steward (ambiguous_name)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company: str
+    product: str
+    company_wide: str = "all"
+
+    @property
+    def fields(self) -> tuple[str, str]:
+        return (self.company, self.product)
+
+
 class SourceSchema(BaseModel):
     """A stakeholder group's schema: its fields, natural key, row rules, fact table, and what one observation is."""
 
@@ -111,6 +130,7 @@ class SourceSchema(BaseModel):
     fields: dict[str, FieldSpec]
     row_checks: tuple[RowCheck, ...] = ()
     observation: Observation | None = None
+    provider: Provider | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +152,10 @@ class SourceSchema(BaseModel):
                 raise ValueError(f"observation names {', '.join(unknown)}, not fields of the schema")
             if not_numbers := [n for n in self.observation.values if self.fields[n].kind not in ("int", "number")]:
                 raise ValueError(f"observation values must be numbers (int or number): {', '.join(not_numbers)}")
+        if self.provider:
+            kinds = {name: self.fields[name].kind if name in self.fields else None for name in self.provider.fields}
+            if kinds != {self.provider.company: "company", self.provider.product: "platform"}:
+                raise ValueError("provider names a company field (kind company) and a product field (kind platform)")
         for check in self.row_checks:
             outputs = {c for spec in self.fields.values() for c in spec.output_columns()}
             if unknown := [c for c in check.columns if c not in outputs]:

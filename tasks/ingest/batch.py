@@ -36,6 +36,7 @@ from tasks.ingest.issues import RowIssues, merge_summaries, summarise
 from tasks.ingest.load import bulk_insert
 from tasks.ingest.names import record_source_names
 from tasks.ingest.outsized import KEPT_CHARS, cut
+from tasks.ingest.providers import split_provider
 from tasks.ingest.validate import SeenKeys, flag_duplicate_keys, validate_frame
 from tasks.ledger import batches
 from tasks.ledger.review import auto_approve_if_clean
@@ -145,6 +146,7 @@ def process_chunk(
         raw, links = split_links(raw)
     options = parse_options(source, additions=context.added_names)
     mapped = map_columns(raw, source)
+    split_provider(mapped, schema, options)
     flag_outsized_cells(mapped, issues, context.limits.max_cell_chars)
     applications = apply_errata(mapped, list(context.errata), issues)
     typed = convert_types(mapped, schema, issues, options)

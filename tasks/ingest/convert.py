@@ -35,7 +35,7 @@ class BadFileError(Exception):
 
 def sender_names(source: Source) -> dict[str, str | None]:
     """Our field → the sender's column name (for reports in the sender's own words)."""
-    names: dict[str, str | None] = {ours: sender for sender, ours in source.columns.items()}
+    names: dict[str, str | None] = dict(source.field_columns)
     for ours, options in source.multi_select_columns.items():
         names[ours] = ", ".join(options)
     return names
@@ -51,12 +51,12 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
     """Refuse a file whose header lacks a required column or has columns nobody declared."""
     schema = source.schema
     present = set(columns)
-    provided = {ours for sender, ours in source.columns.items() if sender in present}
+    provided = {ours for ours, sender in source.field_columns.items() if sender in present}
     provided |= {ours for ours, opts in source.multi_select_columns.items() if set(opts) <= present}
     provided |= set(source.defaults)
     missing = [f for f in schema.required_fields if f not in provided]
     if missing:
-        wanted = {ours: sender for sender, ours in source.columns.items()}
+        wanted = source.field_columns
         described = listing([f"'{wanted.get(f, f)}' (for {f})" for f in missing])
         found = listing([cut(c, NAME_CHARS) for c in columns])
         raise BadFileError(

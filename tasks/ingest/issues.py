@@ -61,7 +61,8 @@ class RowIssues:
         """How a reason names fields to the sender: their columns, quoted; of several fields (a natural key), only
         those the sender's file has, as a field filled in by a default means nothing to them."""
         sent = [name for f in field_names if (name := self.sender_columns.get(f))]
-        return ", ".join(quoted(name) for name in (sent or [self.name(f) for f in field_names]))
+        names = dict.fromkeys(sent or [self.name(f) for f in field_names])  # one column may give two fields
+        return ", ".join(quoted(name) for name in names)
 
     def add(
         self, index: pd.Index, field_name: str, check: str, values: pd.Series | list[Any] | None, message: str

@@ -56,14 +56,14 @@ class TemplateColumn:
 
 def template_columns(source: Source) -> list[TemplateColumn]:
     """Every field in schema order, named as the source sends it (our field name when the source does not map it)."""
-    sender: dict[str, str] = {}
-    for column, ours in source.columns.items():
-        sender.setdefault(ours, column)
+    sender = source.field_columns
     maps_nothing = not source.columns  # a draft registration: offer every field under our name
     result: list[TemplateColumn] = []
     for name, spec in source.schema.fields.items():
         if name in source.multi_select_columns:
             result += [TemplateColumn(col, spec, code) for col, code in source.multi_select_columns[name].items()]
+        elif name in sender and sender[name] in {c.header for c in result}:
+            continue  # a provider column gives the company and the product: one column, under the company
         else:
             result.append(TemplateColumn(sender.get(name, name), spec, in_sheet=name in sender or maps_nothing))
     return result
