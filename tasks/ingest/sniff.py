@@ -139,10 +139,17 @@ def decode_error(path: Path, name: str, encoding: str) -> BadFileError:
     return not_valid(name, encoding, where)
 
 
+def looks_binary(text: str) -> bool:
+    """Whether decoded text holds what no exported table does: a NUL, or control characters beyond a stray few
+    (tabs, line ends and form feeds are text)."""
+    controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f\v")
+    return "\x00" in text or controls > max(2, len(text) // 200)
+
+
 def text_encoding(sample: bytes, pinned: str | None, name: str) -> str:
     """The encoding to read the text with: the one detected, or the pinned one unless the file's is plainly another."""
     found = guess_encoding(sample)
-    if found is None:
+    if found is None or looks_binary(_start(sample, found)):
         raise BadFileError(
             f"{name}: not a text file (it looks like a binary file). Export the data as CSV text or JSON and send it "
             f"again."

@@ -323,3 +323,18 @@ def test_the_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "binary"),
+    [
+        (delimited(TABLE, "\t"), False),  # tabs and line ends are text
+        ("Year,Country\f\n2023,Kenya\x1a", False),  # a form feed, an old end-of-file mark: a stray few
+        ("\x01\x02PK\x03\x04" * 100, True),  # valid UTF-8 without a NUL, but no table
+        ("Year,Country\n2023,Ken\x00ya\n", True),
+    ],
+)
+def test_text_that_no_table_holds_is_binary(text: str, binary: bool) -> None:
+    from tasks.ingest.sniff import looks_binary
+
+    assert looks_binary(text) is binary
