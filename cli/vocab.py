@@ -17,7 +17,7 @@ vocab_app = typer.Typer(
 )
 app.add_typer(vocab_app, name="vocab")
 
-KIND_HELP = "The vocabulary the name is for, company or platform (needed only when rows wait on it in both)."
+KIND_HELP = "The vocabulary the name is for: company, platform or organisation (needed only when it is not plain)."
 REASON_HELP = "Why (recorded in the audit trail)."
 
 
@@ -78,6 +78,11 @@ def _decide(action: str, name: str, as_of: dt.datetime | None, **given: str | No
     except ReviewError as exc:
         fail(str(exc))
     console.print(f"{outcome.vocabulary.capitalize()} {outcome.name!r} stands for {outcome.code!r}.")
+    if outcome.merged:
+        console.print(
+            f"The entry {outcome.merged!r} added in the warehouse is merged into {outcome.code!r}: "
+            f"{outcome.rows_moved:,} loaded row(s) moved to it."
+        )
     for batch in outcome.reloaded:
         if batch.outcome is None:
             console.print(f"[yellow]Batch {batch.batch_id}: its rows could not be taken again ({batch.problem}).[/]")
@@ -88,10 +93,7 @@ def _decide(action: str, name: str, as_of: dt.datetime | None, **given: str | No
                 f"Batch {batch.batch_id}: its waiting rows went in again as correction batch {correction.batch_id}: "
                 f"loaded {correction.rows_loaded:,}, back in quarantine {correction.rows_quarantined:,}."
             )
-        console.print(
-            f"Batch {batch.batch_id}: {r.rows_in:,} rows = loaded {r.loaded_first_time:,} + loaded by correction "
-            f"{r.loaded_by_correction:,} + still open {r.open:,} + dismissed {r.dismissed:,}."
-        )
+        console.print(f"Batch {batch.batch_id}: {r.rows_in:,} rows = {r.sentence()}.")
     if not outcome.reloaded:
         console.print("No row waited on it.")
     show_the_present([b.batch_id for b in outcome.reloaded])
@@ -106,8 +108,9 @@ def vocab_map(
     by: str | None = typer.Option(None, "--by", help=BY_HELP),
     as_of: dt.datetime | None = as_of_option(),
 ) -> None:
-    """Make a name another name of a company or platform we know (an ambiguous one: say which it means); the rows
-    waiting on it are taken again."""
+    """Make a name another name of a company, platform or organisation we know (an ambiguous one: say which it
+    means); the rows waiting on it are taken again. A name of an entry added in the warehouse merges that entry
+    into the one given: its rows move."""
     _decide("map", name, as_of, code=to, vocabulary=kind, reason=reason, by=by)
 
 

@@ -65,11 +65,17 @@ class DimPlatform(Base):
     company_code: Mapped[str | None] = mapped_column(ForeignKey("dim_company.code"))
 
 
+class DimOrganisation(Base):
+    __tablename__ = "dim_organisation"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(120))
+
+
 class DimAlias(Base):
-    """Every spelling senders use for a company or platform, and what it stands for."""
+    """Every spelling senders use for a company, platform or organisation, and what it stands for."""
 
     __tablename__ = "dim_alias"
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # company | platform
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # company | platform | organisation
     alias: Mapped[str] = mapped_column(String(120), primary_key=True)  # normalised spelling
     code: Mapped[str] = mapped_column(String(40))
 

@@ -181,7 +181,8 @@ class Source(BaseModel):
             if name not in fields or not fields[name].field_kind.takes_new_names:
                 named = [f for f, spec in fields.items() if spec.field_kind.takes_new_names]
                 raise ValueError(
-                    f"authoritative_for: {name!r} is not a company or platform field of schema {self.schema_name}"
+                    f"authoritative_for: {name!r} is not a company, platform or organisation field of schema "
+                    f"{self.schema_name}"
                     f"; such fields: {', '.join(named) or 'none'}"
                 )
         return self

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 COUNTRY_CODES = "country_codes"  # the GX suite parameter that holds every ISO alpha-3 code the warehouse knows
 COMPANY_CODES, PLATFORM_CODES = "company_codes", "platform_codes"  # those of dim_company and dim_platform
+ORGANISATION_CODES = "organisation_codes"  # those of dim_organisation
 AMBIGUOUS = "ambiguous_name"  # the check of a name that could stand for a company as well as one of its products
 CODE_LENGTH = 60  # the longest code a vocabulary may have
 PERIOD_FORMS = "2023 (year), 2023-H1 (half), 2023-Q2 (quarter) or 2023-05 (month)"
@@ -554,6 +555,24 @@ class CompanyKind(_Named):
         return "company_reported"
 
 
+class OrganisationKind(_Named):
+    """An organisation that provides services (a helpline, a hotline, a network's member): its code, and its name as
+    the source wrote it. Its vocabulary grows in the warehouse only."""
+
+    name, failure, codes_parameter = "organisation", "unknown_organisation", ORGANISATION_CODES
+    template_format = "the organisation's name"
+
+    # a sender writes its own name: the template offers no list (the organisations POP lists are other senders')
+    def template_list(self, spec: FieldSpec) -> str | None:
+        return None
+
+    def template_allowed(self, spec: FieldSpec) -> str:
+        return ""
+
+    def template_rule(self, spec: FieldSpec) -> TemplateRule:
+        return TemplateRule()
+
+
 class PlatformKind(_Named):
     name, failure, codes_parameter = "platform", "unknown_platform", PLATFORM_CODES
     template_format = "product or platform name (aliases are recognised)"
@@ -729,5 +748,6 @@ KINDS: dict[str, FieldKind] = {
         AgeBandKind(),
         CompanyKind(),
         PlatformKind(),
+        OrganisationKind(),
     )
 }

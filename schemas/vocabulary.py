@@ -15,7 +15,7 @@ import yaml
 
 from pop import paths
 
-TABLE_VOCABS = ("channels", "harm_types", "age_bands", "audiences", "companies", "platforms")
+TABLE_VOCABS = ("channels", "harm_types", "age_bands", "audiences", "companies", "platforms", "organisations")
 NAME_CHARS = 120  # the longest name a vocabulary takes (dim_alias.alias, dim_company.label)
 NEW_CODE_CHARS = 40  # the longest code a new entry gets (dim_company.code, dim_platform.code)
 

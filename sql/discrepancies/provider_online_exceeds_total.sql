@@ -1,6 +1,6 @@
 -- id: provider_online_exceeds_total
 -- title: A service provider's online contacts exceed its total across reports
--- description: Per organisation and calendar year, across all its reports (of any source): the contacts that
+-- description: Per organisation (by its code; shown by its name) and calendar year, across all its reports (of any source): the contacts that
 --   arrived online against all contacts. Each figure is taken at the coarsest granularity the organisation
 --   reports it for that year and country (a yearly figure, else the sum of half-years, quarters or months; years
 --   and granularities from dim_period), the larger one when several reports give the same period; online only
@@ -12,11 +12,12 @@
 -- tolerance: provider_online_tolerance
 -- default: 0.0
 WITH reports AS (
-    SELECT f.org_name, f.country_iso3, f.period, f.contacts_total, f.contacts_online,
+    SELECT o.label AS org_name, f.country_iso3, f.period, f.contacts_total, f.contacts_online,
            SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) AS period_year,
            CASE p.granularity WHEN 'year' THEN 1 WHEN 'half' THEN 2 WHEN 'quarter' THEN 3 ELSE 4 END AS grain
     FROM current_observed_fact_service_provider_reports f
     JOIN dim_period p ON p.period = f.period
+    JOIN dim_organisation o ON o.code = f.org_name_code
     WHERE SUBSTR(CAST(p.period_start AS VARCHAR(10)), 1, 4) = SUBSTR(CAST(p.period_end AS VARCHAR(10)), 1, 4)
 ),
 per_period AS (

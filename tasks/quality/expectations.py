@@ -25,10 +25,10 @@ from sqlalchemy import Connection, func, select, text
 from pop import paths, views
 from pop.contracts import BatchStatus, FailedExpectation, QualityOutcome, SuiteOutcome
 from pop.db import get_engine
-from pop.models import DimCompany, DimCountry, DimPeriod, DimPlatform, QualityResult, SourceRecord
+from pop.models import DimCompany, DimCountry, DimOrganisation, DimPeriod, DimPlatform, QualityResult, SourceRecord
 from pop.paths import OutputPaths
 from pop.settings import get_settings
-from schemas.kinds import COMPANY_CODES, COUNTRY_CODES, PLATFORM_CODES
+from schemas.kinds import COMPANY_CODES, COUNTRY_CODES, ORGANISATION_CODES, PLATFORM_CODES
 from schemas.spec import GROUPS, FieldSpec, SourceSchema, load_schema
 from tasks.quality.data_docs import make_offline
 
@@ -310,6 +310,7 @@ def suite_parameters(conn: Connection) -> dict[str, Any]:
         COUNTRY_CODES: DimCountry.iso3,
         COMPANY_CODES: DimCompany.code,
         PLATFORM_CODES: DimPlatform.code,
+        ORGANISATION_CODES: DimOrganisation.code,
     }
     return {**counts, **{name: list(conn.execute(select(c).order_by(c)).scalars()) for name, c in codes.items()}}
 

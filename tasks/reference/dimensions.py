@@ -19,6 +19,7 @@ from pop.models import (
     DimCompany,
     DimCountry,
     DimHarmType,
+    DimOrganisation,
     DimPlatform,
     SourceRecord,
 )
@@ -45,18 +46,28 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     conn.execute(statement, rows)
 
 
+# the dimension of each vocabulary that grows
+DIMENSION_OF: dict[str, Table] = {
+    "company": DimCompany.__table__,
+    "platform": DimPlatform.__table__,
+    "organisation": DimOrganisation.__table__,
+}
+
+
 def named_rows(additions: Additions) -> dict[Table, list[dict[str, Any]]]:
-    """The rows of the dimensions of companies, platforms and their aliases: the committed vocabularies with the
-    names added in the warehouse (an ambiguous name is no alias)."""
+    """The rows of the dimensions of companies, platforms, organisations and their aliases: the committed vocabularies
+    with the names added in the warehouse (an ambiguous name is no alias)."""
     company, platform = additions.vocabulary("company"), additions.vocabulary("platform")
+    organisation = additions.vocabulary("organisation")
     return {
         DimCompany.__table__: [{"code": k, "label": v["label"]} for k, v in company.entries.items()],
+        DimOrganisation.__table__: [{"code": k, "label": v["label"]} for k, v in organisation.entries.items()],
         DimPlatform.__table__: [
             {"code": k, "label": v["label"], "company_code": v.get("company")} for k, v in platform.entries.items()
         ],
         DimAlias.__table__: [
             {"kind": vocab.name, "alias": alias, "code": code}
-            for vocab in (company, platform)
+            for vocab in (company, platform, organisation)
             for alias, code in vocab.lookup.items()
         ],
     }

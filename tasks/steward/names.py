@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, or_, select
 
@@ -29,10 +29,12 @@ from schemas.vocabulary import (
     Additions,
     normalise_text,
     vocabularies,
+    vocabulary,
 )
 from tasks.ingest.errata import Erratum
 from tasks.ledger.review import ReviewError, record_action
 from tasks.reference.dimensions import sync_names
+from tasks.reference.merge import MergeError, merge_entry
 from tasks.reference.names import AddedBy, add_entry, add_name, entries_to_review, read_additions, review_entry
 from tasks.steward.actions import submit_correction
 from tasks.steward.corrections import export_quarantined
@@ -87,6 +89,8 @@ class NameOutcome(Contract):
     name: str
     code: str
     reloaded: tuple[BatchReloaded, ...] = ()
+    merged: str | None = None  # the entry added in the warehouse that the decision merged into `code`
+    rows_moved: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,8 @@ def _vocabulary_of(conn: Connection, decision: NameDecision, additions: Addition
     growing = sorted(vocab.name for vocab in vocabularies().values() if vocab.grows)
     if decision.vocabulary:
         if decision.vocabulary not in growing:
-            raise ReviewError(f"names are added to {' and '.join(growing)}, not to {decision.vocabulary!r}")
+            known = f"{', '.join(growing[:-1])} and {growing[-1]}"
+            raise ReviewError(f"names are added to {known}, not to {decision.vocabulary!r}")
         return decision.vocabulary
     key = normalise_text(decision.name)
     candidates = {vocab for *_, vocab, name in waiting_rows(conn) if normalise_text(name) == key}
@@ -234,6 +239,24 @@ def _accept(conn: Connection, decision: NameDecision, vocab_name: str, additions
     return code
 
 
+def _merge(
+    conn: Connection, decision: NameDecision, vocab_name: str, known: str, additions: Additions
+) -> tuple[str, dict[str, Any]]:
+    """The entry added in the warehouse that the name stands for is one we know: its names, rows and answers move to
+    it (see tasks.reference.merge); what moved, for the audit trail."""
+    if decision.code not in additions.vocabulary(vocab_name).entries or decision.code == known:
+        raise ReviewError(f"{decision.code!r} is not another {vocab_name} code")
+    try:
+        moved = merge_entry(conn, vocab_name, known, decision.code)
+    except MergeError as exc:
+        raise ReviewError(str(exc)) from None
+    if normalise_text(decision.name) not in {normalise_text(n.name) for n in additions.names if n.code == known}:
+        add_name(
+            conn, AddedName(vocab_name, decision.name, decision.code), "map", AddedBy(decision.actor, decision.reason)
+        )
+    return decision.code, {"merged": known, "rows_moved": moved}
+
+
 def _company(decision: NameDecision, vocab_name: str, additions: Additions) -> str | None:
     """The company a new platform belongs to, which must be known; a company has none."""
     if decision.company is None:
@@ -256,18 +279,23 @@ def _review(conn: Connection, decision: NameDecision, vocab_name: str, code: str
     return code
 
 
-def record_decision(conn: Connection, decision: NameDecision) -> tuple[str, str]:
+def record_decision(conn: Connection, decision: NameDecision) -> tuple[str, str, dict[str, Any]]:
     """Record a steward's decision on a name in the warehouse, its dimensions and the audit trail: (vocabulary,
-    code). A name already known is refused, except that accepting a name a source added confirms its entry."""
+    code, and what a merge moved). A name already known is refused, except that accepting a name a source added
+    confirms its entry, and mapping a name of an entry added in the warehouse merges it."""
     decision = decision.model_copy(update={"name": _checked_name(decision.name)})
     additions = read_additions(conn)
     vocab_name = _vocabulary_of(conn, decision, additions)
     known = additions.vocabulary(vocab_name).resolve(decision.name)
     pending = {e["code"] for e in entries_to_review(conn) if e["vocabulary"] == vocab_name}
+    added = {e.code for e in additions.entries if e.vocabulary == vocab_name} - set(vocabulary(vocab_name).entries)
+    merged: dict[str, Any] = {}
     if decision.action == "accept" and known in pending:
         code = _review(conn, decision, vocab_name, known, additions)
     elif decision.action == "map" and known == decision.code:  # decided before: only its rows are taken again
-        return vocab_name, known
+        return vocab_name, known, merged
+    elif decision.action == "map" and known in added:  # an entry added in the warehouse is one we know
+        code, merged = _merge(conn, decision, vocab_name, known, additions)
     elif known:
         raise ReviewError(f"{decision.name!r} already stands for the {vocab_name} {known!r}")
     elif decision.action == "map":
@@ -275,7 +303,7 @@ def record_decision(conn: Connection, decision: NameDecision) -> tuple[str, str]
     else:
         code = _accept(conn, decision, vocab_name, additions)
     sync_names(conn)
-    details = {"vocabulary": vocab_name, "name": decision.name, "code": code}
+    details = {"vocabulary": vocab_name, "name": decision.name, "code": code, **merged}
     extra = {"label": decision.label, "company": decision.company}
     record_action(
         conn,
@@ -284,7 +312,7 @@ def record_decision(conn: Connection, decision: NameDecision) -> tuple[str, str]
         reason=decision.reason,
         details={**details, **{k: v for k, v in extra.items() if v}},
     )
-    return vocab_name, code
+    return vocab_name, code, merged
 
 
 # --- the rows waiting, taken again ----------------------------------------------------------------------------------
@@ -340,6 +368,6 @@ def decide_name(database_url: str, registry: Registry, decision: NameDecision, r
     """Record a steward's decision on a name (a ReviewError says why it cannot be taken), then take again the rows
     waiting on names now known."""
     with get_engine(database_url).begin() as conn:
-        vocab_name, code = record_decision(conn, decision)
+        vocab_name, code, merged = record_decision(conn, decision)
     reloaded = reload_known(database_url, registry, reload, decision.actor)
-    return NameOutcome(vocabulary=vocab_name, name=decision.name.strip(), code=code, reloaded=reloaded)
+    return NameOutcome(vocabulary=vocab_name, name=decision.name.strip(), code=code, reloaded=reloaded, **merged)

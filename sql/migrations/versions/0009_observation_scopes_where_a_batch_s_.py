@@ -15,7 +15,6 @@ from alembic import op
 import sqlalchemy as sa
 
 from pop.views import drop_views
-from schemas.spec import GROUPS, load_schema
 
 # revision identifiers, used by Alembic.
 revision: str = "0009"
@@ -39,16 +38,24 @@ def upgrade() -> None:
     _record_scopes_of_loaded_rows()
 
 
+# the first two columns of each group's observation key when this migration was written (a migration keeps to the
+# tables as they were then, whatever the schemas say later)
+SCOPES = {
+    "fact_helpline_contacts": ("period", "country_iso3"),
+    "fact_youth_responses": ("survey_id", "response_id"),
+    "fact_service_provider_reports": ("org_name", "period"),
+    "fact_tech_metrics": ("company_code", "product_code"),
+}
+
+
 def _record_scopes_of_loaded_rows() -> None:
     """The scopes of the rows loaded before this migration (from now on, ingestion records them as it loads)."""
-    for schema in map(load_schema, GROUPS):
-        columns = schema.observation_scope_columns
-        if columns:
-            first, second = (f"CAST({c} AS VARCHAR(200))" for c in columns)
-            op.execute(
-                f"INSERT INTO observation_scopes (batch_id, scope_1, scope_2) "
-                f"SELECT DISTINCT batch_id, {first}, {second} FROM {schema.fact_table}"
-            )
+    for table, columns in SCOPES.items():
+        first, second = (f"CAST({c} AS VARCHAR(200))" for c in columns)
+        op.execute(
+            f"INSERT INTO observation_scopes (batch_id, scope_1, scope_2) "
+            f"SELECT DISTINCT batch_id, {first}, {second} FROM {table}"
+        )
 
 
 def downgrade() -> None:

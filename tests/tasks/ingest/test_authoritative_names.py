@@ -71,8 +71,7 @@ def test_an_authoritative_sources_new_names_load_and_wait_for_review(tmp_path: P
     assert tech.success, tech.failed
 
 
-def test_only_company_and_platform_fields_take_new_names(tmp_path: Path) -> None:
-    with pytest.raises(
-        RegistryError, match=r"'reporter' is not a company or platform field .* such fields: company, product"
-    ):
+def test_only_company_platform_and_organisation_fields_take_new_names(tmp_path: Path) -> None:
+    named = r"'reporter' is not a company, platform or organisation field .* such fields: company, product"
+    with pytest.raises(RegistryError, match=named):
         ncmec_services(tmp_path, authoritative_for=["reporter"])

@@ -120,6 +120,7 @@ def provider_source(tmp_path: Path) -> Source:
             "format": "csv",
             "files": "providers/*.csv",
             "columns": columns,
+            "authoritative_for": ["org_name"],  # the network lists its members
         },
     )
 

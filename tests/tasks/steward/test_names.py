@@ -139,7 +139,9 @@ def test_a_decision_that_cannot_be_taken_is_refused(tmp_path: Path, database_url
         ("accept", "Kik", "code", "instagram"): "already a platform: `pop vocab map 'Kik' --to instagram`",
         ("accept", "Kik", "company", "nobody"): "'nobody' is not a company code",
         ("accept", "Acme", "label", "Acme"): "say which vocabulary 'Acme' is for .no row waits on it.",
-        ("accept", "Kik", "vocabulary", "channel"): "names are added to company and platform, not to 'channel'",
+        ("accept", "Kik", "vocabulary", "channel"): (
+            "names are added to company, organisation and platform, not to 'channel'"
+        ),
     }
     for (action, name, option, value), message in refused.items():
         with pytest.raises(ReviewError, match=message):

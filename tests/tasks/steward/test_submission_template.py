@@ -61,6 +61,8 @@ def group_source(tmp_path: Path, group: str) -> Source:
         columns=columns,
         values={},
         multi_select_columns=onehot,
+        # a provider writes its own name: the source is authoritative for it, as the demo's network and portal are
+        authoritative_for=[name for name, spec in schema.fields.items() if spec.kind == "organisation"],
     )
 
 
