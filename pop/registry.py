@@ -235,6 +235,20 @@ class Source(BaseModel):
         return self
 
     @property
+    def sender_fields(self) -> list[str]:
+        """The organisation fields the source fills with its own organisation (schemas: defaults_to_sender), as it
+        sends no column and gives no default for them; it is authoritative for that name."""
+        given = set(self.field_columns) | set(self.defaults)
+        fields = load_schema(self.schema_name).fields
+        return [name for name, spec in fields.items() if spec.defaults_to_sender and name not in given]
+
+    @property
+    def adds_names_of(self) -> list[str]:
+        """The fields whose unknown names the source adds as new entries: those it is authoritative for, and its own
+        organisation where it speaks for itself."""
+        return [*self.authoritative_for, *(f for f in self.sender_fields if f not in self.authoritative_for)]
+
+    @property
     def field_columns(self) -> dict[str, str]:
         """Our field → the sender's column that gives it; a column mapped to `provider` gives the schema's company
         and product fields (schemas.spec.Provider)."""

@@ -37,6 +37,9 @@ class FieldSpec(BaseModel):
     max: int | float | None = None
     min_exclusive: int | float | None = None
     default: Any = None
+    # an organisation field a source fills with its own organisation (the registry's) when it sends no column for it
+    # and gives no default: a helpline sending its own contacts speaks for itself
+    defaults_to_sender: bool = False
     description: str = ""
     example: Any = None
 
@@ -49,6 +52,8 @@ class FieldSpec(BaseModel):
 
     @model_validator(mode="after")
     def _vocabulary_exists(self) -> FieldSpec:
+        if self.defaults_to_sender and self.kind != "organisation":
+            raise ValueError("defaults_to_sender is for an organisation field")
         if self.kind in ("vocab", "multi") and not self.vocab:
             raise ValueError(f"kind {self.kind} needs a vocab (a file or list of schemas/vocab)")
         if self.vocab:

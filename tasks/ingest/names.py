@@ -18,7 +18,7 @@ from tasks.reference.names import ENTRIES, NAMES, AddedBy, add_entry, add_name
 def brought_entries(clean: pd.DataFrame, source: Source, additions: Additions) -> list[AddedEntry]:
     """The entries the rows about to load bring, field by field of those the source is authoritative for."""
     options = parse_options(source, additions=additions)
-    fields = [source.schema.fields[name] for name in source.authoritative_for]
+    fields = [source.schema.fields[name] for name in source.adds_names_of]
     return [entry for spec in fields for entry in spec.field_kind.new_entries(spec, clean, options)]
 
 
@@ -40,12 +40,12 @@ def record_source_names(
 ) -> None:
     """Record the new entries and names the rows about to load bring (a source authoritative for their field's names
     added them while parsing), with the source and batch as provenance, in the dimensions and the audit trail."""
-    if not source.authoritative_for or clean.empty:
+    if not source.adds_names_of or clean.empty:
         return
     entries, names = _unrecorded(conn, brought_entries(clean, source, additions))
     if not entries and not names:
         return
-    reason = f"{source.id} is authoritative for the names of {', '.join(source.authoritative_for)}: new, for review"
+    reason = f"{source.id} is authoritative for the names of {', '.join(source.adds_names_of)}: new, for review"
     by = AddedBy(AUTOMATIC, reason, source_id=source.id, batch_id=batch_id)
     for entry in entries:
         add_entry(conn, entry, by)

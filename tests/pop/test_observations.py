@@ -110,3 +110,59 @@ def test_precedence_is_data_and_ties_go_by_source_id(tmp_path: Path, database_ur
     with get_engine(database_url).begin() as conn:  # equal precedence: the lower source id ('ncmec_table')
         sync_dimensions(conn, Registry(sources=[tech_source(tmp_path), ncmec_table(tmp_path, precedence=100)]))
     assert published(database_url)["alphabet"] == 1470000
+
+
+# --- helplines: the helpline is part of the cell ------------------------------------------------------------------
+
+HELPLINE_HEADER = "Quarter,Country,Type,Channel,Reason,Age,Sex,Contacts"
+CELL = "2023-Q1,Kenya,counselling,chat,online.grooming,13-15,girl"
+
+
+def helpline(tmp_path: Path, source_id: str, organisation: str, **entry: object):
+    columns = dict(
+        zip(HELPLINE_HEADER.split(","), ["period", "country", "contact_type", "channel", "reason"], strict=False)
+    )
+    columns |= {"Age": "age_band", "Sex": "gender", "Contacts": "contacts"}
+    return make_source(
+        tmp_path,
+        {
+            "id": source_id,
+            "group": "helplines_services",
+            "schema": "helplines_services",
+            "organisation": organisation,
+            "format": "csv",
+            "files": f"{source_id}/*.csv",
+            "columns": {**columns, **entry.pop("more_columns", {})},
+            **entry,
+        },
+    )
+
+
+def test_two_helplines_of_one_country_are_two_observations(tmp_path: Path, database_url: str) -> None:
+    """Each helpline sends its own contacts (the helpline is the source's organisation): both count."""
+    first = helpline(tmp_path, "childline_ke", "Childline Kenya")
+    second = helpline(tmp_path, "other_ke", "Another Kenyan helpline")
+    ingest(tmp_path, database_url, first, "q1.csv", [HELPLINE_HEADER, f"{CELL},40"])
+    ingest(tmp_path, database_url, second, "q1.csv", [HELPLINE_HEADER, f"{CELL},25"])
+    observed = "SELECT helpline_code, helpline_reported, contacts FROM current_observed_fact_helpline_contacts"
+    assert rows(database_url, observed) == [
+        ("another_kenyan_helpline", "Another Kenyan helpline", 25),
+        ("childline_kenya", "Childline Kenya", 40),
+    ]
+    assert rows(database_url, "SELECT COUNT(*) FROM observation_conflicts") == [(0,)]
+
+
+def test_a_compilation_naming_the_helpline_repeats_its_cell(tmp_path: Path, database_url: str) -> None:
+    """A compilation of helplines (a column names each) and the helpline itself: one observation, counted once,
+    and a disagreement with both numbers."""
+    own = helpline(tmp_path, "childline_ke", "Childline Kenya", precedence=10)
+    compiled = helpline(tmp_path, "chi", "Child Helpline International", more_columns={"Helpline": "helpline"})
+    ingest(tmp_path, database_url, own, "q1.csv", [HELPLINE_HEADER, f"{CELL},40"])
+    with get_engine(database_url).begin() as conn:
+        sync_dimensions(conn, Registry(sources=[own, compiled]))
+    header = f"{HELPLINE_HEADER},Helpline"
+    ingest(tmp_path, database_url, compiled, "2023.csv", [header, f"{CELL},41,Childline Kenya"])
+    observed = "SELECT source_id, helpline_code, contacts FROM current_observed_fact_helpline_contacts"
+    assert rows(database_url, observed) == [("childline_ke", "childline_kenya", 40)]
+    conflicts = "SELECT believed_source, believed_value, other_source, other_value FROM observation_conflicts"
+    assert rows(database_url, conflicts) == [("childline_ke", 40, "chi", 41)]

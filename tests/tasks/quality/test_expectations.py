@@ -148,7 +148,7 @@ DEFECTS = {
             (
                 HELPLINE,
                 "expect_compound_columns_to_be_unique",
-                "source_id,period,country_iso3,contact_type,channel,reason,age_band,gender",
+                "source_id,helpline_code,period,country_iso3,contact_type,channel,reason,age_band,gender",
             )
         },
     ),
