@@ -33,6 +33,7 @@ COUNTRY_CODES = "country_codes"  # the GX suite parameter that holds every ISO a
 COMPANY_CODES, PLATFORM_CODES = "company_codes", "platform_codes"  # those of dim_company and dim_platform
 ORGANISATION_CODES = "organisation_codes"  # those of dim_organisation
 AMBIGUOUS = "ambiguous_name"  # the check of a name that could stand for a company as well as one of its products
+SERVICE_AS_COMPANY = "service_as_company"  # a company field holding the name of one of a company's services
 CODE_LENGTH = 60  # the longest code a vocabulary may have
 PERIOD_FORMS = "2023 (year), 2023-H1 (half), 2023-Q2 (quarter) or 2023-05 (month)"
 
@@ -547,6 +548,19 @@ class _Named(_Coded):
 class CompanyKind(_Named):
     name, failure, codes_parameter = "company", "unknown_company", COMPANY_CODES
     template_format = "company name (aliases are recognised)"
+
+    def parser(self, spec: FieldSpec, options: ParseOptions) -> Parser:
+        named = super().parser(spec, options)
+        companies, platforms = options.vocabulary("company"), options.vocabulary("platform")
+
+        def parse(value: str) -> Parsed:
+            # Instagram in a company column is Meta's service, neither a new company nor Meta's whole figure
+            service = companies.resolve(value) is None and platforms.resolve(value)
+            if service and platforms.entries[service].get("company"):
+                return Invalid(check=SERVICE_AS_COMPANY)
+            return named(value)
+
+        return parse
 
     def code_column(self, spec: FieldSpec) -> str:
         return "company_code"

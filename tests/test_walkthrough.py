@@ -167,3 +167,19 @@ def test_next_to_the_demo_nothing_is_counted_twice(side_by_side: dict) -> None:
     )
     assert counted == [("ncmec_esp", 16), ("tech_transparency", 1)]  # the demo's own: Meta's derived total
     assert query(side_by_side["url"], "SELECT COUNT(*) FROM observation_conflicts") == [(0,)]
+
+
+def test_services_in_a_company_column_point_the_steward_to_provider(walkthrough: Path, database_url: str) -> None:
+    """The entry as a new user may first write it, the provider column mapped to `company`: a service's figure is
+    neither a new company nor its company's whole figure, so it waits, and the steward is told to map to provider."""
+    entry = yaml.safe_load(ENTRY.read_text(encoding="utf-8"))
+    source = entry["sources"][0]
+    source["columns"]["Electronic Service Provider"] = "company"
+    source["defaults"]["product"] = "all"
+    (walkthrough / "sources.yaml").write_text(yaml.safe_dump(entry), encoding="utf-8")
+    assert "Rows in 17 = loaded 12 + quarantined 5" in pop("ingest", "--source", "ncmec_esp", "--as-of", AS_OF)
+    held = query(database_url, "SELECT reasons_json FROM quarantine WHERE reasons_json LIKE '%service_as_company%'")
+    assert len(held) == 4  # Instagram and WhatsApp, in 2022 and 2023: not added as companies, though authoritative
+    assert query(database_url, "SELECT code FROM vocabulary_entries WHERE code IN ('instagram', 'whatsapp')") == []
+    shown = pop("batch", "show", "1")
+    assert "service_as_company" in shown and "map it to `provider` in the registry" in shown
