@@ -243,6 +243,12 @@ class Source(BaseModel):
         return [name for name, spec in fields.items() if spec.defaults_to_sender and name not in given]
 
     @property
+    def given_defaults(self) -> dict[str, Any]:
+        """What a field is when the file leaves it out: the registry's `defaults`, and the source's own organisation
+        for the fields it speaks for itself in (sender_fields)."""
+        return {**dict.fromkeys(self.sender_fields, self.organisation), **self.defaults}
+
+    @property
     def adds_names_of(self) -> list[str]:
         """The fields whose unknown names the source adds as new entries: those it is authoritative for, and its own
         organisation where it speaks for itself."""

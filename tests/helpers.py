@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from openpyxl import Workbook
 
 from pop.registry import Source, load_registry
 
@@ -53,6 +54,19 @@ def write_file(tmp_path: Path, name: str, content: str | bytes, folder: str = "h
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
+    return path
+
+
+def workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    """A workbook with these sheets and rows, as a sender's spreadsheet program saves it."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
     return path
 
 

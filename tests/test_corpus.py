@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from pop.db import get_engine
 from tests.conftest import registry_settings
-from tests.helpers import helpline_source
+from tests.helpers import helpline_source, workbook
 from tests.tasks.ingest.test_files_as_they_come import (
     COLUMNS,
     TABLE,
@@ -27,7 +27,6 @@ from tests.tasks.ingest.test_files_as_they_come import (
     delimited,
     records,
     rewrite_sheet,
-    workbook,
 )
 from tests.tasks.test_written_cells import inert, workbook_cells
 

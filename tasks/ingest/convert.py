@@ -53,7 +53,7 @@ def check_header(columns: list[str], source: Source, file_name: str) -> None:
     present = set(columns)
     provided = {ours for ours, sender in source.field_columns.items() if sender in present}
     provided |= {ours for ours, opts in source.multi_select_columns.items() if set(opts) <= present}
-    provided |= set(source.defaults) | set(source.sender_fields)
+    provided |= set(source.given_defaults)
     missing = [f for f in schema.required_fields if f not in provided]
     if missing:
         wanted = source.field_columns
@@ -129,9 +129,9 @@ def map_columns(raw: pd.DataFrame, source: Source) -> pd.DataFrame:
         if ours in mapped.columns:
             lookup = {normalise_text(k): v for k, v in codes.items()}
             mapped[ours] = map_distinct(mapped[ours], lambda v, lookup=lookup: lookup.get(normalise_text(v), v))
-    speaks_for_itself = source.sender_fields
+    given = source.given_defaults
     for name, spec in schema.fields.items():
-        default = source.defaults.get(name, source.organisation if name in speaks_for_itself else spec.default)
+        default = given.get(name, spec.default)
         if name not in mapped.columns:
             mapped[name] = pd.Series(pd.NA if default is None else str(default), index=raw.index, dtype="category")
         elif default is not None and mapped[name].isna().any():

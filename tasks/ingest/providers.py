@@ -8,7 +8,7 @@ import pandas as pd
 from schemas.kinds import ParseOptions
 from schemas.spec import PROVIDER, SourceSchema
 from schemas.vocabulary import Vocabulary
-from tasks.ingest.distinct import map_distinct
+from tasks.ingest.distinct import parse_distinct
 
 
 def provider_parts(name: str, platforms: Vocabulary, companies: Vocabulary, company_wide: str) -> tuple[str, str]:
@@ -32,10 +32,8 @@ def split_provider(mapped: pd.DataFrame, schema: SourceSchema, options: ParseOpt
     platforms = options.vocabulary(fields[provider.product].field_kind.vocab(fields[provider.product]))
     companies = options.vocabulary(fields[provider.company].field_kind.vocab(fields[provider.company]))
     names = mapped.pop(PROVIDER)
-
-    def part(index: int) -> pd.Series:
-        return map_distinct(
-            names, lambda name: provider_parts(str(name), platforms, companies, provider.company_wide)[index]
-        )
-
-    mapped[provider.company], mapped[provider.product] = part(0), part(1)
+    columns = {provider.company: "category", provider.product: "category"}
+    parts, _, _ = parse_distinct(
+        names, lambda name: provider_parts(str(name), platforms, companies, provider.company_wide), columns
+    )
+    mapped[provider.company], mapped[provider.product] = parts[provider.company], parts[provider.product]

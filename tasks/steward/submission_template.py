@@ -119,7 +119,9 @@ def allowed_text(column: TemplateColumn) -> str:
 def required_text(column: TemplateColumn, source: Source) -> str:
     """'yes' when every row needs a value, else 'no'."""
     return (
-        "yes" if column.spec.name in source.schema.required_fields and column.spec.name not in source.defaults else "no"
+        "yes"
+        if column.spec.name in source.schema.required_fields and column.spec.name not in source.given_defaults
+        else "no"
     )
 
 
@@ -131,7 +133,7 @@ def notes_text(column: TemplateColumn, source: Source) -> str:
             "Not on the data sheet, as this source does not send it yet: if you have it, tell us, so that it can be "
             "added."
         )
-    default = source.defaults.get(spec.name, spec.default)
+    default = source.given_defaults.get(spec.name, spec.default)
     if default is not None:
         notes.append(f"Left blank, it is read as {str(default)!r}." if str(default) else "May be left blank.")
     if spec.name in source.values:

@@ -21,9 +21,9 @@ from tasks.snapshot.render import indicator_csv
 from tasks.steward.actions import export_batch, submit_correction
 from tasks.steward.submission_template import write_template
 from tests.helpers import HEADER, helpline_source, write_file
+from tests.pop.test_files import DANGEROUS, is_number
 from tests.tasks.ingest.test_ingest_file import run_ingest
 
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
 HOSTILE_ROWS = [
     "2023-Q1,Kenya,counselling,chat,grooming,13-15,girl,3",  # row 2 loads
     "2023-Q1,\"=cmd|' /C calc'!A0\",counselling,chat,grooming,13-15,girl,3",  # row 3: not a country
@@ -32,15 +32,6 @@ HOSTILE_ROWS = [
     "2023-Q1,Kenya,counselling,chat,grooming,-2+3+cmd|x,girl,6",  # row 6: not an age band
     "2023-Q1,Kenya,counselling,chat,bullying,13-15,girl,-4",  # row 7: a negative count, which stays a number
 ]
-
-
-def is_number(text: str) -> bool:
-    """Text a spreadsheet reads as a number: what float() reads, written with digits, signs, a point, an exponent."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return set(text) <= set("0123456789+-.eE")
 
 
 def inert(value: Any) -> bool:

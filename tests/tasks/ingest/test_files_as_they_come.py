@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from pop.db import get_engine
@@ -24,7 +23,7 @@ from pop.settings import reset_settings
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.extract import ReadLimits, discover_files
 from tasks.reference.dimensions import sync_dimensions
-from tests.helpers import HELPLINE_COLUMNS, helpline_source, write_file
+from tests.helpers import HELPLINE_COLUMNS, helpline_source, workbook, write_file
 from tests.tasks.ingest.test_ingest_file import count
 
 HELPLINE = FACT_TABLES["fact_helpline_contacts"]
@@ -189,18 +188,6 @@ def test_json_lines_broken_on_one_line(tmp_path: Path, database_url: str) -> Non
     write_file(tmp_path, "x.jsonl", '{"Year": "2023"}\n{"Year": 2023,\n')
     [batch] = ingest(tmp_path, database_url, source_for(tmp_path, format="json"))
     assert batch.status == "failed" and "line 2 is not valid JSON" in batch.message
-
-
-def workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
 
 
 def rewrite_sheet(path: Path, edit: Callable[[str], str], sheet: int = 1) -> None:

@@ -16,7 +16,7 @@ from pop.registry import Registry
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.extract import discover_files
 from tasks.reference.dimensions import sync_dimensions
-from tests.helpers import HEADER, HELPLINE_COLUMNS, helpline_source, write_file
+from tests.helpers import HEADER, HELPLINE_COLUMNS, helpline_source, workbook, write_file
 
 HELPLINE = FACT_TABLES["fact_helpline_contacts"]
 
@@ -184,21 +184,9 @@ def test_bad_file_fails_its_batch_with_a_clear_message(
     assert count(database_url, HELPLINE) == 0
 
 
-def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
-
-
 def test_workbook_without_the_expected_sheet(tmp_path: Path, database_url: str) -> None:
     source = helpline_source(tmp_path, format="xlsx", files="hl/*.xlsx", sheet="Data")
-    _xlsx(tmp_path / "inbox" / "hl" / "book.xlsx", {"About": [["Demo helpline"]], "Sheet2": [HEADER.split(",")]})
+    workbook(tmp_path / "inbox" / "hl" / "book.xlsx", {"About": [["Demo helpline"]], "Sheet2": [HEADER.split(",")]})
     [batch] = run_ingest(tmp_path, database_url, source)
     assert batch.status == "failed"
     assert "no sheet 'Data' (sheets found: About, Sheet2)" in batch.message
@@ -213,7 +201,7 @@ def test_workbook_with_cover_sheet_loads_with_sheet_row_numbers(tmp_path: Path, 
         ["2023", "Kenya", "counselling", "TEL", "bullying", "13-15", "girl", 120],
         ["2023", "Kenya", "counselling", "chat", "bullying", "13-15", "girl", -1],
     ]
-    _xlsx(tmp_path / "inbox" / "hl" / "book.xlsx", {"About": [["cover"]], "Data": rows})
+    workbook(tmp_path / "inbox" / "hl" / "book.xlsx", {"About": [["cover"]], "Data": rows})
     [batch] = run_ingest(tmp_path, database_url, source)
     assert (batch.status, batch.rows_loaded, batch.rows_quarantined) == ("loaded", 1, 1)
     assert batch.failures[0].row_numbers == (5,)
