@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -317,12 +318,14 @@ class ViewDefinitions(Base):
 
 def fact_table(schema: SourceSchema) -> Table:
     """A group's fact table, built from its schema (schemas/<group>.yaml): where each row came from (batch_id,
-    row_number), then the columns each field's kind stores. No foreign key to batches: PostgreSQL checks one per row
-    with a trigger, which triples bulk-load time; every fact row is written in its batch's own transaction, and the
-    steward checks reconcile the two."""
+    row_number), its record key for the cell-key method (0..255, fixed when it is loaded: pop.record_keys), then the
+    columns each field's kind stores. No foreign key to batches: PostgreSQL checks one per row with a trigger, which
+    triples bulk-load time; every fact row is written in its batch's own transaction, and the steward checks
+    reconcile the two. Multi-select answers (fact_choices) take their row's key by joining it."""
     columns = [
         Column("batch_id", Integer, primary_key=True, autoincrement=False),
         Column("row_number", BigInteger, primary_key=True),
+        Column("record_key", SmallInteger, nullable=False),
     ]
     for spec in schema.fields.values():
         columns += spec.field_kind.sql_columns(spec)

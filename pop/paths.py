@@ -15,6 +15,7 @@ ERRATA_FILE = CONFIG / "errata.yaml"
 DISCLOSURE_FILE = CONFIG / "disclosure.yaml"
 FINDINGS_FILE = CONFIG / "findings.yaml"
 DISCREPANCIES_FILE = CONFIG / "discrepancies.yaml"
+REVIEW_FILE = CONFIG / "review.yaml"
 
 SCHEMAS = ROOT / "schemas"
 VOCAB = SCHEMAS / "vocab"

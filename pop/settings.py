@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pop import paths
@@ -31,9 +31,12 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=10_000_000, ge=1)
     max_cell_chars: int = Field(default=32_767, ge=1)  # the most an Excel cell holds; a longer cell is quarantined
     errata_path: Path = paths.ERRATA_FILE
+    review_path: Path = paths.REVIEW_FILE  # when a clean batch waits for a steward (small additions)
     as_of: dt.date | None = None  # the date freshness is judged against (default: today)
     auto_approve_clean: bool = True  # a batch with no quarantined row is approved without a steward
     gx_keep_results: int = Field(default=30, ge=1)  # GX validation results (and their Data Docs pages) kept per suite
+    # the secret record keys are derived with (pop.record_keys); unset: a file in the outputs folder, made once
+    record_key_secret: SecretStr | None = None
     steward: str = Field(default_factory=lambda: os.environ.get("USER") or getpass.getuser() or "steward")
 
     @property

@@ -19,6 +19,10 @@ for _name, _value in {
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # record keys derived with a fixed secret, so that keys and snapshots are the same from run to run
+    "POP_RECORD_KEY_SECRET": "pop-tests-record-key-secret-not-for-production",
+    # no batch is a small addition waiting for a steward, but in the tests of that rule (tests/tasks/ledger)
+    "POP_REVIEW_PATH": str(Path(__file__).parent / "data" / "review_no_small_additions.yaml"),
 }.items():
     os.environ[_name] = _value
 

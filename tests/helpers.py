@@ -1,5 +1,5 @@
-"""Small builders for tests: a one-source registry and sender files written the way senders write them; and what
-published pages load from other hosts."""
+"""Small builders for tests: a one-source registry and sender files written the way senders write them; demo sources
+ingested; every fact row's record key; and what published pages load from other hosts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from typing import Any
 
 import yaml
 from openpyxl import Workbook
+from sqlalchemy import text
 
-from pop.registry import Source, load_registry
+from pop import paths
+from pop.db import get_engine
+from pop.models import FACT_TABLES
+from pop.record_keys import key_secret, record_keys
+from pop.registry import Registry, Source, load_registry
+from pop.settings import get_settings
+from tasks.ingest.sources import ingest_source
+from tasks.reference.dimensions import sync_dimensions
 
 HELPLINE_COLUMNS = {
     "Year": "period",
@@ -85,3 +93,36 @@ def remote_references(folder: Path) -> dict[str, list[str]]:
             if urls:
                 found[str(path.relative_to(folder))] = urls
     return found
+
+
+def ingest_demo_sources(url: str, landing: Path, source_ids: list[str], chunk_rows: int = 1000) -> None:
+    """The demo inbox's files of these sources ingested (no errata), each file as one batch."""
+    registry = load_registry(paths.SOURCES_FILE)
+    with get_engine(url).begin() as conn:
+        sync_dimensions(conn, registry)
+    for source in Registry(sources=[registry.get(s) for s in source_ids]).sources:
+        outcome = ingest_source(source, paths.DEMO_INBOX, url, landing, chunk_rows)
+        assert outcome.batches, f"{source.id}: nothing ingested ({outcome.message})"
+
+
+Keyed = dict[tuple[str, int, int], int]  # (fact table, batch_id, row_number) -> record key
+
+
+def record_keys_stored_and_derived(url: str) -> tuple[Keyed, Keyed]:
+    """Every fact row's record key as the warehouse holds it, and as derived from its batch's sha256 and its row
+    number with the settings' secret."""
+    secret = key_secret(get_settings())
+    stored: Keyed = {}
+    derived: Keyed = {}
+    with get_engine(url).connect() as conn:
+        for name in FACT_TABLES:
+            rows = conn.execute(
+                text(
+                    f"SELECT f.batch_id, f.row_number, f.record_key, b.sha256 FROM {name} f "
+                    "LEFT JOIN batches b ON b.batch_id = f.batch_id"
+                )
+            ).all()
+            for batch_id, row_number, key, sha256 in rows:
+                stored[name, batch_id, row_number] = key
+                derived[name, batch_id, row_number] = int(record_keys(secret, sha256, [row_number])[0])
+    return stored, derived

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cli.main import app
 from pop.db import get_engine
 from pop.models import QuarantineRow
-from pop.settings import get_settings
-from tests.helpers import remote_references
+from pop.record_keys import SECRET_FILE
+from pop.settings import get_settings, reset_settings
+from tests.helpers import record_keys_stored_and_derived, remote_references
 
 runner = CliRunner()
 
@@ -57,8 +60,18 @@ def test_a_steward_session(pop_env: Path) -> None:
     assert "Steward actions" in index and "checked with the helpline" in index and "corrects batch" in index
 
 
-def test_the_demo_run_approves_the_waiting_batches_as_the_demo_steward_and_makes_a_snapshot(pop_env: Path) -> None:
+def test_the_demo_run_approves_the_waiting_batches_as_the_demo_steward_and_makes_a_snapshot(
+    pop_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POP_RECORD_KEY_SECRET")  # as a new user runs it: the record-key secret is made in outputs/
+    reset_settings()
     out = pop("run", "--demo", "--as-of", "2024-03-01")
+    secret = (pop_env / SECRET_FILE).read_bytes()
+    assert stat.S_IMODE((pop_env / SECRET_FILE).stat().st_mode) == 0o600
+    stored, derived = record_keys_stored_and_derived(get_settings().warehouse_url)
+    assert stored and stored == derived  # every row has the key of its file and row, with the secret made
+    shown = [p for p in pop_env.rglob("*") if p.is_file() and p.name != SECRET_FILE and secret in p.read_bytes()]
+    assert secret.decode() not in out and not shown  # neither printed nor written anywhere else
     assert "Demo: approved 10 batch(es) awaiting review as 'demo (pop run --demo)'" in out
     assert "13 approved file(s), 0 awaiting review" in out and "three or more groups" in out
     folder = Path(re.search(r"Snapshot: (\S+index\.html)", out.replace("\n", "")).group(1)).parent

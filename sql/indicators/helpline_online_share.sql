@@ -21,9 +21,10 @@
 --   ('all') are left out, so nothing counts twice.
 -- chart: bar country_iso3
 SELECT a.source_id, a.country_iso3, a.period, SUBSTR(a.period, 1, 4) AS year,
-       COALESCE(c.region, 'Unknown') AS region, ch.online, a.contacts, a.fact_rows
+       COALESCE(c.region, 'Unknown') AS region, ch.online, a.contacts, a.contacts_key, a.fact_rows, a.fact_keys
 FROM (
-    SELECT f.source_id, f.country_iso3, f.period, f.channel, SUM(f.contacts) AS contacts, COUNT(*) AS fact_rows
+    SELECT f.source_id, f.country_iso3, f.period, f.channel, SUM(f.contacts) AS contacts,
+           SUM(f.contacts * f.record_key) AS contacts_key, COUNT(*) AS fact_rows, SUM(f.record_key) AS fact_keys
     FROM approved_observed_fact_helpline_contacts f
     WHERE f.channel NOT IN ('all', 'unknown') AND f.contact_type <> 'all' AND f.reason <> 'all'
       AND f.age_band <> 'all' AND f.gender <> 'all'
@@ -32,6 +33,7 @@ FROM (
 JOIN dim_channel ch ON ch.code = a.channel
 LEFT JOIN dim_country c ON c.iso3 = a.country_iso3;
 
-SELECT region, country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases, SUM(contacts) AS base
+SELECT region, country_iso3, year, SUM(CASE WHEN online THEN contacts ELSE 0 END) AS cases, SUM(contacts) AS base,
+       SUM(CASE WHEN online THEN contacts_key ELSE 0 END) AS cases_key, SUM(contacts_key) AS base_key
 FROM basis
 GROUP BY region, country_iso3, year

@@ -21,14 +21,15 @@
 -- chart: bar reason where age_band=13-15, gender=girl
 SELECT f.source_id, f.country_iso3, f.period,
        CASE WHEN h.online_related THEN f.reason ELSE COALESCE(h.parent, f.reason) END AS reason,
-       a.pop_age_band AS age_band, f.gender, f.contacts
+       a.pop_age_band AS age_band, f.gender, f.contacts, f.contacts * f.record_key AS contacts_key, f.record_key
 FROM approved_observed_fact_helpline_contacts f
 JOIN dim_harm_type h ON h.code = f.reason
 JOIN dim_source_age_band a ON a.age_band = f.age_band
 WHERE f.contact_type = 'counselling' AND f.reason NOT IN ('all', 'non_counselling')
   AND f.channel <> 'all' AND f.age_band <> 'all' AND f.gender <> 'all';
 
-SELECT c.reason, c.age_band, c.gender, c.cases,
+SELECT c.reason, c.age_band, c.gender, c.cases, c.cases_key,
        CASE WHEN h.online_related THEN 'yes' ELSE 'no' END AS online_related
-FROM (SELECT reason, age_band, gender, SUM(contacts) AS cases FROM basis GROUP BY reason, age_band, gender) c
+FROM (SELECT reason, age_band, gender, SUM(contacts) AS cases, SUM(contacts_key) AS cases_key FROM basis
+      GROUP BY reason, age_band, gender) c
 LEFT JOIN dim_harm_type h ON h.code = c.reason

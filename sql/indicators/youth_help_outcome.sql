@@ -16,11 +16,13 @@
 -- caveats: The outcome is the respondent's own judgement; 'unknown' keeps those who could not say. Each
 --   breakdown is one way (by country, by age band or by gender).
 -- chart: bar outcome
-SELECT f.source_id, f.country_iso3, f.period, f.help_outcome AS outcome, g.code AS age_band, f.gender, f.weight
+SELECT f.source_id, f.country_iso3, f.period, f.help_outcome AS outcome, g.code AS age_band, f.gender, f.weight,
+       f.record_key
 FROM approved_observed_fact_youth_responses f
 JOIN dim_age_band g ON f.age BETWEEN g.age_min AND g.age_max
 WHERE f.sought_help AND f.help_outcome IS NOT NULL;
 
-SELECT outcome, country_iso3, age_band, gender, COUNT(*) AS cases, SUM(weight) AS weighted_cases
+SELECT outcome, country_iso3, age_band, gender, COUNT(*) AS cases, SUM(weight) AS weighted_cases,
+       SUM(record_key) AS cases_key
 FROM basis
 GROUP BY outcome, country_iso3, age_band, gender

@@ -18,7 +18,7 @@
 --   countries by their samples' weights and is not a global estimate. Each breakdown is one way (by country, by
 --   age band or by gender), never a cross-tab of individual answers.
 -- chart: bar country_iso3 for each measure
-SELECT f.source_id, f.country_iso3, f.period, a.code AS age_band, f.gender, f.weight,
+SELECT f.source_id, f.country_iso3, f.period, a.code AS age_band, f.gender, f.weight, f.record_key,
        CASE WHEN f.sought_help IS NULL THEN NULL WHEN f.sought_help THEN 1 ELSE 0 END AS sought_help,
        CASE WHEN f.used_online_help THEN 1 ELSE 0 END AS used_online_help
 FROM approved_observed_fact_youth_responses f
@@ -26,12 +26,14 @@ JOIN dim_age_band a ON f.age BETWEEN a.age_min AND a.age_max
 WHERE f.felt_unsafe_context <> 'none';
 
 WITH answers AS (
-    SELECT 'sought_help' AS measure, country_iso3, age_band, gender, weight, sought_help AS yes FROM basis
+    SELECT 'sought_help' AS measure, country_iso3, age_band, gender, weight, record_key, sought_help AS yes
+    FROM basis
     WHERE sought_help IS NOT NULL
     UNION ALL
-    SELECT 'used_online_help', country_iso3, age_band, gender, weight, used_online_help FROM basis
+    SELECT 'used_online_help', country_iso3, age_band, gender, weight, record_key, used_online_help FROM basis
 )
 SELECT measure, country_iso3, age_band, gender, SUM(yes) AS cases, COUNT(*) AS base,
-       SUM(yes * weight) AS weighted_cases, SUM(weight) AS weighted_base
+       SUM(yes * weight) AS weighted_cases, SUM(weight) AS weighted_base,
+       SUM(yes * record_key) AS cases_key, SUM(record_key) AS base_key
 FROM answers
 GROUP BY measure, country_iso3, age_band, gender

@@ -16,7 +16,9 @@ from sqlalchemy import Connection, Table, bindparam, case, select, update
 from pop.contracts import BatchStatus, BatchSummary, IncomingFile, QuarantineStatus
 from pop.db import get_engine
 from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, ObservationScope, QuarantineRow
+from pop.record_keys import key_secret, record_keys
 from pop.registry import Source
+from pop.settings import get_settings
 from schemas.spec import SourceSchema
 from schemas.vocabulary import Additions
 from tasks.ingest.convert import (
@@ -61,10 +63,12 @@ class ChunkResult:
 
 @dataclass(frozen=True)
 class FileContext:
-    """What applies to one file beyond its source: what it may hold, the errata that touch it, and the batch it
-    corrects."""
+    """What applies to one file beyond its source: what it may hold, its checksum and the secret its rows' record
+    keys are derived from, the errata that touch it, and the batch it corrects."""
 
     limits: ReadLimits
+    sha256: str
+    key_secret: bytes = field(repr=False)
     errata: tuple[Erratum, ...] = ()
     corrects: int | None = None
     added_names: Additions = field(default_factory=Additions)  # added to the vocabularies; read once per file
@@ -174,6 +178,8 @@ def _load_chunk(conn: Connection, result: ChunkResult, source: Source, batch_id:
     schema = source.schema
     for frame in (result.clean, result.choices, result.quarantine):
         frame.insert(0, "batch_id", batch_id)
+    keys = record_keys(context.key_secret, context.sha256, result.clean["row_number"].to_numpy())
+    result.clean.insert(2, "record_key", keys)
     result.quarantine.insert(1, "source_id", source.id)
     originals: dict[int, int] = {}
     if context.corrects is not None and result.links is not None:
@@ -315,6 +321,8 @@ def ingest_file(
     engine = get_engine(database_url)
     context = FileContext(
         limits=limits or ReadLimits.from_settings(),
+        sha256=incoming.sha256,
+        key_secret=key_secret(get_settings()),
         errata=tuple(e for e in errata if e.applies_to(source.id, incoming.path.name)),
         corrects=corrects,
         added_names=additions_in(database_url),

@@ -11,6 +11,8 @@ from sqlalchemy import ColumnElement, Connection, func, select, update
 from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.db import utcnow
 from pop.models import Batch, QuarantineRow, StewardAction
+from pop.settings import get_settings
+from tasks.ledger.additions import load_review_rules, small_addition
 
 BATCH = Batch.__table__
 QUARANTINE = QuarantineRow.__table__
@@ -60,7 +62,8 @@ def record_action(
 
 def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
     """Approve a loaded batch with no quarantined row (when the setting allows; rows added up into another row of
-    the file, as its source asks, are not held back); True when it did."""
+    the file, as its source asks, are not held back), unless it is a small addition of children's data
+    (tasks/ledger/additions.py: then the audit trail says why it waits); True when it did."""
     batch = conn.execute(
         select(BATCH.c.status, BATCH.c.rows_quarantined, BATCH.c.review_status).where(BATCH.c.batch_id == batch_id)
     ).one()
@@ -71,6 +74,10 @@ def auto_approve_if_clean(conn: Connection, batch_id: int) -> bool:
     ).scalar_one()
     held = batch.rows_quarantined - combined
     if batch.status != BatchStatus.LOADED or held or batch.review_status != ReviewStatus.PENDING:
+        return False
+    if why := small_addition(conn, batch_id, load_review_rules(get_settings().review_path)):
+        reason = f"not approved automatically: {why}"
+        record_action(conn, AUTOMATIC, "hold for review", batch_id=batch_id, reason=reason)
         return False
     conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(review_status=ReviewStatus.APPROVED))
     record_action(conn, AUTOMATIC, "approve", batch_id=batch_id, reason="clean batch: no row quarantined")

@@ -21,8 +21,20 @@ from pop import paths, views
 from pop.contracts import BatchStatus
 from pop.db import get_engine
 from pop.models import Batch, DimCompany, DimCountry, DimPlatform, SourceRecord
+from pop.record_keys import key_secret
+from pop.settings import get_settings
 from schemas.vocabulary import vocabularies
-from tasks.snapshot.disclosure import DisclosureRules, protect, published
+from tasks.snapshot.audit import AuditResult, AuditTable, Previous, PreviousTable, audit
+from tasks.snapshot.disclosure import (
+    BASE,
+    CASES,
+    WITHHELD,
+    DisclosureRules,
+    perturbed_counts,
+    protect,
+    published,
+    unprotected,
+)
 from tasks.snapshot.disclosure import load_rules as load_disclosure_rules
 from tasks.snapshot.document import (
     BasisBatch,
@@ -44,12 +56,12 @@ from tasks.snapshot.document import (
 )
 from tasks.snapshot.findings import build_findings
 from tasks.snapshot.findings import load_rules as load_finding_rules
-from tasks.snapshot.indicators import TOTAL, Indicator, IndicatorResult, compute_indicators, load_indicators
+from tasks.snapshot.indicators import KEY, Indicator, IndicatorResult, compute_indicators, load_indicators
+from tasks.snapshot.margins import recompute
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
-REST = "rest"  # base - cases: the children who did not give the answer, protected like the others
 CONFIG_FILES = (paths.FINDINGS_FILE, paths.DISCLOSURE_FILE, paths.LABELS_FILE)
 
 
@@ -60,9 +72,7 @@ def evidence_basis(conn: Connection) -> list[BasisBatch]:
     """The approved batches the snapshot reads (pop.views: the same batches as the approved views' rows), in batch
     order."""
     b = views.batches(views.APPROVED)
-    rows = conn.execute(
-        select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256, b.c.rows_loaded).order_by(b.c.batch_id)
-    )
+    rows = conn.execute(select(b.c.batch_id, b.c.source_id, b.c.original_name, b.c.sha256).order_by(b.c.batch_id))
     return [BasisBatch.model_validate(r._mapping) for r in rows]
 
 
@@ -77,9 +87,12 @@ def pending_batches(conn: Connection) -> list[LeftOutBatch]:
     return [LeftOutBatch.model_validate(r._mapping) for r in rows]
 
 
-def fingerprint(basis: list[BasisBatch], indicators: list[Indicator]) -> str:
-    """A digest of everything a snapshot's content depends on: the approved files, the SQL and the rules."""
+def fingerprint(basis: list[BasisBatch], indicators: list[Indicator], secret: bytes = b"") -> str:
+    """A digest of everything a snapshot's content depends on: the approved files, the SQL and the rules, and the
+    secret the record keys are derived with (through a one-way digest of it: the noise depends on the keys)."""
     digest = hashlib.sha256(json.dumps([[b.batch_id, b.sha256] for b in basis]).encode())
+    if secret:
+        digest.update(hashlib.blake2b(b"pop snapshot fingerprint", key=secret, digest_size=16).digest())
     for path in [i.path for i in indicators] + list(CONFIG_FILES):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -112,75 +125,130 @@ def previous_snapshot(snapshots_dir: Path, current_id: str) -> SnapshotDocument 
     return None
 
 
-def hidden_before(
-    previous: SnapshotDocument | None, indicator: Indicator, codes: dict[str, str]
-) -> dict[tuple[str, ...], str]:
-    """The cells of `indicator` hidden in the previous snapshot: key → kind (primary, secondary, carried)."""
-    if not previous:
-        return {}
-    kind_of = {code: kind for kind, code in codes.items()}
-    table = next((t for t in previous.indicators if t.id == indicator.id), None)
-    if table is None or table.metadata["dimensions"] != list(indicator.dimensions):
-        return {}  # new, or redefined: its old cells are not these cells (the change is listed as such)
-    return {
-        tuple(str(row[d]) for d in indicator.dimensions): kind_of.get(row["disclosure"], "carried")
-        for row in table.rows
-        if row.get("disclosure")
-    }
-
-
 # --- disclosure control per indicator -------------------------------------------------------------------------
 
 
-def detail(indicator: Indicator, cells: pd.DataFrame) -> int:
-    """How many dimensions a cell of this table crosses at most (totals and nested dimensions add none)."""
-    dims = [d for d in indicator.dimensions if d not in indicator.nested]
-    if cells.empty or not dims:
-        return len(dims)
-    crossed = (cells[dims] != TOTAL).sum(axis=1)
-    return int(crossed.max())
+def dependencies(ind: Indicator) -> dict[str, tuple[str, ...]]:
+    """The counts each value (and each computed count) is worked out from: a value is withheld with any of them.
+    Read from the computed formulas (a weighted sum stands for its count: weighted_cases for cases); a value the
+    statement computes itself rests on the cases and the base."""
+    counts = set(ind.counts)
+    formulas = {f.target: f for f in ind.totals.computed} if ind.totals is not None else {}
+
+    def needs(column: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        if column in seen:
+            return set()
+        if column in formulas:
+            return set().union(*(needs(op.column, seen | {column}) for op in formulas[column].operands))
+        plain = column.removeprefix("weighted_")
+        return {plain} if plain in counts else set()
+
+    principal = tuple(c for c in (CASES, BASE) if c in counts) or tuple(ind.counts)
+    depends = {
+        v: tuple(sorted(needs(v))) if v in formulas else principal
+        for v in (*ind.values, *(c for c in ind.counts if c in formulas))
+    }
+    # a cell resting on too few organisations' reports is withheld whole: its figures would be theirs
+    for column in (*ind.values, *ind.counts):
+        if ind.contributors and column not in ind.contributors:
+            depends[column] = tuple(dict.fromkeys((*depends.get(column, ()), *ind.contributors)))
+    return depends
 
 
-def protect_indicator(
-    result: IndicatorResult, rules: DisclosureRules, carried: dict[tuple[str, ...], str]
-) -> pd.DataFrame:
-    """The indicator's cells with `disclosure` and `unstable` columns (or none hidden when not about children)."""
-    ind, cells = result.indicator, result.cells.copy()
+def protect_indicator(result: IndicatorResult, rules: DisclosureRules) -> pd.DataFrame:
+    """The indicator's cells as published before coding: counts of children perturbed, values computed again from
+    them, with `withheld` and `unstable` columns (nothing withheld when the figures are not about children)."""
+    ind, cells = result.indicator, result.cells
     if not ind.counts:
-        cells["disclosure"] = None
-        cells["unstable"] = False
-        return cells
-    counts = list(ind.counts)
-    if "cases" in cells and "base" in cells:
-        cells[REST] = cells["base"] - cells["cases"]
-        counts.append(REST)
-    protected = protect(cells, ind.dimensions, ind.margins, counts, rules, carried=carried, n_dims=detail(ind, cells))
-    return protected.drop(columns=[REST], errors="ignore")
+        return unprotected(cells)
+    totals = ind.totals
+    return protect(
+        cells,
+        ind.counts,
+        {c: c + KEY for c in ind.keyed},
+        dependencies(ind),
+        rules,
+        recompute=(lambda frame: recompute(frame, totals)) if totals is not None else None,
+    )
+
+
+def previous_for_audit(
+    previous: SnapshotDocument | None, basis: Sequence[BasisBatch], indicators: Sequence[Indicator]
+) -> Previous | None:
+    """The previous snapshot's tables of children's counts as an intruder differencing the two would read them, and
+    which way the evidence changed since (batches added, taken out, or both)."""
+    if previous is None:
+        return None
+    before = {b.batch_id for b in previous.snapshot.approved_batches}
+    now = {b.batch_id for b in basis}
+    change = 1 if before <= now else -1 if now <= before else 0
+    method = previous.snapshot.disclosure.get("method")
+    audit_before = previous.snapshot.disclosure.get("audit", {})
+    by_id = {ind.id: ind for ind in indicators if ind.counts}
+    tables = tuple(
+        PreviousTable(
+            id=table.id,
+            dimensions=tuple(table.metadata["dimensions"]),
+            margins=tuple(table.metadata.get("margins", ())),
+            counts=tuple(table.metadata["counts"]),
+            rows=tuple(table.rows),
+            at_least_one=by_id[table.id].totals.nonzero if by_id[table.id].totals is not None else (),
+        )
+        for table in previous.indicators
+        if table.id in by_id
+    )
+    return Previous(
+        tables=tables,
+        change=change,
+        withheld_bounded=method == "cell-key perturbation" and audit_before.get("withheld_by_audit") == 0,
+        exact=method != "cell-key perturbation",
+    )
+
+
+def audit_tables(
+    indicators: Sequence[Indicator],
+    results: dict[str, IndicatorResult],
+    protected: dict[str, pd.DataFrame],
+    rules: DisclosureRules,
+    previous: Previous | None = None,
+) -> AuditResult:
+    """Attack every protected table of children's counts jointly, and against the previous snapshot's; withhold (in
+    place) what it narrows too far."""
+    tables = [
+        AuditTable(ind.id, ind.dimensions, ind.margins, ind.counts, results[ind.id].cells, protected[ind.id])
+        for ind in indicators
+        if ind.counts and not results[ind.id].cells.empty
+    ]
+    return audit(tables, {ind.id: dependencies(ind) for ind in indicators if ind.counts}, rules, previous)
+
+
+def audit_summary(attack: AuditResult) -> dict[str, Any]:
+    """What the snapshot's own attack did, for its methods section."""
+    return {
+        "counts_attacked": attack.variables,
+        "equations": attack.equations,
+        "compared_with_previous": attack.differenced,
+        "narrowed_before_audit": len(attack.narrowed),
+        "withheld_by_audit": len(attack.withheld),
+    }
 
 
 def published_rows(ind: Indicator, protected: pd.DataFrame, rules: DisclosureRules) -> list[dict[str, Any]]:
-    """The rows as published: hidden values and counts replaced by their code, a `disclosure` and a `flag` column."""
+    """The rows as published: withheld values replaced by the code, a `disclosure` and a `flag` column."""
     if protected.empty:
         return []
-    out = published(protected, list(ind.values), rules, counts=list(ind.counts))
-    out["disclosure"] = protected["disclosure"]
-    return [
-        {k: _json_value(v) for k, v in row.items()}
-        for row in out[[*ind.columns, "disclosure", "flag"]].to_dict(orient="records")
-    ]
+    out = published(protected, list(ind.columns), rules)
+    return [{k: _json_value(v) for k, v in row.items()} for row in out.to_dict(orient="records")]
 
 
-def finding_rows(ind: Indicator, protected: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows findings may read: hidden values and counts are None."""
+def finding_rows(ind: Indicator, protected: pd.DataFrame, rules: DisclosureRules) -> list[dict[str, Any]]:
+    """The rows findings may read: the published figures, withheld ones None."""
     rows = []
     for row in protected.to_dict(orient="records"):
-        hidden = row.get("disclosure") is not None
+        withheld = row[WITHHELD]
         rows.append(
-            {
-                k: (None if hidden and k in ind.values + ind.counts else _json_value(v))
-                for k, v in row.items()
-                if k != "unstable"
-            }
+            {k: (None if k in withheld else _json_value(row[k])) for k in ind.columns}
+            | {"disclosure": rules.code if withheld else None}
         )
     return rows
 
@@ -273,17 +341,29 @@ def coverage_summary(
     ]
 
 
-def indicator_coverage(result: IndicatorResult) -> IndicatorCoverage:
-    """An indicator's coverage: its sources, countries and period range, and the rows it rests on."""
+def indicator_coverage(result: IndicatorResult, rules: DisclosureRules) -> IndicatorCoverage:
+    """An indicator's coverage: its sources, countries and period range, and the rows it rests on (per source and
+    country too); for counts of children, the row counts are protected like the counts (perturbed by their keys,
+    withheld below the threshold)."""
     cov = result.coverage
     periods = sorted({p for c in cov for p in (c["first_period"], c["last_period"])})
+    detail = [{k: v for k, v in c.items() if k != "basis_keys"} for c in cov]
+    rows = int(sum(c["basis_rows"] for c in cov))
+    if result.indicator.counts and cov:
+        counts = pd.Series([c["basis_rows"] for c in cov] + [rows])
+        keys = pd.Series([c["basis_keys"] for c in cov] + [sum(c["basis_keys"] for c in cov)])
+        shown = perturbed_counts(counts, keys, rules, "basis_rows")
+        coded = [rules.code if v < rules.threshold else int(v) for v in shown]
+        for row, value in zip(detail, coded, strict=False):
+            row["basis_rows"] = value
+        rows = coded[-1]
     return IndicatorCoverage(
         sources=sorted({c["source_id"] for c in cov}),
         countries=sorted({c["country_iso3"] for c in cov}),
         first_period=periods[0] if periods else None,
         last_period=periods[-1] if periods else None,
-        basis_rows=int(sum(c["basis_rows"] for c in cov)),
-        detail=cov,
+        basis_rows=rows,
+        detail=detail,
     )
 
 
@@ -364,26 +444,28 @@ def build_snapshot(
         results = compute_indicators(conn, indicators)
         label = labeller(conn)
         sources = sources_table(conn)
-    digest = fingerprint(basis, indicators)
+    digest = fingerprint(basis, indicators, key_secret(get_settings()))
     sid = snapshot_id(as_of, digest)
+    protected_tables = {ind.id: protect_indicator(results[ind.id], rules) for ind in indicators}
     previous = previous_snapshot(snapshots_dir, sid)
+    attack = audit_tables(indicators, results, protected_tables, rules, previous_for_audit(previous, basis, indicators))
     tables, for_findings = [], {}
     for ind in indicators:
         result = results[ind.id]
-        protected = protect_indicator(result, rules, hidden_before(previous, ind, rules.codes))
+        protected = protected_tables[ind.id]
         rows = published_rows(ind, protected, rules)
         tables.append(
             IndicatorTable(
                 id=ind.id,
-                metadata=ind.metadata(),
-                coverage=indicator_coverage(result),
+                metadata=ind.metadata() | {"protection": rules.table_note() if ind.counts else "published as reported"},
+                coverage=indicator_coverage(result, rules),
                 rows=rows,
                 hidden_cells=sum(1 for r in rows if r["disclosure"]),
                 unstable_cells=sum(1 for r in rows if r["flag"]),
             )
         )
         for_findings[ind.id] = {
-            "rows": finding_rows(ind, protected),
+            "rows": finding_rows(ind, protected, rules),
             "coverage": result.coverage,
             "value": ind.values[0],
             "unit": ind.unit,
@@ -399,7 +481,7 @@ def build_snapshot(
         title=f"POP snapshot of {as_of:%d %B %Y}".replace(" 0", " "),
         approved_batches=basis,
         pending_batches=pending,
-        disclosure=rules.as_metadata(),
+        disclosure=rules.as_metadata() | {"audit": audit_summary(attack)},
     )
     return SnapshotDocument(
         snapshot=meta,

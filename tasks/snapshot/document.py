@@ -16,13 +16,13 @@ from pop.contracts import Contract, ReviewStatus
 
 
 class BasisBatch(Contract):
-    """An approved batch the snapshot reads: its file, checksum and rows."""
+    """An approved batch the snapshot reads: its file and checksum (not its rows: a file's row count can be a count
+    of children, and the warehouse keeps it)."""
 
     batch_id: int
     source_id: str
     original_name: str
     sha256: str
-    rows_loaded: int
 
 
 class LeftOutBatch(Contract):
@@ -76,7 +76,7 @@ class IndicatorCoverage(Contract):
     countries: tuple[str, ...]
     first_period: str | None
     last_period: str | None
-    basis_rows: int
+    basis_rows: int | str  # perturbed, or the withheld code
     detail: tuple[dict[str, Any], ...]
 
 

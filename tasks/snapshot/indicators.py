@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 from pop import paths
 from pop.sql_header import header_list, read_sql_file
 from schemas.spec import GROUPS
-from tasks.snapshot.margins import MarginError, Totals, parse_formula, with_totals
+from tasks.snapshot.margins import Formula, MarginError, Operand, Totals, parse_formula, with_totals
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ REQUIRED = (
 UNITS = ("share", "count", "percentage_points", "number")
 TOTAL = "all"  # a dimension's value on a total row
 TOTALS_KEYS = ("sums", "one_way", "computed", "nonzero")  # how the totals along the margins are generated
+KEY = "_key"  # a count's companion column: the sum of the record keys of what it counts, weighted by their count
 
 
 class IndicatorError(ValueError):
@@ -59,6 +60,7 @@ class Indicator:
     counts: tuple[str, ...]  # empty: not counts of children (see disclosure)
     disclosure: str
     attributes: tuple[str, ...]
+    contributors: tuple[str, ...]  # counts of the organisations' reports behind a cell: withheld, the whole row is
     groups: tuple[str, ...]
     caveats: str
     chart: str
@@ -73,12 +75,34 @@ class Indicator:
         return self.dimensions + self.values + self.counts + self.attributes
 
     @property
+    def keyed(self) -> tuple[str, ...]:
+        """The counts the statement returns (the others are computed from them): each comes with its cell key
+        column (KEY), so disclosure control can perturb it."""
+        computed = self.totals.targets if self.totals is not None else ()
+        return tuple(c for c in self.counts if c not in computed)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The cell key columns the statement returns, one per keyed count."""
+        return tuple(c + KEY for c in self.keyed)
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        """The columns of the cells that are not published but kept to compute them again after disclosure control:
+        the cell keys, and the sums and computed columns the formulas read."""
+        made = (self.totals.sums + self.totals.targets) if self.totals is not None else ()
+        return tuple(c for c in dict.fromkeys((*self.keys, *made)) if c not in self.columns)
+
+    @property
     def returned(self) -> tuple[str, ...]:
         """The columns the indicator statement returns: with generated totals, the inner cells' dimensions, sums
-        and attributes (values and counts are summed or computed on the totals)."""
+        and attributes (values and counts are summed or computed on the totals); and the counts' cell keys."""
         if self.totals is None:
-            return self.columns
+            return self.columns + self.keys
         made = self.totals.sums + self.totals.targets
+        plain = tuple(c for c in self.columns if c not in self.totals.targets)
+        if not self.margins:
+            return plain + self.keys
         return self.dimensions + self.totals.sums + tuple(a for a in self.attributes if a not in made)
 
     def metadata(self) -> dict[str, Any]:
@@ -95,6 +119,7 @@ class Indicator:
             "values": list(self.values),
             "counts": list(self.counts),
             "attributes": list(self.attributes),
+            "contributors": list(self.contributors),
             "stakeholder_groups": list(self.groups),
             "caveats": self.caveats,
             "disclosure": self.disclosure or None,
@@ -117,13 +142,20 @@ def _statements(sql: str, name: str, expected: int = 2) -> list[str]:
     return parts
 
 
-def _totals(fields: dict[str, str], dims: tuple[str, ...], name: str) -> Totals | None:
-    """How the header says to generate the totals along its margins; None without margins."""
+def _totals(fields: dict[str, str], dims: tuple[str, ...], counts: tuple[str, ...], name: str) -> Totals | None:
+    """How the header says to generate the totals along its margins (and the computed columns); None without
+    either. The cell keys of the counts summed add up along the margins too."""
     margins = header_list(fields.get("margins"))
     if not margins:
-        if given := [key for key in TOTALS_KEYS if fields.get(key)]:
+        if given := [key for key in TOTALS_KEYS if key != "computed" and fields.get(key)]:
             raise IndicatorError(f"{name}: {', '.join(given)} without margins: there are no totals to generate")
-        return None
+        if not fields.get("computed"):
+            return None
+        try:
+            computed = tuple(parse_formula(item) for item in header_list(fields["computed"]))
+            return Totals(dimensions=dims, margins=(), sums=(), computed=computed)
+        except MarginError as exc:
+            raise IndicatorError(f"{name}: {exc}") from exc
     if not fields.get("sums"):
         raise IndicatorError(
             f"{name}: with margins the header must name under 'sums' the columns that add up along them "
@@ -133,15 +165,26 @@ def _totals(fields: dict[str, str], dims: tuple[str, ...], name: str) -> Totals 
         return Totals(
             dimensions=dims,
             margins=margins,
-            sums=header_list(fields["sums"]),
+            sums=(sums := header_list(fields["sums"])) + tuple(c + KEY for c in sums if c in counts),
             # a nested dimension without a margin (a question, fixed by its answer) has no totals to hold back
             nested=tuple(d for d in header_list(fields.get("nested")) if d in margins),
             one_way=header_list(fields.get("one_way")),
-            computed=tuple(parse_formula(item) for item in header_list(fields.get("computed"))),
+            computed=_with_keys(tuple(parse_formula(item) for item in header_list(fields.get("computed"))), counts),
             nonzero=header_list(fields.get("nonzero")),
         )
     except MarginError as exc:
         raise IndicatorError(f"{name}: {exc}") from exc
+
+
+def _with_keys(computed: tuple[Formula, ...], counts: tuple[str, ...]) -> tuple[Formula, ...]:
+    """The formulas, and for a count that copies another (`base = cases[reason=all]`) the copy of its cell key: the
+    same records, the same key."""
+    copies = tuple(
+        Formula(f.target + KEY, Operand(f.numerator.column + KEY, f.numerator.of_total))
+        for f in computed
+        if f.target in counts and f.denominator is None and f.numerator.column in counts
+    )
+    return computed + copies
 
 
 def _check_totals(indicator: Indicator) -> None:
@@ -150,7 +193,8 @@ def _check_totals(indicator: Indicator) -> None:
     if totals is None:
         return
     made = totals.sums + totals.targets
-    if unmade := [c for c in indicator.values + indicator.counts if c not in made]:
+    returned = () if totals.margins else indicator.returned
+    if unmade := [c for c in indicator.values + indicator.counts if c not in made + returned]:
         raise IndicatorError(
             f"{indicator.path.name}: {', '.join(unmade)} must be summed (sums) or computed (computed) on the totals"
         )
@@ -175,6 +219,8 @@ def load_indicator(path: Path) -> Indicator:
         if stray := [d for d in header_list(fields.get(key)) if d not in dims]:
             raise IndicatorError(f"{path.name}: {key} {', '.join(stray)} not among the dimensions {', '.join(dims)}")
     counts = () if fields["counts"] == "none" else header_list(fields["counts"])
+    if stray := [c for c in header_list(fields.get("contributors")) if c not in counts]:
+        raise IndicatorError(f"{path.name}: contributors {', '.join(stray)} not among the counts {', '.join(counts)}")
     if not counts and not fields.get("disclosure"):
         raise IndicatorError(
             f"{path.name}: with 'counts: none' the header must say under 'disclosure' why its "
@@ -201,12 +247,13 @@ def load_indicator(path: Path) -> Indicator:
         counts=counts,
         disclosure=fields.get("disclosure", ""),
         attributes=header_list(fields.get("attributes")),
+        contributors=header_list(fields.get("contributors")),
         groups=groups,
         caveats=fields["caveats"],
         chart=fields.get("chart", "none"),
         basis_sql=basis,
         indicator_sql=indicator,
-        totals=_totals(fields, dims, path.name),
+        totals=_totals(fields, dims, counts, path.name),
         path=path,
     )
     _check_totals(loaded)
@@ -221,8 +268,10 @@ def load_indicators(folder: Path = paths.INDICATORS) -> list[Indicator]:
 BASIS_TABLE = "basis"  # the temporary table each indicator statement reads
 COVERAGE_SQL = (
     "SELECT source_id, country_iso3, MIN(period) AS first_period, MAX(period) AS last_period, "
-    "{rows} AS basis_rows FROM basis GROUP BY source_id, country_iso3"
+    "{rows} AS basis_rows, {keys} AS basis_keys FROM basis GROUP BY source_id, country_iso3"
 )
+RECORD_KEY = "record_key"  # a basis of fact rows carries each row's record key (pop.record_keys) ...
+FACT_KEYS = "fact_keys"  # ... and a basis that adds up fact rows the sum of their keys
 FACT_ROWS = "fact_rows"  # a basis that adds up fact rows says in this column how many each of its rows stands for
 
 
@@ -257,7 +306,13 @@ def make_basis(conn: Connection, indicator: Indicator) -> str:
         # a basis of fact rows is joined back to their multi-select answers (fact_choices) by row
         conn.execute(text(f"CREATE INDEX ix_basis_row ON {BASIS_TABLE} (batch_id, row_number)"))
     rows = f"SUM({FACT_ROWS})" if FACT_ROWS in columns else "COUNT(*)"
-    return COVERAGE_SQL.format(rows=rows) + f" -- {indicator.id}"
+    keys = f"SUM({FACT_KEYS})" if FACT_ROWS in columns else f"SUM({RECORD_KEY})" if RECORD_KEY in columns else "NULL"
+    if indicator.counts and keys == "NULL":
+        raise IndicatorError(
+            f"{indicator.path.name}: the basis of an indicator of counts of children must return each row's "
+            f"{RECORD_KEY} (or, adding up fact rows, {FACT_ROWS} and {FACT_KEYS}), so its coverage can be protected"
+        )
+    return COVERAGE_SQL.format(rows=rows, keys=keys) + f" -- {indicator.id}"
 
 
 def drop_basis(conn: Connection) -> None:
@@ -276,7 +331,7 @@ def _failed(indicator: Indicator, exc: Exception) -> IndicatorError:
 def cells_of(indicator: Indicator, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The rows of the indicator statement as its cells: totals generated, columns checked, sorted by dimension."""
     if not rows:
-        return pd.DataFrame(columns=list(indicator.columns))
+        return pd.DataFrame(columns=[*indicator.columns, *indicator.kept])
     if missing := [c for c in indicator.returned if c not in rows[0]]:
         raise IndicatorError(
             f"{indicator.path.name}: the query does not return the column(s) {', '.join(missing)} its header declares"
@@ -289,7 +344,7 @@ def cells_of(indicator: Indicator, rows: list[dict[str, Any]]) -> pd.DataFrame:
             cells = with_totals(cells, indicator.totals)
         except MarginError as exc:
             raise IndicatorError(f"{indicator.path.name}: {exc}") from exc
-    cells = cells[list(indicator.columns)]
+    cells = cells[[*indicator.columns, *indicator.kept]]
     if cells.duplicated(list(indicator.dimensions)).any():
         raise IndicatorError(
             f"{indicator.path.name}: the query returned the same cell twice "

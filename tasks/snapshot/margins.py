@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 TOTAL = "all"  # a dimension's value on a total row
-OPERAND = re.compile(r"^(\w+)(?:\[(\w+)=all\])?$")
-FORMULA = re.compile(r"^(\w+)\s*=\s*([\w\[\]=]+)(?:\s*/\s*([\w\[\]=]+))?$")
+OPERAND = re.compile(r"^(?:(\d+(?:\.\d+)?)|(\w+)(?:\[(\w+)=all\])?)$")
+FORMULA = re.compile(r"^(\w+)\s*=\s*([\w\[\]=.]+)(?:\s*([/*-])\s*([\w\[\]=.]+))?$")
+OPERATORS = ("/", "*", "-")
 
 Totalled = frozenset[str]  # the margin dimensions that are 'all' in a group of total rows
 
@@ -24,43 +25,57 @@ class MarginError(ValueError):
 
 @dataclass(frozen=True)
 class Operand:
-    """A column of the cell itself, or (`of_total`) of the cell's total row along that margin."""
+    """A column of the cell itself, (`of_total`) of the cell's total row along that margin, or a number."""
 
     column: str
     of_total: str | None = None
+    number: float | None = None
 
     def __str__(self) -> str:
+        if self.number is not None:
+            return f"{self.number:g}"
         return self.column if self.of_total is None else f"{self.column}[{self.of_total}={TOTAL}]"
 
 
 @dataclass(frozen=True)
 class Formula:
-    """`target = numerator` or `target = numerator / denominator`, computed on every cell after the totals."""
+    """`target = a` or `target = a OP b` (OP one of / * -), computed on every cell after the totals."""
 
     target: str
     numerator: Operand
     denominator: Operand | None = None
+    operator: str = "/"
 
     @property
     def operands(self) -> tuple[Operand, ...]:
-        return (self.numerator,) if self.denominator is None else (self.numerator, self.denominator)
+        both = (self.numerator,) if self.denominator is None else (self.numerator, self.denominator)
+        return tuple(op for op in both if op.number is None)
 
     def __str__(self) -> str:
-        return f"{self.target} = {self.numerator}" + ("" if self.denominator is None else f" / {self.denominator}")
+        right = "" if self.denominator is None else f" {self.operator} {self.denominator}"
+        return f"{self.target} = {self.numerator}{right}"
 
 
 def parse_operand(text: str) -> Operand:
-    """`column` or `column[dimension=all]`."""
+    """`column`, `column[dimension=all]` or a number."""
     if not (match := OPERAND.match(text)):
-        raise MarginError(f"{text!r} is not a column nor column[dimension=all]")
-    return Operand(match[1], match[2])
+        raise MarginError(f"{text!r} is not a column, column[dimension=all] nor a number")
+    if match[1] is not None:
+        return Operand("", number=float(match[1]))
+    return Operand(match[2], match[3])
 
 
 def parse_formula(text: str) -> Formula:
-    """One item of the `computed` header key, e.g. `value = cases / base` or `base = cases[reason=all]`."""
+    """One item of the `computed` header key, e.g. `value = cases / base`, `base = cases[reason=all]` or
+    `value = 100 * difference`."""
     if not (match := FORMULA.match(text.strip())):
-        raise MarginError(f"computed {text!r} must read 'column = a' or 'column = a / b'")
-    return Formula(match[1], parse_operand(match[2]), parse_operand(match[3]) if match[3] else None)
+        raise MarginError(f"computed {text!r} must read 'column = a' or 'column = a / b' (or a * b, a - b)")
+    left = parse_operand(match[2])
+    if match[3] is None:
+        if left.number is not None:
+            raise MarginError(f"computed {text!r}: a column cannot be only a number")
+        return Formula(match[1], left)
+    return Formula(match[1], left, parse_operand(match[4]), match[3])
 
 
 @dataclass(frozen=True)
@@ -76,8 +91,10 @@ class Totals:
     nonzero: tuple[str, ...] = ()  # cells that are 0 in any of these columns are left out
 
     def __post_init__(self) -> None:
-        if not self.margins or not self.sums:
-            raise MarginError("generated totals need margins and the columns that add up along them (sums)")
+        if self.margins and not self.sums:
+            raise MarginError("generated totals need the columns that add up along the margins (sums)")
+        if not self.margins and not self.computed:
+            raise MarginError("with no margins there is nothing to generate but computed columns: name some")
         for key in ("nested", "one_way"):
             if stray := [d for d in getattr(self, key) if d not in self.margins]:
                 raise MarginError(f"{key} {', '.join(stray)} not among the margins {', '.join(self.margins)}")
@@ -148,12 +165,39 @@ def _operand(frames: dict[Totalled, pd.DataFrame], dims: list[str], totalled: To
 def _compute(frames: dict[Totalled, pd.DataFrame], dims: list[str], formula: Formula) -> None:
     """Add the formula's column to every group; a division by zero gives NULL."""
     for totalled, frame in frames.items():
-        numerator = _operand(frames, dims, totalled, formula.numerator)
+
+        def value(op: Operand, frame: pd.DataFrame = frame, totalled: Totalled = totalled) -> pd.Series | float:
+            return op.number if op.number is not None else _operand(frames, dims, totalled, op)
+
+        left = value(formula.numerator)
         if formula.denominator is None:
-            frame[formula.target] = numerator
+            frame[formula.target] = left
+            continue
+        right = value(formula.denominator)
+        if formula.operator == "/":
+            nonzero = right.where(right != 0) if isinstance(right, pd.Series) else right or np.nan
+            frame[formula.target] = left / nonzero
+        elif formula.operator == "*":
+            frame[formula.target] = left * right
         else:
-            denominator = _operand(frames, dims, totalled, formula.denominator)
-            frame[formula.target] = numerator / denominator.where(denominator != 0)
+            frame[formula.target] = left - right
+
+
+def recompute(cells: pd.DataFrame, totals: Totals) -> pd.DataFrame:
+    """The computed columns made again on published cells (inner and total rows) whose sums have changed, e.g. by
+    the perturbation of their counts; rows keep their order."""
+    if not totals.computed or cells.empty:
+        return cells
+    dims = list(totals.dimensions)
+    totalled = cells[list(totals.margins)].eq(TOTAL) if totals.margins else pd.DataFrame(index=cells.index)
+    group_of = [frozenset(m for m in totals.margins if row[m]) for row in totalled.to_dict(orient="records")]
+    groups: dict[Totalled, list[int]] = {}
+    for position, group in enumerate(group_of):
+        groups.setdefault(group, []).append(position)
+    frames = {group: cells.iloc[positions].copy() for group, positions in groups.items()}
+    for formula in totals.computed:
+        _compute(frames, dims, formula)
+    return pd.concat(frames.values()).loc[cells.index]
 
 
 def with_totals(inner: pd.DataFrame, totals: Totals) -> pd.DataFrame:

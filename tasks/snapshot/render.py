@@ -84,7 +84,7 @@ def indicator_csv(table: IndicatorTable) -> str:
 def data_package(doc: SnapshotDocument) -> dict[str, Any]:
     """A Frictionless data package descriptor of the indicator CSVs; disclosure codes are its missing values."""
     rules = doc.snapshot.disclosure
-    missing = ["", *sorted(rules["codes"].values())]
+    missing = ["", *rules["missing_values"]]
     resources = []
     for table in doc.indicators:
         meta = table.metadata

@@ -30,6 +30,7 @@ from tasks.quality.expectations import check_warehouse
 from tasks.steward.actions import export_batch
 from tasks.steward.corrections import PROBLEMS, ROW_LINK, open_rows, reconcile
 from tests.conftest import BACKENDS, DEMO_REGISTRY, demo_settings, warehouse
+from tests.helpers import record_keys_stored_and_derived
 
 FIXES = yaml.safe_load((paths.ROOT / "tests" / "data" / "demo_fixes.yaml").read_text(encoding="utf-8"))["rows"]
 TRUTH = yaml.safe_load((paths.ROOT / "demo" / "expected_defects.yaml").read_text(encoding="utf-8"))
@@ -274,6 +275,11 @@ def test_the_warehouse_grew_by_exactly_the_corrected_rows(loop: dict[str, Any]) 
     assert grown == {table: fixed[table] for table in FACT_TABLES}
     corrections = rows(loop["url"], "SELECT SUM(rows_loaded) FROM batches WHERE corrects_batch_id IS NOT NULL")
     assert corrections == [(sum(grown.values()),)] == [(len(FIXED),)]
+
+
+def test_every_row_loaded_first_or_by_a_correction_has_the_record_key_of_its_file(loop: dict[str, Any]) -> None:
+    stored, derived = record_keys_stored_and_derived(loop["url"])
+    assert stored == derived and len(stored) == sum(loop["after"][table] for table in FACT_TABLES)
 
 
 def test_sending_a_correction_again_changes_nothing(loop: dict[str, Any]) -> None:

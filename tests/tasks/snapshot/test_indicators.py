@@ -42,10 +42,13 @@ def test_a_good_file_gives_its_metadata_and_two_statements(tmp_path: Path) -> No
     assert ind.description == "What it measures, over two lines."
     assert ind.dimensions == ("country_iso3", "year") and ind.margins == ("country_iso3",)
     assert ind.counts == ("cases", "base") and ind.columns == ("country_iso3", "year", "value", "cases", "base")
+    # each count the statement returns comes with its cell key, summed along the margins like the count
+    assert ind.keyed == ("cases", "base") and ind.keys == ("cases_key", "base_key") == ind.kept
     assert ind.basis_sql.startswith("SELECT source_id") and ind.indicator_sql.startswith("WITH x AS")
     assert ind.metadata()["stakeholder_groups"] == ["helplines_services"]
-    assert ind.totals is not None and ind.totals.sums == ("cases", "base") and ind.totals.targets == ("value",)
-    assert ind.returned == ("country_iso3", "year", "cases", "base")
+    assert ind.totals is not None and ind.totals.targets == ("value",)
+    assert ind.totals.sums == ("cases", "base", "cases_key", "base_key")
+    assert ind.returned == ("country_iso3", "year", "cases", "base", "cases_key", "base_key")
     assert "sums" not in ind.metadata() and "computed" not in ind.metadata()  # how totals are made is not published
 
 
@@ -59,7 +62,7 @@ def test_a_good_file_gives_its_metadata_and_two_statements(tmp_path: Path) -> No
         (("-- counts: cases, base", "-- counts: none"), "must say under 'disclosure' why"),
         (("FROM approved_fact_helpline_contacts;", "FROM approved_fact_helpline_contacts"), "expected two statements"),
         (("-- sums: cases, base\n", ""), "must name under 'sums' the columns that add up"),
-        (("-- margins: country_iso3\n", ""), "sums, computed without margins"),
+        (("-- margins: country_iso3\n", ""), "sums without margins"),
         (("-- computed: value = cases / base", "-- computed: share = cases / base"), "value must be summed"),
         (("value = cases / base", "value = cases / total"), "reads unknown column\\(s\\) total"),
         (("value = cases / base", "value = cases per base"), "must read 'column = a' or 'column = a / b'"),
@@ -73,18 +76,21 @@ def test_a_wrong_file_is_refused_with_what_to_fix(tmp_path: Path, change: tuple[
 
 def test_the_statement_returns_inner_cells_and_the_totals_are_generated(tmp_path: Path) -> None:
     ind = load_indicator(write(tmp_path, GOOD))
+    keys = {"cases_key": 7, "base_key": 30}
     rows = [
-        {"country_iso3": "KEN", "year": "2023", "cases": 1, "base": 4},
-        {"country_iso3": "UGA", "year": "2023", "cases": 2, "base": 4},
+        {"country_iso3": "KEN", "year": "2023", "cases": 1, "base": 4} | keys,
+        {"country_iso3": "UGA", "year": "2023", "cases": 2, "base": 4, "cases_key": 300, "base_key": 500},
     ]
     cells = cells_of(ind, rows)
-    assert list(cells.columns) == list(ind.columns)
-    assert cells.iloc[0].to_dict() == {"country_iso3": "KEN", "year": "2023", "value": 0.25, "cases": 1, "base": 4}
-    assert cells.iloc[-1].to_dict() == {"country_iso3": "all", "year": "2023", "value": 3 / 8, "cases": 3, "base": 8}
+    assert list(cells.columns) == [*ind.columns, *ind.kept]
+    first = {"country_iso3": "KEN", "year": "2023", "value": 0.25, "cases": 1, "base": 4}
+    assert cells.iloc[0].to_dict() == first | keys
+    total = {"country_iso3": "all", "year": "2023", "value": 3 / 8, "cases": 3, "base": 8}
+    assert cells.iloc[-1].to_dict() == total | {"cases_key": 307, "base_key": 530}
     with pytest.raises(IndicatorError, match=r"demo_share\.sql: the query returns total rows"):
-        cells_of(ind, [*rows, {"country_iso3": "all", "year": "2023", "cases": 3, "base": 8}])
-    with pytest.raises(IndicatorError, match="does not return the column\\(s\\) base its header declares"):
-        cells_of(ind, [{"country_iso3": "KEN", "year": "2023", "cases": 1}])
+        cells_of(ind, [*rows, {"country_iso3": "all", "year": "2023", "cases": 3, "base": 8} | keys])
+    with pytest.raises(IndicatorError, match="does not return the column\\(s\\) base, base_key its header declares"):
+        cells_of(ind, [{"country_iso3": "KEN", "year": "2023", "cases": 1, "cases_key": 1}])
     assert cells_of(ind, []).empty
 
 

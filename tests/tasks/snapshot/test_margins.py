@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.snapshot.disclosure import constraints
 from tasks.snapshot.margins import MarginError, Totals, parse_formula, with_totals
 
 ALL = "all"
@@ -143,7 +142,7 @@ def test_cells_that_are_not_inner_cells_are_refused(inner: pd.DataFrame, message
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"sums": ()}, "need margins and the columns that add up"),
+        ({"sums": ()}, "need the columns that add up along the margins"),
         ({"one_way": ("year",)}, "one_way year not among the margins"),
         ({"sums": ("cases", "year")}, "both a dimension and a column computed"),
         ({"computed": (parse_formula("base = cases[region=all]"),)}, "region is not a margin that is not nested"),
@@ -211,7 +210,3 @@ def test_generated_totals_are_the_sums_of_their_inner_cells(table: tuple[pd.Data
     # a formula may read the total row along any margin that is not nested: it is always published too
     groups = totals.groups()
     assert all(t | {d} in groups for t in groups for d in set(totals.margins) - set(totals.nested))
-    # and every equation disclosure control reads from the table holds: a total is the sum of its members
-    for margin, members in constraints(cells, DIMS, totals.margins):
-        for column in ("cases", "base"):
-            assert cells[column].iloc[margin] == sum(cells[column].iloc[m] for m in members)
