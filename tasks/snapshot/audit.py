@@ -265,11 +265,52 @@ def _margin_equations(
     return found
 
 
+def _is_tree(variables: Sequence[int], equations: Sequence[tuple[int, list[int]]]) -> bool:
+    """Whether the equations, each over distinct variables, form a tree with the variables (no cycle): then bounds
+    propagated along them are the exact ranges."""
+    incidences = 0
+    for total, members in equations:
+        if len({total, *members}) != len(members) + 1:
+            return False
+        incidences += len(members) + 1
+    return incidences == len(variables) + len(equations) - 1
+
+
+def _propagate(
+    equations: Sequence[tuple[int, list[int]]], low: dict[int, float], high: dict[int, float]
+) -> dict[int, tuple[float, float]]:
+    """Every variable's range under sums `total = members` and its own bounds, by narrowing each from the others'
+    until nothing moves (exact on a tree of sums; all bounds whole numbers or infinite)."""
+    lo, hi = dict(low), dict(high)
+    moved = True
+    while moved:
+        moved = False
+        for total, members in equations:
+            new = {total: (max(lo[total], sum(lo[m] for m in members)), min(hi[total], sum(hi[m] for m in members)))}
+            for m in members:
+                others_lo = sum(lo[o] for o in members if o != m)  # summed apart: inf - inf would be nan
+                others_hi = sum(hi[o] for o in members if o != m)
+                new[m] = (max(lo[m], lo[total] - others_hi), min(hi[m], hi[total] - others_lo))
+            for v, (a, b) in new.items():
+                if a > b:  # no solution (never on the truth): no bound to tell, as linprog's infeasible
+                    return {x: (-math.inf, math.inf) for x in lo}
+                if (a, b) != (lo[v], hi[v]):
+                    lo[v], hi[v] = a, b
+                    moved = True
+    return {v: (lo[v], hi[v]) for v in lo}
+
+
 def _ranges(model: _Model) -> dict[int, tuple[float, float]]:
     """The least and greatest value of every variable that is in an equation, over the integer solutions."""
     low, high = np.array(model.low), np.array(model.high)
     found: dict[int, tuple[float, float]] = {}
     for variables, eqs in model.components():
+        if _is_tree(variables, [model.equations[e] for e in eqs]):
+            ranges = _propagate(
+                [model.equations[e] for e in eqs], {v: low[v] for v in variables}, {v: high[v] for v in variables}
+            )
+            found.update((v, r) for v, r in ranges.items() if model.kind[v] != BEFORE)
+            continue
         col = {v: j for j, v in enumerate(variables)}
         a = np.zeros((len(eqs), len(variables)))
         for i, e in enumerate(eqs):
@@ -284,15 +325,17 @@ def _ranges(model: _Model) -> dict[int, tuple[float, float]]:
             if model.kind[v] == BEFORE:
                 continue  # published already: what it gives away is the previous audit's business
             c = np.zeros(len(variables))
-            ends = []
+            ends, whole = [], True
             for sign in (1, -1):
                 c[j] = sign
                 res = linprog(c, A_eq=a, b_eq=rhs, bounds=box, method="highs")
                 # unbounded (status 3), or infeasible (never on the truth): no bound that way
                 ends.append(sign * res.fun if res.status == 0 else -sign * math.inf)
+                # an optimum at a whole-number solution is the integer optimum too
+                whole &= res.status != 0 or bool(np.all(np.abs(res.x - np.round(res.x)) < EPS))
             lo = math.ceil(ends[0] - EPS) if math.isfinite(ends[0]) else ends[0]
             hi = math.floor(ends[1] + EPS) if math.isfinite(ends[1]) else ends[1]
-            if hi - lo < NARROW:
+            if hi - lo < NARROW and not whole:
                 lo, hi = _integer_range(a, lb, ub, j, (lo, hi))
             found[v] = (lo, hi)
     return found

@@ -6,11 +6,24 @@ give nothing away are left as they are."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tasks.snapshot.audit import AuditResult, AuditTable, _Model, _ranges, audit, exposed
+from tasks.snapshot.audit import (
+    AuditResult,
+    AuditTable,
+    _integer_range,
+    _is_tree,
+    _Model,
+    _propagate,
+    _ranges,
+    audit,
+    exposed,
+)
 from tasks.snapshot.disclosure import WITHHELD, load_rules, protect
 from tasks.snapshot.ptable import perturb
 
@@ -105,3 +118,43 @@ def test_a_withheld_small_count_pinned_into_1_to_4_gets_a_neighbour_withheld() -
     assert any(pos != 0 for _, pos, _ in result.withheld), "a published neighbour is withheld"
     model = _Model([AuditTable("t", ("region",), ("region",), ("cases",), cells, protected)], RULES)
     assert not any(exposed(lo, hi, P.smallest_published) for lo, hi in _ranges(model).values())
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.data())
+def test_bounds_propagated_along_a_tree_of_sums_are_the_integer_ranges(data: st.DataObject) -> None:
+    """On a tree of sums (each total's members new variables) propagation gives what integer programming gives."""
+    n_eq = data.draw(st.integers(1, 4))
+    equations, count = [], 1
+    for _ in range(n_eq):
+        free = [v for v in range(count) if v not in {t for t, _ in equations}]
+        total = data.draw(st.sampled_from(free))
+        size = data.draw(st.integers(1, 3))
+        equations.append((total, list(range(count, count + size))))
+        count += size
+    truth = {}
+
+    def value(v: int) -> int:  # a true solution: members drawn, totals their sums (a member may be a total too)
+        if v not in truth:
+            sums = [members for t, members in equations if t == v]
+            truth[v] = sum(value(m) for m in sums[0]) if sums else data.draw(st.integers(0, 30))
+        return truth[v]
+
+    for v in range(count):
+        value(v)
+    low = {v: float(max(0, truth[v] - data.draw(st.integers(0, 6)))) for v in range(count)}
+    high = {
+        v: float(truth[v] + data.draw(st.integers(0, 6))) if data.draw(st.booleans()) else math.inf
+        for v in range(count)
+    }
+    assert _is_tree(list(range(count)), equations)
+    propagated = _propagate(equations, low, high)
+    a = np.zeros((len(equations), count))
+    for i, (total, members) in enumerate(equations):
+        a[i, total] = 1
+        for m in members:
+            a[i, m] = -1
+    lb, ub = np.array([low[v] for v in range(count)]), np.array([high[v] for v in range(count)])
+    for v in range(count):
+        exact = _integer_range(a, lb, ub, v, (-math.inf, math.inf))
+        assert propagated[v] == exact, (v, propagated[v], exact)
