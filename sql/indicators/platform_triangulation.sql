@@ -11,6 +11,7 @@
 -- values: value
 -- counts: cases, base, helpline_contacts, provider_reports
 -- attributes: ncmec_reports, groups_seeing
+-- computed: value = weighted_cases / weighted_base
 -- groups: children_youth, helplines_services, service_providers, tech_companies
 -- caveats: Helplines record the platform on cells of online-related reasons (the main one when a cell has several).
 --   The four numbers answer different questions and cover different countries and years; they show
@@ -55,7 +56,7 @@ per_platform AS (
            COUNT(DISTINCT grp) AS groups_seeing
     FROM basis GROUP BY platform
 )
-SELECT p.platform, CASE WHEN a.weight > 0 THEN p.youth_weight / a.weight END AS value, p.cases,
+SELECT p.platform, p.youth_weight AS weighted_cases, a.weight AS weighted_base, p.cases,
        a.base, p.helpline_contacts, p.provider_reports, p.ncmec_reports, p.groups_seeing, p.cases_key, a.base_key,
        p.helpline_contacts_key, p.provider_reports_key
 FROM per_platform p CROSS JOIN asked a

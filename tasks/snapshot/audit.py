@@ -293,7 +293,7 @@ def _propagate(
                 new[m] = (max(lo[m], lo[total] - others_hi), min(hi[m], hi[total] - others_lo))
             for v, (a, b) in new.items():
                 if a > b:  # no solution (never on the truth): no bound to tell, as linprog's infeasible
-                    return {x: (-math.inf, math.inf) for x in lo}
+                    return dict.fromkeys(lo, (-math.inf, math.inf))
                 if (a, b) != (lo[v], hi[v]):
                     lo[v], hi[v] = a, b
                     moved = True

@@ -24,6 +24,7 @@ from tasks.snapshot.ptable import PerturbationRules, describe, perturb, preimage
 CASES = "cases"  # the count a value is mostly about
 BASE = "base"  # the denominator the unstable flag looks at (else the cases column)
 WITHHELD = "withheld"  # the column of a protected table naming the columns withheld in each row
+WEIGHTED = "weighted_"  # a weighted sum of a count is named after it: weighted_cases
 PARAMETERS = ("threshold", "unstable_base")
 
 
@@ -131,9 +132,9 @@ class DisclosureRules(BaseModel):
                 f"count: the same cell always gets the same noise. Counts of 1 to {p.smallest_published - 1} are "
                 f"never published. A perturbed count below {self.threshold} is withheld ({self.code}), with every "
                 "value computed from it. Total rows are perturbed by their own keys, so a table's rows need not add "
-                "up to its totals exactly. Rates and shares are computed from the perturbed counts (survey shares "
-                f"from the weighted answers); a rate on a perturbed base of {self.unstable_base} or fewer is "
-                f"flagged {self.unstable_code}."
+                "up to its totals exactly. Rates and shares are computed from the perturbed counts (a survey's "
+                "weighted sums are first scaled by their count's published over true value); a rate on a perturbed "
+                f"base of {self.unstable_base} or fewer is flagged {self.unstable_code}."
             ),
             "inference": (
                 f"a published count c means the true count lies between about c - {p.max_noise} and "
@@ -211,7 +212,8 @@ def protect(
     recompute: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The cells as published before coding: the counts with a key column (keys: count -> its key column)
-    perturbed, the other counts and the values computed again from them (recompute), and two columns more:
+    perturbed, their weighted sums (weighted_<count>) scaled with them, the other counts and the values computed
+    again from them (recompute), and two columns more:
     `withheld` (the tuple of columns withheld in the row: counts below the threshold, and every value that
     `depends` on one of them) and `unstable` (the row's base, perturbed, is 1 .. unstable_base)."""
     if absent := [c for c in [*counts, *keys.values()] if c not in cells.columns]:
@@ -219,6 +221,12 @@ def protect(
     out = cells.copy()
     for column, key in keys.items():
         out[column] = perturbed_counts(cells[column], cells[key], rules, column)
+        if (weighted := WEIGHTED + column) in out.columns:
+            # a weighted sum moves with its count (times published / true): a survey whose weights are all equal
+            # then gives the share of the perturbed counts, never the true counts' exact ratio
+            true = pd.to_numeric(cells[column], errors="coerce").to_numpy(dtype=float)
+            scale = np.divide(out[column].to_numpy(dtype=float), true, out=np.zeros(len(true)), where=true > 0)
+            out[weighted] = pd.to_numeric(cells[weighted], errors="coerce").to_numpy(dtype=float) * scale
     if recompute is not None:
         out = recompute(out)
     below = {c: (_whole(out[c], c) < rules.threshold) for c in counts}  # NaN compares False

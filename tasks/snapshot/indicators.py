@@ -91,7 +91,17 @@ class Indicator:
         """The columns of the cells that are not published but kept to compute them again after disclosure control:
         the cell keys, and the sums and computed columns the formulas read."""
         made = (self.totals.sums + self.totals.targets) if self.totals is not None else ()
-        return tuple(c for c in dict.fromkeys((*self.keys, *made)) if c not in self.columns)
+        return tuple(c for c in dict.fromkeys((*self.keys, *made, *self.inputs)) if c not in self.columns)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The columns the computed formulas read that the indicator neither publishes nor makes (weighted sums of
+        an indicator without margins)."""
+        if self.totals is None:
+            return ()
+        made = self.totals.sums + self.totals.targets + self.columns + self.keys
+        read = (op.column for f in self.totals.computed for op in f.operands)
+        return tuple(c for c in dict.fromkeys(read) if c not in made)
 
     @property
     def returned(self) -> tuple[str, ...]:
@@ -102,7 +112,7 @@ class Indicator:
         made = self.totals.sums + self.totals.targets
         plain = tuple(c for c in self.columns if c not in self.totals.targets)
         if not self.margins:
-            return plain + self.keys
+            return plain + self.keys + self.inputs
         return self.dimensions + self.totals.sums + tuple(a for a in self.attributes if a not in made)
 
     def metadata(self) -> dict[str, Any]:
