@@ -7,11 +7,12 @@ import logging
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.app import STATUS_STYLE, ProgressHandler, app, as_of_option, console, fail, use_as_of
-from pop.contracts import ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
+from pop.contracts import BatchStatus, ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
 from pop.settings import get_settings
 
 
@@ -53,6 +54,18 @@ def _print_run(summary: RunSummary) -> None:
     for source in summary.sources:
         if source.status == SourceStatus.FAILED:
             console.print(f"[bold red]✗ {source.source_id}[/]: {source.message}")
+    waiting = [
+        b
+        for s in summary.sources
+        for b in s.batches
+        if b.status == BatchStatus.LOADED and b.review_status == ReviewStatus.PENDING and not b.rows_quarantined
+    ]
+    if waiting:
+        names = ", ".join(escape(b.original_name) for b in waiting[:5]) + (", …" if len(waiting) > 5 else "")
+        console.print(
+            f"[yellow]⏸ {len(waiting)} clean file(s) wait for a steward[/] ({names}): a small addition of children's "
+            "data, or automatic approval off; `pop audit` says why, `pop batch approve ID` approves"
+        )
     quality = summary.quality
     if quality:
         console.print(

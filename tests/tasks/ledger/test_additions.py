@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from cli.main import app
 from pop import paths
 from pop.contracts import ReviewStatus
 from pop.db import get_engine
@@ -20,6 +22,7 @@ from pop.settings import reset_settings
 from tasks.ingest.sources import ingest_source
 from tasks.ledger.additions import ReviewRulesError, load_review_rules
 from tasks.ledger.review import review_batch
+from tests.conftest import demo_settings
 from tests.helpers import ingest_demo_sources
 
 HEADER = (
@@ -103,3 +106,17 @@ def test_review_rules_that_cannot_be_used_say_what_to_fix(tmp_path: Path, change
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ReviewRulesError, match=message):
         load_review_rules(path)
+
+
+def test_the_operator_and_the_steward_are_told_which_file_waits_and_why(tmp_path: Path, database_url: str) -> None:
+    """`pop ingest` names the clean file that waits for a steward; `pop audit` says why."""
+    inbox = tmp_path / "inbox" / "youth_survey"
+    inbox.mkdir(parents=True)
+    (inbox / "two.csv").write_text(survey(["KE", "KE"], 1), encoding="utf-8")
+    more = {"inbox_dir": str(tmp_path / "inbox"), "review_path": str(paths.REVIEW_FILE)}
+    with demo_settings(tmp_path / "outputs", database_url, **more):
+        result = CliRunner().invoke(app, ["ingest", "--source", "youth_survey"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "⏸ 1 clean file(s) wait for a steward (two.csv)" in result.output
+        audit = CliRunner().invoke(app, ["audit"], env={"COLUMNS": "300"})
+        assert "hold for review" in audit.output and "adds 2 children" in " ".join(audit.output.split())
