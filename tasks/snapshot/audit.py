@@ -16,6 +16,7 @@ members. Pure functions, no Prefect."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -24,10 +25,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from tasks.snapshot.disclosure import WITHHELD, DisclosureRules
 from tasks.snapshot.ptable import preimage
+
+log = logging.getLogger(__name__)
 
 ALL = "all"  # a dimension's value on a total row
 NARROW = 10  # a linear range narrower than this is checked again with integers
@@ -52,15 +56,33 @@ class AuditTable:
 
 @dataclass(frozen=True)
 class PreviousTable:
-    """A table of the previous snapshot as it was published (rows of values or the code), and the columns a
-    published row of it is known to be at least 1 in."""
+    """A table of the previous snapshot as it was published (rows of values or the code), and what its indicator
+    says of its counts: which are perturbed and summed along the margins (keyed; the others, as a base that is its
+    total row's cases, are computed), which a published row is at least 1 in (nonzero: rows where they are 0 are
+    left out), and which count organisations' reports (contributors: one withheld withholds its whole row)."""
 
     id: str
     dimensions: tuple[str, ...]
     margins: tuple[str, ...]
     counts: tuple[str, ...]
     rows: tuple[Mapping[str, Any], ...]
-    at_least_one: tuple[str, ...] = ()
+    keyed: tuple[str, ...] = ()
+    nonzero: tuple[str, ...] = ()
+    contributors: tuple[str, ...] = ()
+
+    def summed(self, column: str) -> bool:
+        """Whether the published rows of a count add up to their totals: a keyed count whose zero rows are not left
+        out for another column (cases, where rows without a base are left out, still add up)."""
+        if column not in self.keyed:
+            return False
+        return not self.nonzero or column in self.nonzero or (column == "cases" and "base" in self.nonzero)
+
+    def bounded_when_withheld(self, row: Mapping[str, Any], column: str, code: str) -> bool:
+        """Whether a withheld count was withheld for being small (else with another count, whatever its value: a
+        computed count with the count it copies, any count with its row's withheld contributors)."""
+        if column not in self.keyed:
+            return False
+        return column in self.contributors or all(row.get(c) != code for c in self.contributors)
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,7 @@ class AuditResult:
     narrowed: list[str] = field(default_factory=list)  # what the first attack disclosed, before any remedy
     withheld: list[Place] = field(default_factory=list)  # withheld by the audit (with their dependent values)
     rounds: int = 0
+    unsolved: int = 0  # groups of counts without any solution: the model is wrong there (never, when it is right)
 
 
 class _Model:
@@ -185,10 +208,11 @@ class _Model:
                     if shown is None or shown == "":
                         ids[column].append(-1)
                         continue
-                    low = 1.0 if column in old.at_least_one else 0.0
+                    low = 1.0 if column in old.nonzero else 0.0
                     v = self._new(BEFORE, f"previous {old.id} {list(key)} {column}", None, low, math.inf)
                     if isinstance(shown, str):  # a code
-                        self._bound(v, *(withheld if shown == self.rules.code else (0, math.inf)))
+                        small = shown == self.rules.code and old.bounded_when_withheld(row, column, self.rules.code)
+                        self._bound(v, *(withheld if small else (0, math.inf)))
                     elif previous.exact:
                         self._bound(v, float(shown), float(shown))
                     else:
@@ -197,7 +221,7 @@ class _Model:
                     if (after := self.at.get((old.id, key, column))) is not None:
                         self._difference(after, v, previous.change, f"{old.id} {list(key)} {column}")
             for total, members in _margin_equations(keys, old.dimensions, old.margins):
-                for column in old.counts:
+                for column in filter(old.summed, old.counts):
                     vs = ids[column]
                     if vs[total] >= 0 and all(vs[m] >= 0 for m in members):
                         self.equations.append((vs[total], [vs[m] for m in members]))
@@ -300,15 +324,18 @@ def _propagate(
     return {v: (lo[v], hi[v]) for v in lo}
 
 
-def _ranges(model: _Model) -> dict[int, tuple[float, float]]:
-    """The least and greatest value of every variable that is in an equation, over the integer solutions."""
+def _ranges(model: _Model) -> tuple[dict[int, tuple[float, float]], int]:
+    """The least and greatest value of every variable that is in an equation, over the integer solutions; and how
+    many components had no solution at all (never, when the model holds on the truth: a fault of the model)."""
     low, high = np.array(model.low), np.array(model.high)
     found: dict[int, tuple[float, float]] = {}
+    unsolved = 0
     for variables, eqs in model.components():
         if _is_tree(variables, [model.equations[e] for e in eqs]):
             ranges = _propagate(
                 [model.equations[e] for e in eqs], {v: low[v] for v in variables}, {v: high[v] for v in variables}
             )
+            unsolved += all(r == (-math.inf, math.inf) for r in ranges.values())
             found.update((v, r) for v, r in ranges.items() if model.kind[v] != BEFORE)
             continue
         col = {v: j for j, v in enumerate(variables)}
@@ -320,25 +347,44 @@ def _ranges(model: _Model) -> dict[int, tuple[float, float]]:
                 a[i, col[m]] -= 1
         lb, ub = low[variables], high[variables]
         box = [(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi) for lo, hi in zip(lb, ub, strict=True)]
+        a = sparse.csr_array(a)
         rhs = np.zeros(len(eqs))
+        first = linprog(np.zeros(len(variables)), A_eq=a, b_eq=rhs, bounds=box, method="highs")
+        if first.status == 2:
+            unsolved += 1  # no bound can be told: the model does not hold here
+            continue
+        # whole-number solutions found so far: one at a variable's own bound gives that end without a program
+        solutions = [first.x] if first.status == 0 and _whole(first.x) else []
         for j, v in enumerate(variables):
             if model.kind[v] == BEFORE:
                 continue  # published already: what it gives away is the previous audit's business
             c = np.zeros(len(variables))
             ends, whole = [], True
             for sign in (1, -1):
+                own = lb[j] if sign == 1 else ub[j]
+                if math.isfinite(own) and any(abs(x[j] - own) < EPS for x in solutions):
+                    ends.append(own)
+                    continue
                 c[j] = sign
                 res = linprog(c, A_eq=a, b_eq=rhs, bounds=box, method="highs")
-                # unbounded (status 3), or infeasible (never on the truth): no bound that way
+                # unbounded (status 3): no bound that way
                 ends.append(sign * res.fun if res.status == 0 else -sign * math.inf)
                 # an optimum at a whole-number solution is the integer optimum too
-                whole &= res.status != 0 or bool(np.all(np.abs(res.x - np.round(res.x)) < EPS))
+                if res.status == 0 and _whole(res.x):
+                    solutions.append(res.x)
+                else:
+                    whole &= res.status != 0
             lo = math.ceil(ends[0] - EPS) if math.isfinite(ends[0]) else ends[0]
             hi = math.floor(ends[1] + EPS) if math.isfinite(ends[1]) else ends[1]
             if hi - lo < NARROW and not whole:
-                lo, hi = _integer_range(a, lb, ub, j, (lo, hi))
+                lo, hi = _integer_range(a.toarray(), lb, ub, j, (lo, hi))
             found[v] = (lo, hi)
-    return found
+    return found, unsolved
+
+
+def _whole(x: np.ndarray) -> bool:
+    """Whether a solution is made of whole numbers."""
+    return bool(np.all(np.abs(x - np.round(x)) < EPS))
 
 
 def _integer_range(
@@ -399,9 +445,14 @@ def audit(
     smallest = rules.perturbation.smallest_published
     while True:
         model = _Model(tables, rules, previous)
-        ranges = _ranges(model)
+        ranges, unsolved = _ranges(model)
         result.rounds += 1
+        if unsolved:
+            log.warning(
+                "the disclosure audit found %d group(s) of counts its model does not fit: fix the model", unsolved
+            )
         if result.rounds == 1:
+            result.unsolved = unsolved
             result.variables = sum(k == CURRENT for k in model.kind)
             result.equations = len(model.equations)
             result.differenced = sum(k == CHANGE for k in model.kind)

@@ -192,7 +192,9 @@ def previous_for_audit(
             margins=tuple(table.metadata.get("margins", ())),
             counts=tuple(table.metadata["counts"]),
             rows=tuple(table.rows),
-            at_least_one=by_id[table.id].totals.nonzero if by_id[table.id].totals is not None else (),
+            keyed=by_id[table.id].keyed,
+            nonzero=by_id[table.id].totals.nonzero if by_id[table.id].totals is not None else (),
+            contributors=by_id[table.id].contributors,
         )
         for table in previous.indicators
         if table.id in by_id
@@ -230,6 +232,7 @@ def audit_summary(attack: AuditResult) -> dict[str, Any]:
         "compared_with_previous": attack.differenced,
         "narrowed_before_audit": len(attack.narrowed),
         "withheld_by_audit": len(attack.withheld),
+        "unsolved": attack.unsolved,
     }
 
 
