@@ -9,7 +9,9 @@
 -- dimensions: breakdown, category
 -- values: submissions, with_consent
 -- counts: none
--- disclosure: counts of submissions by organisations, not of children
+-- disclosure: counts of evidence submissions (an organisation's study, evaluation, case study or testimony,
+--   sent to be read), not of children nor of an organisation's figures about children; the children a
+--   submission speaks of are in its text, which is scrubbed and published only with consent
 -- groups: protection_community
 -- caveats: Submissions are what partners chose to send, not a survey of the field. A submission can address
 --   several themes and audiences, so those breakdowns add up to more than the number of submissions.

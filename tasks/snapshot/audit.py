@@ -184,7 +184,7 @@ class _Model:
                     continue
                 truth = self.truth
                 if truth[vs[total]] != sum(truth[vs[m]] or 0 for m in members):
-                    continue  # never, for generated totals
+                    continue  # not a sum: a computed count (a base copied from its total), or rows left out
                 if vs[total] in (vs[m] for m in members):
                     # a total of the same records as one member (the others empty): merging them is the audit's
                     # knowledge, not an intruder's, and would pin the empty members to 0
