@@ -162,7 +162,7 @@ def protect_indicator(result: IndicatorResult, rules: DisclosureRules) -> pd.Dat
     if not ind.counts:
         return unprotected(cells)
     totals = ind.totals
-    return protect(
+    protected = protect(
         cells,
         ind.counts,
         {c: c + KEY for c in ind.keyed},
@@ -170,6 +170,10 @@ def protect_indicator(result: IndicatorResult, rules: DisclosureRules) -> pd.Dat
         rules,
         recompute=(lambda frame: recompute(frame, totals)) if totals is not None else None,
     )
+    if ind.unit == "share":  # cases perturbed above their base (nearly all gave the answer) read as all of them
+        for value in ind.values:
+            protected[value] = pd.to_numeric(protected[value], errors="coerce").clip(upper=1)
+    return protected
 
 
 def previous_for_audit(

@@ -184,3 +184,31 @@ def test_a_cell_shown_in_two_tables_is_the_same_figure_in_both() -> None:
 def test_a_table_without_its_columns_is_refused() -> None:
     with pytest.raises(DisclosureError, match="no column"):
         protect(table(), ["cases", "rest"], {"cases": "cases_key"}, {}, RULES)
+
+
+def test_a_share_whose_cases_are_perturbed_above_their_base_reads_as_all_of_them() -> None:
+    """Cases of nearly all the base can be perturbed above it: the share is published as 1, never more."""
+    from tasks.snapshot.build import protect_indicator
+    from tasks.snapshot.indicators import IndicatorResult, load_indicators
+
+    ind = next(i for i in load_indicators() if i.id == "helpline_online_share")
+    keys = next(
+        (kc, kb)
+        for kc in range(256)
+        for kb in range(256)
+        if perturb(np.array([200]), np.array([kc]), P)[0] > perturb(np.array([201]), np.array([kb]), P)[0]
+    )
+    cells = pd.DataFrame(
+        {
+            "region": ["Africa"],
+            "country_iso3": ["KEN"],
+            "year": ["2023"],
+            "value": [200 / 201],
+            "cases": [200],
+            "base": [201],
+            "cases_key": [keys[0]],
+            "base_key": [keys[1]],
+        }
+    )
+    out = protect_indicator(IndicatorResult(ind, cells, []), RULES)
+    assert out.loc[0, "cases"] > out.loc[0, "base"] and out.loc[0, "value"] == 1
