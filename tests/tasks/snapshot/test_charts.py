@@ -48,12 +48,12 @@ def test_a_wrong_chart_line_is_refused(chart: str) -> None:
 def test_hidden_cells_show_their_code_and_no_bar_and_long_labels_are_shortened() -> None:
     rows = [
         row(country_iso3="KEN", value=0.3),
-        row(country_iso3="LONG", value="[s]", disclosure="[s]"),
+        row(country_iso3="LONG", value="[c]", disclosure="[c]"),
         row(country_iso3="UGA", value=0.1, flag="[u]"),
     ]
     names = {"KEN": "Kenya", "UGA": "Uganda", "LONG": "A country with a very long name indeed, far too long to fit"}
     svg = bar_chart(SHARE, rows, parse_chart(SHARE), names.get, "c", "caption")
-    assert svg.count("<rect") == 2 and "[s] hidden" in svg and "30.0%" in svg and "10.0% [u]" in svg
+    assert svg.count("<rect") == 2 and "[c] hidden" in svg and "30.0%" in svg and "10.0% [u]" in svg
     assert 'class="bar unstable"' in svg and "far too long to fit" not in svg and "…" in svg
     assert '<title id="c-title">caption</title>' in svg and 'role="img"' in svg
 
