@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
 
 from pop.contracts import BatchStatus, ReviewStatus, RunStatus, SourceStatus
 from pop.settings import reset_settings
@@ -31,6 +34,7 @@ STATUS_STYLE = {  # the batch, run and source statuses named "failed" share one 
     BatchStatus.LOADED: "green",
     BatchStatus.FAILED: "bold red",
     BatchStatus.DUPLICATE: "yellow",
+    BatchStatus.PROCESSING: "cyan",
     SourceStatus.OK: "green",
     SourceStatus.NO_NEW_FILES: "dim",
     RunStatus.COMPLETED: "green",
@@ -39,8 +43,19 @@ STATUS_STYLE = {  # the batch, run and source statuses named "failed" share one 
 REVIEW_STYLE = {ReviewStatus.APPROVED: "green", ReviewStatus.REJECTED: "bold red", ReviewStatus.PENDING: "yellow"}
 
 
+def styled(value: object, styles: Mapping[Any, str] | None = None) -> Text:
+    """A value as a table cell or printed text, never read as markup (a sender's '[/]' is text), in the style its
+    value has in `styles` (a status, a review state), if any."""
+    return Text(str(value), style=(styles or {}).get(value, ""))
+
+
+def add_row(table: Table, *cells: object) -> None:
+    """A table row whose cells are values, never markup."""
+    table.add_row(*(cell if isinstance(cell, Text) else styled(cell) for cell in cells))
+
+
 def fail(message: str) -> NoReturn:
-    console.print(f"[bold red]{message}[/]")
+    console.print(Text(message, style="bold red"))
     raise typer.Exit(2)
 
 

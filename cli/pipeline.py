@@ -10,8 +10,9 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from cli.app import STATUS_STYLE, ProgressHandler, app, as_of_option, console, fail, use_as_of
+from cli.app import STATUS_STYLE, ProgressHandler, add_row, app, as_of_option, console, fail, styled, use_as_of
 from pop.contracts import BatchStatus, ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
 from pop.settings import get_settings
 
@@ -32,14 +33,13 @@ def _print_run(summary: RunSummary) -> None:
         )
     for source in summary.sources:
         if not source.batches:
-            style = STATUS_STYLE.get(source.status, "")
-            table.add_row(source.source_id, "—", f"[{style}]{source.status}[/]", "", "", "")
+            add_row(table, source.source_id, "—", styled(source.status, STATUS_STYLE), "", "", "")
         for batch in source.batches:
-            style = STATUS_STYLE.get(batch.status, "")
-            table.add_row(
+            add_row(
+                table,
                 source.source_id,
                 batch.original_name,
-                f"[{style}]{batch.status}[/]",
+                styled(batch.status, STATUS_STYLE),
                 f"{batch.rows_in:,}",
                 f"{batch.rows_loaded:,}",
                 f"{batch.rows_quarantined:,}",
@@ -53,7 +53,7 @@ def _print_run(summary: RunSummary) -> None:
     )
     for source in summary.sources:
         if source.status == SourceStatus.FAILED:
-            console.print(f"[bold red]✗ {source.source_id}[/]: {source.message}")
+            console.print(f"[bold red]✗ {escape(source.source_id)}[/]: {escape(source.message or '')}")
     waiting = [
         b
         for s in summary.sources
@@ -72,8 +72,8 @@ def _print_run(summary: RunSummary) -> None:
             "[green]✓ Warehouse checks: every expectation holds.[/]"
             if quality.success
             else f"[bold red]✗ Warehouse checks: {quality.failed} expectation(s) failed[/]: "
-            + "; ".join(quality.failed_expectations[:5])
-            + f" (Data Docs: {quality.data_docs})"
+            + escape("; ".join(quality.failed_expectations[:5]))
+            + f" (Data Docs: {escape(str(quality.data_docs))})"
         )
     if summary.discrepancies:
         noun = "discrepancy" if summary.discrepancies == 1 else "discrepancies"
@@ -91,7 +91,7 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
     except UnknownSourceError as exc:
         fail(str(exc))
     except RegistryError as exc:
-        console.print(f"[bold red]The source registry is wrong:[/] {exc}")
+        console.print(f"[bold red]The source registry is wrong:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     with Progress(
         TextColumn("{task.description}"),
@@ -114,7 +114,7 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
             pipeline_log.propagate = True
     result = state.result(raise_on_failure=False)
     if not isinstance(result, RunResult):
-        console.print(f"[bold red]The ingest flow crashed:[/] {result}")
+        console.print(f"[bold red]The ingest flow crashed:[/] {escape(str(result))}")
         raise typer.Exit(1)
     _print_run(result.run)
     console.print(
@@ -153,14 +153,14 @@ def _run_snapshot() -> None:
         state = snapshot(return_state=True)
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, SnapshotSummary):
-        console.print(f"[bold red]The snapshot flow failed:[/] {summary}")
+        console.print(f"[bold red]The snapshot flow failed:[/] {escape(str(summary))}")
         raise typer.Exit(1)
     if summary.statements:
         table = Table(title=f"Snapshot {summary.id}")
         for column in ("finding", "corroboration"):
             table.add_column(column, overflow="fold")
         for item in summary.statements:
-            table.add_row(item.statement, item.corroboration)
+            add_row(table, item.statement, item.corroboration)
         console.print(table)
     else:
         console.print(f"Snapshot {summary.id}: no finding can be stated yet (not enough approved evidence).")
@@ -224,13 +224,13 @@ def sources() -> None:
     try:
         reg = load_registry(settings.registry_path)
     except RegistryError as exc:
-        console.print(f"[bold red]{exc}[/]")
+        console.print(Text(str(exc), style="bold red"))
         raise typer.Exit(2) from None
     table = Table(title=f"Sources in {settings.registry_path}")
     for column in ("id", "group", "organisation", "format", "files", "update"):
         table.add_column(column)
     for s in reg.sources:
-        table.add_row(s.id, s.group, s.organisation, ", ".join(s.formats), s.files, s.update_frequency)
+        add_row(table, s.id, s.group, s.organisation, ", ".join(s.formats), s.files, s.update_frequency)
     console.print(table)
     console.print(
         f"[green]✓ The registry holds: {len(reg.sources)} source(s), their columns, defaults and value mappings "

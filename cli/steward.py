@@ -8,9 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from cli.app import REVIEW_STYLE, STATUS_STYLE, app, as_of_option, batch_app, console, fail, quarantine_app, use_as_of
+from cli.app import (
+    REVIEW_STYLE,
+    STATUS_STYLE,
+    add_row,
+    app,
+    as_of_option,
+    batch_app,
+    console,
+    fail,
+    quarantine_app,
+    styled,
+    use_as_of,
+)
 from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.settings import get_settings
 
@@ -51,12 +64,13 @@ def batches(
             column, overflow="fold", justify="right" if column in ("id", "in", "loaded", "quarantined") else "left"
         )
     for b in list_batches(settings.warehouse_url, status, review):
-        table.add_row(
+        add_row(
+            table,
             str(b["batch_id"]),
             b["source_id"],
             b["original_name"],
-            f"[{STATUS_STYLE.get(b['status'], '')}]{b['status']}[/]",
-            f"[{REVIEW_STYLE.get(b['review_status'], '')}]{b['review_status']}[/]",
+            styled(b["status"], STATUS_STYLE),
+            styled(b["review_status"], REVIEW_STYLE),
             f"{b['rows_in']:,}",
             f"{b['rows_loaded']:,}",
             f"{b['rows_quarantined']:,}",
@@ -83,18 +97,19 @@ def batch_show(batch_id: int = BATCH_ID) -> None:
         fail(str(exc))
     batch = details.batch
     console.print(
-        f"[bold]Batch {batch_id}[/]: {batch.original_name} from {batch.source_id} — "
+        f"[bold]Batch {batch_id}[/]: {escape(batch.original_name)} from {escape(batch.source_id)} — "
         f"{batch.status}, review {batch.review_status}"
     )
     if batch.message:
-        console.print(batch.message)
+        console.print(batch.message, markup=False)
     console.print(f"rows in {batch.rows_in:,} = loaded {batch.rows_loaded:,} + quarantined {batch.rows_quarantined:,}")
     if batch.failures:
         table = Table(title="Failed checks")
         for column in ("column", "check", "rows", "examples", "row numbers", "what to fix"):
             table.add_column(column, overflow="fold")
         for f in batch.failures:
-            table.add_row(
+            add_row(
+                table,
                 f.sender_column or f.column,
                 f.check,
                 str(f.rows),
@@ -116,7 +131,8 @@ def batch_show(batch_id: int = BATCH_ID) -> None:
         for column in ("id", "row", "fields", "why"):
             table.add_column(column, overflow="fold")
         for q in held:
-            table.add_row(
+            add_row(
+                table,
                 str(q.quarantine_id),
                 str(q.row_number),
                 q.fields,
@@ -264,7 +280,7 @@ def quarantine_list(
         why = "; ".join(
             f"{r['field']}: {r['check']}" + (f" ({r['value']})" if r.get("value") else "") for r in row["reasons"]
         )
-        table.add_row(str(row["quarantine_id"]), str(row["batch_id"]), row["source_id"], str(row["row_number"]), why)
+        add_row(table, str(row["quarantine_id"]), str(row["batch_id"]), row["source_id"], str(row["row_number"]), why)
     console.print(table)
     if total > len(rows):
         console.print(f"{len(rows):,} of {total:,} shown: narrow with --source, --batch or --check, or raise --limit.")
@@ -326,7 +342,8 @@ def audit(limit: int = typer.Option(50, help="How many actions, newest first."))
     for column in ("when", "who", "action", "batch", "row", "why"):
         table.add_column(column, overflow="fold")
     for a in actions:
-        table.add_row(
+        add_row(
+            table,
             a["at"][:19],
             a["actor"],
             a["action"],

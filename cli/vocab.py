@@ -7,8 +7,9 @@ import datetime as dt
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from cli.app import app, as_of_option, console, fail, use_as_of
+from cli.app import add_row, app, as_of_option, console, fail, use_as_of
 from cli.steward import BY_HELP, show_the_present
 from pop.settings import get_settings
 
@@ -41,7 +42,7 @@ def vocab_list() -> None:
             note = f"ambiguous: {' or '.join(name.ambiguous)}" if name.ambiguous else ""
             note = f"now {name.known_as}: map it again to take its rows" if name.known_as else note
             batches = ", ".join(map(str, name.batches))
-            table.add_row(name.name, name.vocabulary, f"{name.rows:,}", ", ".join(name.sources), batches, note)
+            add_row(table, name.name, name.vocabulary, f"{name.rows:,}", ", ".join(name.sources), batches, note)
         console.print(table)
     if added:
         table = Table(
@@ -51,7 +52,7 @@ def vocab_list() -> None:
             table.add_column(column, overflow="fold")
         for e in added:
             row = (e["vocabulary"], e["code"], e["label"], e["company_code"], e["source_id"], e["batch_id"])
-            table.add_row(*(str(v or "") for v in row), e["added_at"].isoformat()[:19])
+            add_row(table, *(str(v or "") for v in row), e["added_at"].isoformat()[:19])
         console.print(table)
 
 
@@ -77,15 +78,18 @@ def _decide(action: str, name: str, as_of: dt.datetime | None, **given: str | No
         outcome = decide_name(settings.warehouse_url, registry, decision, reload)
     except ReviewError as exc:
         fail(str(exc))
-    console.print(f"{outcome.vocabulary.capitalize()} {outcome.name!r} stands for {outcome.code!r}.")
+    console.print(f"{outcome.vocabulary.capitalize()} {outcome.name!r} stands for {outcome.code!r}.", markup=False)
     if outcome.merged:
         console.print(
             f"The entry {outcome.merged!r} added in the warehouse is merged into {outcome.code!r}: "
-            f"{outcome.rows_moved:,} loaded row(s) moved to it."
+            f"{outcome.rows_moved:,} loaded row(s) moved to it.",
+            markup=False,
         )
     for batch in outcome.reloaded:
         if batch.outcome is None:
-            console.print(f"[yellow]Batch {batch.batch_id}: its rows could not be taken again ({batch.problem}).[/]")
+            console.print(
+                Text(f"Batch {batch.batch_id}: its rows could not be taken again ({batch.problem}).", "yellow")
+            )
             continue
         correction, r = batch.outcome.correction, batch.outcome.reconciliation
         if correction is not None:

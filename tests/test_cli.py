@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -153,3 +153,28 @@ def test_steward_commands_rewrite_the_pages_they_change(pop_env: Path) -> None:
     assert re.search(r"overdue: \w+ \(newest \d{4}-\d\d-\d\d, \d+ days overdue\)", index)
     assert "days overdue" in run_page.read_text(encoding="utf-8")
     assert remote_references(pop_env) == {}
+
+
+def test_what_senders_write_is_printed_as_text_never_read_as_markup(pop_env: Path, tmp_path: Path) -> None:
+    """A file named and headed with rich markup ('[/]', '[bold]') and a batch left processing by a dead run: `pop
+    ingest`, `pop batches` and `pop batch show` print them as they are, and do not crash (issue 12, point 4)."""
+    inbox = tmp_path / "inbox" / "helpline_ke"
+    inbox.mkdir(parents=True)
+    name = "[bold]odd.csv"  # a file name cannot hold the closing tag "[/]"; the header does
+    header = "Quarter,Country,Contact type,Channel,Reason,Age group,Sex,[/]Number,Helpline,Platform"
+    (inbox / name).write_text(f"{header}\nQ2 2023,Kenya,Counselling,Phone,Physical abuse,10-12,Female,87,x,\n")
+    out = pop("ingest", "--source", "helpline_ke", "--inbox", str(tmp_path / "inbox"))
+    assert name in out and "[/]Number" in out  # the missing column's message names the sender's header as sent
+    with get_engine(get_settings().warehouse_url).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO batches (source_id, original_name, sha256, size_bytes, landed_path, received_at, status, "
+                "rows_in, rows_loaded, rows_quarantined, review_status) VALUES ('helpline_ke', '[red]x[/red].csv', "
+                "'0', 1, 'x', CURRENT_TIMESTAMP, 'processing', 0, 0, 0, 'pending')"
+            )
+        )
+    listed = pop("batches")
+    assert name in listed and "[red]x[/red].csv" in listed and "processing" in listed
+    batch_id = re.search(r"│\s*(\d+)\s*│\s*helpline_ke\s*│\s*\[bold\]odd", listed).group(1)
+    shown = pop("batch", "show", batch_id)
+    assert name in shown and "[/]Number" in shown
