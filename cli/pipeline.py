@@ -14,6 +14,7 @@ from rich.text import Text
 
 from cli.app import STATUS_STYLE, ProgressHandler, add_row, app, as_of_option, console, fail, styled, use_as_of
 from pop.contracts import BatchStatus, ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
+from pop.db import redact
 from pop.settings import get_settings
 
 
@@ -118,7 +119,7 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
         raise typer.Exit(1)
     _print_run(result.run)
     console.print(
-        f"\nWarehouse: {settings.warehouse_url}\nSteward report: {result.reports.index}\n"
+        f"\nWarehouse: {escape(redact(settings.warehouse_url))}\nSteward report: {result.reports.index}\n"
         f"Run report: {result.reports.run_html}"
     )
     if strict and result.run.status == RunStatus.FAILED:

@@ -178,3 +178,14 @@ def test_what_senders_write_is_printed_as_text_never_read_as_markup(pop_env: Pat
     batch_id = re.search(r"│\s*(\d+)\s*│\s*helpline_ke\s*│\s*\[bold\]odd", listed).group(1)
     shown = pop("batch", "show", batch_id)
     assert name in shown and "[/]Number" in shown
+
+
+def test_pop_ingest_does_not_print_the_database_password(pop_env: Path, database_url: str) -> None:
+    """The warehouse URL is printed without its password (issue 12, point 4); on PostgreSQL with trust
+    authentication a password in the URL is accepted and ignored, so the real command runs."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite URL has no password")
+    url = database_url.replace("postgres@", "postgres:s3cret-pw@", 1)
+    result = runner.invoke(app, ["ingest", "--source", "helpline_ke"], env={"COLUMNS": "200", "POP_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert "postgres:***@" in result.output and "s3cret-pw" not in result.output  # its URL, password hidden
