@@ -258,7 +258,7 @@ class _Model:
             for _, eqs in sorted(groups.items())
         ]
 
-    def neighbours(self, v: int) -> dict[int, set[int]]:
+    def neighbours(self) -> dict[int, set[int]]:
         """The variables tied to each variable by an equation."""
         tied: dict[int, set[int]] = defaultdict(set)
         for total, members in self.equations:
@@ -420,7 +420,7 @@ def withhold(protected: pd.DataFrame, pos: int, column: str, depends: Mapping[st
 def _nearest_shown(model: _Model, v: int) -> int | None:
     """The variable to withhold for a disclosed one: itself when this snapshot shows it, else the nearest shown count
     of this snapshot tied to it by totals (the smallest first)."""
-    tied = model.neighbours(v)
+    tied = model.neighbours()
     seen, frontier = {v}, [v]
     while frontier:
         shown = [x for x in frontier if model.kind[x] == CURRENT and model.shown(x)]

@@ -28,6 +28,7 @@ from tasks.snapshot.audit import AuditResult, AuditTable, Previous, PreviousTabl
 from tasks.snapshot.disclosure import (
     BASE,
     CASES,
+    WEIGHTED,
     WITHHELD,
     DisclosureRules,
     perturbed_counts,
@@ -140,7 +141,7 @@ def dependencies(ind: Indicator) -> dict[str, tuple[str, ...]]:
             return set()
         if column in formulas:
             return set().union(*(needs(op.column, seen | {column}) for op in formulas[column].operands))
-        plain = column.removeprefix("weighted_")
+        plain = column.removeprefix(WEIGHTED)
         return {plain} if plain in counts else set()
 
     principal = tuple(c for c in (CASES, BASE) if c in counts) or tuple(ind.counts)
