@@ -1,12 +1,10 @@
-"""Extract: find a source's files, land them immutably (content-addressed by sha256), and read them in chunks
+"""Extract: read a landed file (tasks/ingest/inbox.py finds and lands them) in chunks
 as text, with the row number each row has in the file the sender sent. Each file is read as its content shows it
 to be (tasks/ingest/sniff.py), within what one file may hold (ReadLimits)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,54 +17,47 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from pop.contracts import IncomingFile
 from pop.registry import Source
-from pop.settings import get_settings
+from pop.settings import Settings, get_settings
+from tasks.ingest.bounds import check_workbook, first_long_line, long_line_error
 from tasks.ingest.convert import BadFileError, declared_columns
+from tasks.ingest.json_stream import JsonDocument, number
 from tasks.ingest.outsized import NAME_CHARS, cut, listing, quoted
 from tasks.ingest.sniff import DELIMITERS, FileKind, decode_error, sniff
 
 ROW_NUMBER = "__row_number__"
 
 
+def _default(setting: str, shift: int = 0) -> int:
+    return Settings.model_fields[setting].default << shift
+
+
 @dataclass(frozen=True)
 class ReadLimits:
-    """What one file may hold; more fails its batch (POP_MAX_FILE_MB, POP_MAX_ROWS, POP_MAX_CELL_CHARS)."""
+    """What one file may hold; more fails its batch (POP_MAX_FILE_MB, POP_MAX_ROWS, POP_MAX_CELL_CHARS), and what
+    reading it may hold in memory at once (POP_MAX_LINE_KB, POP_MAX_XLSX_EXPANDED_MB, POP_MAX_XLSX_STRINGS_MB,
+    POP_MAX_ZIP_RATIO); the limits left out are the settings' defaults."""
 
     max_bytes: int
     max_rows: int
     max_cell_chars: int
+    max_line_bytes: int = _default("max_line_kb", 10)
+    max_xlsx_expanded_bytes: int = _default("max_xlsx_expanded_mb", 20)
+    max_xlsx_strings_bytes: int = _default("max_xlsx_strings_mb", 20)
+    max_zip_ratio: int = _default("max_zip_ratio")
 
     @classmethod
     def from_settings(cls) -> ReadLimits:
         settings = get_settings()
-        return cls(settings.max_file_mb << 20, settings.max_rows, settings.max_cell_chars)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def discover_files(source: Source, inbox: Path) -> list[IncomingFile]:
-    """The files in the inbox that match the source's glob, in name order."""
-    paths = sorted(p for p in Path(inbox).glob(source.files) if p.is_file() and not p.name.startswith("."))
-    return [IncomingFile(p, sha256_of(p), p.stat().st_size) for p in paths]
-
-
-def land(incoming: IncomingFile, source: Source, landing_dir: Path) -> Path:
-    """Copy the file to landing/<source>/<sha256><suffix>, read-only; an already landed copy is kept as it is."""
-    target = Path(landing_dir) / source.id / f"{incoming.sha256}{incoming.path.suffix.lower()}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".partial")
-        shutil.copyfile(incoming.path, partial)
-        partial.chmod(0o444)
-        partial.replace(target)
-    return target
+        return cls(
+            settings.max_file_mb << 20,
+            settings.max_rows,
+            settings.max_cell_chars,
+            max_line_bytes=settings.max_line_kb << 10,
+            max_xlsx_expanded_bytes=settings.max_xlsx_expanded_mb << 20,
+            max_xlsx_strings_bytes=settings.max_xlsx_strings_mb << 20,
+            max_zip_ratio=settings.max_zip_ratio,
+        )
 
 
 def _numbered(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
@@ -75,7 +66,10 @@ def _numbered(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
     return frame
 
 
-def read_csv_chunks(path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def read_csv_chunks(
+    path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int, limits: ReadLimits
+) -> Iterator[pd.DataFrame]:
+    _check_lines(path, kind, name, limits)
     try:
         # every cell as the text the sender wrote: no type inference ('007' stays '007'; since pandas 3.1 even
         # dtype="category" infers numbers), and no words read as missing except an empty cell
@@ -115,8 +109,10 @@ def _cell_text(value: object) -> object:
     return text or None
 
 
-def _open_workbook(path: Path, name: str) -> Workbook:
+def _open_workbook(path: Path, name: str, limits: ReadLimits) -> Workbook:
     try:
+        # what it unpacks to is judged from the zip's directory before openpyxl reads a byte of it
+        check_workbook(path, name, limits.max_xlsx_expanded_bytes, limits.max_xlsx_strings_bytes, limits.max_zip_ratio)
         # data_only: a formula cell gives the value Excel saved with it
         return load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
@@ -176,8 +172,10 @@ def _known_columns(header: list[str], source: Source) -> int:
     return sum(1 for column in header if column in declared)
 
 
-def read_xlsx_chunks(path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    workbook = _open_workbook(path, name)
+def read_xlsx_chunks(
+    path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int, limits: ReadLimits
+) -> Iterator[pd.DataFrame]:
+    workbook = _open_workbook(path, name, limits)
     try:
         sheet = _data_sheet(workbook, source, name)
         rows = sheet.iter_rows(min_row=source.header_row, values_only=True)
@@ -210,12 +208,13 @@ def read_xlsx_chunks(path: Path, kind: FileKind, source: Source, name: str, chun
 
 
 def _json_cell(value: object, delimiter: str) -> str | None:
-    """A JSON value as the text a CSV cell would hold: lists joined with the multi-select delimiter."""
+    """A JSON value as the text a CSV cell would hold: lists joined with the multi-select delimiter; a decimal
+    number as Python's json module reads it (a float)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, list):
-        return delimiter.join(str(v) for v in value)
-    return json.dumps(value) if isinstance(value, dict) else str(value)
+        return delimiter.join(str(number(v)) for v in value)
+    return json.dumps(value, default=number) if isinstance(value, dict) else str(number(value))
 
 
 def _json_constant(word: str) -> str | None:
@@ -231,35 +230,26 @@ def _records_frame(records: list[dict], numbers: range | list[int], columns: lis
     return frame
 
 
-def read_json_chunks(path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def read_json_chunks(
+    path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int, limits: ReadLimits
+) -> Iterator[pd.DataFrame]:
+    """Records streamed from the document (tasks/ingest/json_stream.py: never read whole, each record within
+    POP_MAX_LINE_KB), numbered from 1; the columns so far are every key seen so far, as for JSON Lines."""
+    document = JsonDocument(path, str(kind.encoding), name, source.records_path, limits.max_line_bytes)
+    columns: dict[str, None] = {}
+    records: list[dict] = []
+    first = 1
     try:
-        # parsed whole: the size limit (POP_MAX_FILE_MB) bounds it; JSON Lines is read line by line
-        text = path.read_text(encoding=kind.encoding)
+        for record in document.records():
+            records.append(record)
+            columns.update(dict.fromkeys(record))
+            if len(records) >= chunk_rows:
+                yield _records_frame(records, range(first, first + len(records)), list(columns), source)
+                first, records = first + len(records), []
     except UnicodeDecodeError:
         raise decode_error(path, name, str(kind.encoding)) from None
-    if not text.strip():
-        raise BadFileError(f"{name}: the file is empty. Send the file again with its records.")
-    try:
-        doc = json.loads(text, parse_constant=_json_constant)
-    except json.JSONDecodeError as exc:
-        raise BadFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
-    records = doc
-    if source.records_path:
-        if not isinstance(doc, dict) or source.records_path not in doc:
-            raise BadFileError(
-                f"{name}: JSON of the wrong shape: expected an object with a {source.records_path!r} "
-                f"list of records, found {type(doc).__name__}"
-                + (f" with keys {listing([quoted(k) for k in doc])}" if isinstance(doc, dict) else "")
-                + "."
-            )
-        records = doc[source.records_path]
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        where = f"under {source.records_path!r}" if source.records_path else "at the top level"
-        raise BadFileError(f"{name}: JSON of the wrong shape: expected a list of records (objects) {where}.")
-    columns = list(dict.fromkeys(key for record in records for key in record))
-    for start in range(0, max(len(records), 1), chunk_rows):
-        part = records[start : start + chunk_rows]
-        yield _records_frame(part, range(start + 1, start + 1 + len(part)), columns, source)
+    if records or first == 1:  # a document of no records gives one empty chunk: its header check names the lack
+        yield _records_frame(records, range(first, first + len(records)), list(columns), source)
 
 
 def _json_line(line: str, number: int, name: str) -> dict[str, Any]:
@@ -279,9 +269,10 @@ def _json_line(line: str, number: int, name: str) -> dict[str, Any]:
 
 
 def read_json_lines_chunks(
-    path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int
+    path: Path, kind: FileKind, source: Source, name: str, chunk_rows: int, limits: ReadLimits
 ) -> Iterator[pd.DataFrame]:
     """Records one per line, each numbered by its line; the columns so far are every key seen so far."""
+    _check_lines(path, kind, name, limits)
     columns: dict[str, None] = {}
     records: list[dict] = []
     numbers: list[int] = []
@@ -305,8 +296,15 @@ def read_json_lines_chunks(
         raise BadFileError(f"{name}: the file is empty. Send the file again with its records, one per line.")
 
 
-Reader = Callable[[Path, FileKind, Source, str, int], Iterator[pd.DataFrame]]
+Reader = Callable[[Path, FileKind, Source, str, int, ReadLimits], Iterator[pd.DataFrame]]
 READERS: dict[str, Reader] = {"csv": read_csv_chunks, "xlsx": read_xlsx_chunks, "json": read_json_chunks}
+
+
+def _check_lines(path: Path, kind: FileKind, name: str, limits: ReadLimits) -> None:
+    """Refuse text with a line longer than allowed before a parser buffers it (one scan of the file's bytes)."""
+    line = first_long_line(path, limits.max_line_bytes, kind.encoding)
+    if line is not None:
+        raise long_line_error(name, line, limits.max_line_bytes)
 
 
 def _too_much(name: str, what: str, setting: str) -> BadFileError:
@@ -328,7 +326,7 @@ def read_chunks(path: Path, source: Source, name: str, chunk_rows: int, limits: 
     kind = sniff(path, source, name)
     read = read_json_lines_chunks if kind.json_lines else READERS[kind.format]
     rows = 0
-    for chunk in read(path, kind, source, name, chunk_rows):
+    for chunk in read(path, kind, source, name, chunk_rows, limits):
         rows += len(chunk)
         if rows > limits.max_rows:
             raise _too_much(name, f"has more than {limits.max_rows:,} rows, the most a file may have", "POP_MAX_ROWS")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 LISTED = 10  # a list this long or shorter is given whole; a longer one by its first names, its last and its length
 NAME_CHARS = 60  # a column or sheet name quoted in a message
 SHOWN_CHARS = 200  # a value quoted in a reason, an example or a message
+MESSAGE_CHARS = 2_000  # a batch's message, whatever the error it reports quotes
 KEPT_CHARS = 1_000  # a stored original cell too long to be loaded
 CUT_MARK = "… [cut by POP: "  # how a cut cell ends, followed by its length: found again if it comes back
 
@@ -24,6 +25,12 @@ def quoted(name: object) -> str:
 
 def listing(items: Sequence[str]) -> str:
     """Items for a message: all of a short list; of a long one the first three, the last and how many in all."""
-    if len(items) <= LISTED:
-        return ", ".join(items)
-    return f"{', '.join(items[:3])} … {items[-1]} ({len(items):,} in all)"
+    return summarised(items[:LISTED], items[-1] if items else "", len(items))
+
+
+def summarised(first: Sequence[str], last: str, total: int) -> str:
+    """`listing` of a list known only by its first LISTED items, its last and its length (one streamed, never held
+    whole)."""
+    if total <= LISTED:
+        return ", ".join(first[:total])
+    return f"{', '.join(first[:3])} … {last} ({total:,} in all)"
