@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pop.config import ConfigError, load_config
+from pop.globs import glob_problem, overlap
 from pop.suggest import nearest, no_such
 from schemas.kinds import ParseOptions
 from schemas.spec import GROUPS, PROVIDER, FieldSpec, load_schema
@@ -91,20 +92,29 @@ class Source(BaseModel):
     # the fields (company or platform) whose names this source is authoritative for (a registry of service providers):
     # a name not yet known is added as a new entry with the source as provenance, for review, not held back
     authoritative_for: list[str] = []
+    # a file is taken once its sender says it is complete: `complete_marker: ".done"` takes x.csv once x.csv.done is
+    # there too (without one, once the file has not changed for POP_INBOX_SETTLE_SECONDS)
+    complete_marker: str | None = None
 
     @field_validator("files")
     @classmethod
     def _glob_is_sound(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("files is empty: give a folder glob such as 'helplines/ke/*.csv'")
-        if value.startswith("/") or ".." in Path(value).parts:
-            raise ValueError(f"files {value!r} must be a glob inside the inbox folder (no absolute path, no '..')")
-        if value.count("[") != value.count("]"):
-            raise ValueError(f"files {value!r} is not a valid glob: unbalanced '[' ']'")
+        if problem := glob_problem(value):
+            raise ValueError(problem)
         try:
             re.compile(fnmatch.translate(value))
         except re.error as exc:
             raise ValueError(f"files {value!r} is not a valid glob: {exc}") from None
+        return value
+
+    @field_validator("complete_marker")
+    @classmethod
+    def _marker_is_a_suffix(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\.[A-Za-z0-9_-]{1,20}", value):
+            raise ValueError(
+                f"complete_marker {value!r} is not a file name ending: give one such as '.done' (x.csv is then taken "
+                "once x.csv.done is there), a dot and letters, digits, '-' or '_'"
+            )
         return value
 
     @field_validator("schema_name")
@@ -295,6 +305,19 @@ class Registry(BaseModel):
             if source.id in seen:
                 raise ValueError(f"duplicate source id {source.id!r}: every source needs its own id")
             seen.add(source.id)
+        return self
+
+    @model_validator(mode="after")
+    def _each_file_has_one_source(self) -> Registry:
+        # a file two sources' globs match would be loaded twice, its figures counted twice
+        for i, first in enumerate(self.sources):
+            for second in self.sources[i + 1 :]:
+                if (example := overlap(first.files, second.files)) is not None:
+                    raise ValueError(
+                        f"sources {first.id!r} (files {first.files!r}) and {second.id!r} (files {second.files!r}) can "
+                        f"both match the same file, e.g. {example!r}, which would be loaded twice: give each source "
+                        "its own folder, or globs that no one file can match both"
+                    )
         return self
 
     def get(self, source_id: str) -> Source:

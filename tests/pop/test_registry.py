@@ -90,7 +90,9 @@ def test_defaults_and_value_mappings_may_use_names_and_synonyms(tmp_path: Path) 
 def test_a_source_may_take_several_formats(tmp_path: Path) -> None:
     """`format: [csv, xlsx]`: files of either format; `format` stays the first (the main one), and a source that
     names one format takes that one. Encoding and delimiter left out are detected per file."""
-    several, one = load_registry(write(tmp_path, {**GOOD, "format": ["csv", "xlsx"]}, {**GOOD, "id": "one"})).sources
+    several, one = load_registry(
+        write(tmp_path, {**GOOD, "format": ["csv", "xlsx"]}, {**GOOD, "id": "one", "files": "one/*.csv"})
+    ).sources
     assert (several.format, several.formats) == ("csv", ["csv", "xlsx"])
     assert several.model_copy(update={"format": "json"}).formats == ["json", "xlsx"]
     assert (one.format, one.formats, one.encoding, one.delimiter) == ("csv", ["csv"], None, None)
