@@ -44,3 +44,19 @@ def test_snapshot_runs_weekly_on_a_cron_schedule_with_a_timezone() -> None:
     _minute, _hour, day, month, weekday = schedule["cron"].split()
     assert (day, month) == ("*", "*") and weekday != "*" and schedule["timezone"]
     assert weekly["entrypoint"] == "flows/snapshot.py:snapshot"
+
+
+WRITER_FLOWS = {"flows/ingest.py:ingest", "flows/correct.py:correct"}  # the flows that write the warehouse
+
+
+def test_every_writer_deployment_runs_one_at_a_time_and_queues_the_next() -> None:
+    """A writer deployment has a concurrency limit of 1 that enqueues (the writer lease is the guard across
+    deployments; tests/test_real_server.py checks the server reports the limits)."""
+    writers = {d["name"] for d in DEPLOYMENTS if d["entrypoint"] in WRITER_FLOWS}
+    assert writers == {"ingest-daily", "ingest-source", "correct-batch"}
+    for deployment in DEPLOYMENTS:
+        limit = deployment.get("concurrency_limit")
+        if deployment["name"] in writers:
+            assert limit == {"limit": 1, "collision_strategy": "ENQUEUE"}, deployment["name"]
+        else:
+            assert limit is None, deployment["name"]

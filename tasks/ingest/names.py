@@ -5,7 +5,7 @@ steward to review, in the batch's own transaction."""
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from pop.registry import Source
 from schemas.vocabulary import AddedEntry, AddedName, Additions, normalise_text
@@ -13,6 +13,8 @@ from tasks.ingest.convert import parse_options
 from tasks.ledger.review import AUTOMATIC, record_action
 from tasks.reference.dimensions import sync_names
 from tasks.reference.names import ENTRIES, NAMES, AddedBy, add_entry, add_name
+
+NAMES_LOCK = 0x504F505F4E414D45  # PostgreSQL advisory lock key of recording names sources bring ("POP_NAME")
 
 
 def brought_entries(clean: pd.DataFrame, source: Source, additions: Additions) -> list[AddedEntry]:
@@ -42,9 +44,20 @@ def record_source_names(
     added them while parsing), with the source and batch as provenance, in the dimensions and the audit trail."""
     if not source.adds_names_of or clean.empty:
         return
-    entries, names = _unrecorded(conn, brought_entries(clean, source, additions))
+    brought = brought_entries(clean, source, additions)
+    entries, names = _unrecorded(conn, brought)
     if not entries and not names:
         return
+    if conn.dialect.name == "postgresql":
+        # files of several sources loading side by side (POP_TASK_RUNNER) may bring the same new name: those that
+        # bring new names record them one after the other (the lock is held to the end of the file's transaction),
+        # and each reads again what is recorded once it holds the lock, so none inserts a name another committed
+        # meanwhile (a unique violation) nor waits on another's rows while that one waits on its own (a deadlock).
+        # A file that brings no new name takes no lock. On SQLite a file's transaction holds the one write lock.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": NAMES_LOCK})
+        entries, names = _unrecorded(conn, brought)
+        if not entries and not names:
+            return
     reason = f"{source.id} is authoritative for the names of {', '.join(source.adds_names_of)}: new, for review"
     by = AddedBy(AUTOMATIC, reason, source_id=source.id, batch_id=batch_id)
     for entry in entries:

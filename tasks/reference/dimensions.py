@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from pop.db import get_engine, upgrade
+from pop.db import upgrade, writing
 from pop.models import (
     Base,
     DimAgeBand,
@@ -134,19 +134,40 @@ def sync_dimensions(conn: Connection, registry: Registry) -> None:
     )
 
 
+def lacking(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of `rows`, those `table` lacks or holds with other values, in key order (a dimension is small: read whole)."""
+    held = {tuple(r) for r in conn.execute(select(*table.columns))}
+    keys = [c.name for c in table.primary_key.columns]
+    new = [r for r in rows if tuple(r.get(c.name) for c in table.columns) not in held]
+    return sorted(new, key=lambda r: tuple(str(r[k]) for k in keys))
+
+
 def add_referenced_rows(conn: Connection, frame: pd.DataFrame, schema: SourceSchema) -> None:
     """Record the periods, source age bands, ... that harmonised rows about to load refer to, as each field's kind
-    says (idempotent)."""
+    says (idempotent). Only rows a dimension lacks are written, so a file's transaction locks no row that another
+    source's file, loading at the same time, refers to as well. On PostgreSQL they are written in a short transaction
+    of their own, committed at once and in key order: two files loading side by side (POP_TASK_RUNNER), each in its
+    long transaction, neither wait on each other's new period nor deadlock, and a row both add is added once (ON
+    CONFLICT). Such a row outlives a file whose load then fails: dimensions are reference data, only ever read
+    through the rows that refer to them. On SQLite the file's transaction holds the one write lock: writers take
+    turns, and the rows go in that transaction."""
     if frame.empty:
         return
     for spec in schema.fields.values():
         kind = spec.field_kind
-        if kind.dimension:
-            upsert(conn, Base.metadata.tables[kind.dimension], kind.dimension_rows(frame))
+        if not kind.dimension:
+            continue
+        table = Base.metadata.tables[kind.dimension]
+        rows = lacking(conn, table, kind.dimension_rows(frame))
+        if rows and conn.dialect.name == "postgresql":
+            with conn.engine.begin() as own:
+                upsert(own, table, rows)
+        else:
+            upsert(conn, table, rows)
 
 
 def prepare_warehouse(database_url: str, registry: Registry) -> None:
     """Migrate the warehouse to the newest schema and sync dimensions and sources (idempotent)."""
     upgrade(database_url)
-    with get_engine(database_url).begin() as conn:
+    with writing(database_url) as conn:
         sync_dimensions(conn, registry)
