@@ -105,7 +105,7 @@ def measure_pipeline(path: Path, url: str, chunk_rows: int) -> dict:
     from pop.db import get_engine, upgrade
     from pop.registry import load_registry
     from tasks.ingest.batch import ingest_file
-    from tasks.ingest.extract import sha256_of
+    from tasks.ingest.inbox import sha256_of
     from tasks.reference.dimensions import sync_dimensions
 
     registry = load_registry(paths.SOURCES_FILE)

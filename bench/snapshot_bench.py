@@ -32,7 +32,7 @@ def fill_warehouse(url: str, bench_file: Path) -> int:
     from pop.db import get_engine, upgrade
     from pop.registry import load_registry
     from tasks.ingest.batch import ingest_file
-    from tasks.ingest.extract import discover_files, sha256_of
+    from tasks.ingest.inbox import discover_files, sha256_of
     from tasks.reference.dimensions import sync_dimensions
 
     registry = load_registry(paths.SOURCES_FILE)

@@ -35,6 +35,8 @@ STATUS_STYLE = {  # the batch, run and source statuses named "failed" share one 
     BatchStatus.FAILED: "bold red",
     BatchStatus.DUPLICATE: "yellow",
     BatchStatus.PROCESSING: "cyan",
+    BatchStatus.INTERRUPTED: "yellow",
+    RunStatus.CRASHED: "bold red",
     SourceStatus.OK: "green",
     SourceStatus.NO_NEW_FILES: "dim",
     RunStatus.COMPLETED: "green",
@@ -79,19 +81,51 @@ def use_as_of(day: dt.datetime | None) -> None:
         reset_settings()
 
 
+WAIT_VARIABLE = "POP_WRITER_WAIT_SECONDS"
+BUSY_EXIT = 4  # another run holds the warehouse's writer lease: nothing was done
+
+
+def wait_option() -> Any:
+    """The --wait option of every command that writes to the warehouse (ingest, run, correct)."""
+    return typer.Option(
+        None,
+        "--wait",
+        min=0,
+        help="When another run is writing to the warehouse, wait up to SECONDS for it to finish (default: "
+        f"POP_WRITER_WAIT_SECONDS, else 0: stop at once, naming that run, with exit code {BUSY_EXIT}).",
+    )
+
+
+def use_wait(seconds: float | None) -> None:
+    """Make `seconds` how long this command waits for another writer (POP_WRITER_WAIT_SECONDS), to its end."""
+    if seconds is not None:
+        os.environ[WAIT_VARIABLE] = str(seconds)
+        reset_settings()
+
+
+def refuse_when_busy(result: object) -> None:
+    """A flow that stopped because another run holds the writer lease: say which, exit BUSY_EXIT."""
+    from tasks.ledger.lease import WarehouseBusyError
+
+    if isinstance(result, WarehouseBusyError):
+        console.print(Text(f"⏸ {result}", style="bold yellow"))
+        raise typer.Exit(BUSY_EXIT)
+
+
 @app.callback()
 def _one_command(ctx: typer.Context) -> None:
-    # a command may run inside a longer process (tests, a notebook): the as-of date it sets ends with it
-    before = os.environ.get(AS_OF_VARIABLE)
-    ctx.call_on_close(lambda: _restore_as_of(before))
+    # a command may run inside a longer process (tests, a notebook): the settings it sets end with it
+    before = {name: os.environ.get(name) for name in (AS_OF_VARIABLE, WAIT_VARIABLE)}
+    ctx.call_on_close(lambda: _restore(before))
 
 
-def _restore_as_of(before: str | None) -> None:
-    """Put POP_AS_OF back as it was before the command."""
-    if before is None:
-        os.environ.pop(AS_OF_VARIABLE, None)
-    else:
-        os.environ[AS_OF_VARIABLE] = before
+def _restore(before: Mapping[str, str | None]) -> None:
+    """Put POP_AS_OF and POP_WRITER_WAIT_SECONDS back as they were before the command."""
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     reset_settings()
 
 

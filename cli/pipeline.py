@@ -12,18 +12,61 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from cli.app import STATUS_STYLE, ProgressHandler, add_row, app, as_of_option, console, fail, styled, use_as_of
-from pop.contracts import BatchStatus, ReviewStatus, RunResult, RunStatus, RunSummary, SourceStatus
+from cli.app import (
+    STATUS_STYLE,
+    ProgressHandler,
+    add_row,
+    app,
+    as_of_option,
+    console,
+    fail,
+    refuse_when_busy,
+    styled,
+    use_as_of,
+    use_wait,
+    wait_option,
+)
+from pop.contracts import (
+    BatchStatus,
+    NotTaken,
+    ReviewStatus,
+    RunResult,
+    RunStatus,
+    RunSummary,
+    SourceStatus,
+    what_it_did,
+)
 from pop.db import redact
 from pop.settings import get_settings
 
 
 def _count_files(source: str | None, inbox: Path, registry: Path) -> int:
+    """How many files the sources' folders offer, found as ingestion finds them (links, folders, hidden and
+    temporary files left out); nothing is read."""
     from pop.registry import load_registry
+    from tasks.ingest.inbox import survey
 
     reg = load_registry(registry)
     chosen = [reg.get(source)] if source else reg.sources
-    return sum(1 for s in chosen for p in inbox.glob(s.files) if p.is_file())
+    return sum(len(survey(s, inbox).found) for s in chosen)
+
+
+NOT_TAKEN_MARK = {NotTaken.IGNORED: ("·", "dim"), NotTaken.WAITING: ("⏳", "yellow"), NotTaken.REFUSED: ("✗", "red")}
+
+
+def _print_not_taken(summary: RunSummary) -> None:
+    """Every entry of a source's folder that was not taken, with why: nothing is skipped without a word."""
+    for source in summary.sources:
+        if not source.ignored:
+            continue
+        console.print(Text(f"Not taken from {source.source_id}'s folder:", style="bold"))
+        for entry in source.ignored:
+            mark, style = NOT_TAKEN_MARK[entry.verdict]
+            line = Text(f"  {mark} ")
+            line.append(entry.name, style="bold")
+            line.append(f" — {entry.verdict}: ", style=style)
+            line.append(entry.reason)
+            console.print(line)
 
 
 def _print_run(summary: RunSummary) -> None:
@@ -46,6 +89,9 @@ def _print_run(summary: RunSummary) -> None:
                 f"{batch.rows_quarantined:,}",
             )
     console.print(table)
+    _print_not_taken(summary)
+    for note in summary.recovered:
+        console.print(Text(f"↺ {note}", style="yellow"))
     totals = summary.totals
     console.print(
         f"Rows in {totals.rows_in:,} = loaded {totals.rows_loaded:,} + quarantined "
@@ -113,7 +159,8 @@ def _run_ingest(source: str | None, inbox: Path | None, strict: bool) -> None:
         finally:
             pipeline_log.removeHandler(handler)
             pipeline_log.propagate = True
-    result = state.result(raise_on_failure=False)
+    result = what_it_did(state.result(raise_on_failure=False))
+    refuse_when_busy(result)
     if not isinstance(result, RunResult):
         console.print(f"[bold red]The ingest flow crashed:[/] {escape(str(result))}")
         raise typer.Exit(1)
@@ -135,10 +182,10 @@ DEMO_REASON = (
 
 def _approve_pending_as_demo() -> list[int]:
     """Approve every loaded batch awaiting review, as the demo steward (recorded in the audit trail); their ids."""
-    from pop.db import get_engine
+    from pop.db import writing
     from tasks.ledger.review import pending_loaded_batches, review_batch
 
-    with get_engine(get_settings().warehouse_url).begin() as conn:
+    with writing(get_settings().warehouse_url) as conn:
         pending = pending_loaded_batches(conn)
         for batch_id in pending:
             review_batch(conn, batch_id, ReviewStatus.APPROVED, DEMO_STEWARD, DEMO_REASON)
@@ -182,9 +229,11 @@ def run(
         "(recorded in the audit trail as the demo steward).",
     ),
     as_of: dt.datetime | None = as_of_option(),
+    wait: float | None = wait_option(),
 ) -> None:
     """Run the whole pipeline: ingest every source, validate, load, report to stewards, then make a snapshot."""
     use_as_of(as_of)
+    use_wait(wait)
     _run_ingest(None, inbox, strict)
     if demo:
         from cli.steward import show_the_present
@@ -210,9 +259,11 @@ def ingest(
     inbox: Path | None = typer.Option(None, help="Folder where the sources' files arrive."),
     strict: bool = typer.Option(False, help="Exit with code 3 when the source failed."),
     as_of: dt.datetime | None = as_of_option(),
+    wait: float | None = wait_option(),
 ) -> None:
     """Ingest the new files of every source, or of one."""
     use_as_of(as_of)
+    use_wait(wait)
     _run_ingest(source, inbox, strict)
 
 
@@ -235,5 +286,5 @@ def sources() -> None:
     console.print(table)
     console.print(
         f"[green]✓ The registry holds: {len(reg.sources)} source(s), their columns, defaults and value mappings "
-        "checked against the schemas and vocabularies.[/]"
+        "checked against the schemas and vocabularies, and no file can match two sources' globs.[/]"
     )

@@ -21,10 +21,13 @@ from cli.app import (
     console,
     fail,
     quarantine_app,
+    refuse_when_busy,
     styled,
     use_as_of,
+    use_wait,
+    wait_option,
 )
-from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
+from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus, SourceStatus, what_it_did
 from pop.settings import get_settings
 
 
@@ -145,11 +148,11 @@ def batch_show(batch_id: int = BATCH_ID) -> None:
 
 
 def _review(batch_id: int, decision: ReviewStatus, reason: str | None, steward: str | None) -> None:
-    from pop.db import get_engine
+    from pop.db import writing
     from tasks.ledger.review import ReviewError, review_batch
 
     try:
-        with get_engine(get_settings().warehouse_url).begin() as conn:
+        with writing(get_settings().warehouse_url) as conn:
             review_batch(conn, batch_id, decision, _steward(steward), reason)
     except ReviewError as exc:
         fail(str(exc))
@@ -222,16 +225,19 @@ def batch_correct(
     file: Path = typer.Argument(..., help="The corrected file (the export, fixed; keep its pop_row column)."),
     steward: str | None = typer.Option(None, "--by", help=BY_HELP),
     as_of: dt.datetime | None = as_of_option(),
+    wait: float | None = wait_option(),
 ) -> None:
     """Take a corrected file back as the correction of a batch."""
     from flows.correct import correct
     from tasks.steward.outcomes import CorrectionResult
 
     use_as_of(as_of)
+    use_wait(wait)
     if not file.is_file():
         fail(f"{file} is not a file")
     state = correct(batch_id=batch_id, file=str(file), steward=_steward(steward), return_state=True)
-    result = state.result(raise_on_failure=False)
+    result = what_it_did(state.result(raise_on_failure=False))
+    refuse_when_busy(result)
     if not isinstance(result, CorrectionResult):
         fail(f"The correction could not be taken: {result}")
     correction, numbers = result.outcome.correction, result.outcome.reconciliation
@@ -245,6 +251,8 @@ def batch_correct(
         if correction.message:
             console.print(correction.message)
     console.print(f"Batch {batch_id}: {numbers.rows_in:,} rows = {numbers.sentence()}.")
+    if result.outcome.source.status == SourceStatus.FAILED:
+        fail("The correction failed: nothing of it was loaded (why is said above).")
 
 
 @quarantine_app.command("list")
@@ -293,11 +301,11 @@ def quarantine_dismiss(
     steward: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
     """Close a quarantined row without loading it (e.g. a true duplicate), with a reason."""
-    from pop.db import get_engine
+    from pop.db import writing
     from tasks.ledger.review import ReviewError, dismiss_quarantined
 
     try:
-        with get_engine(get_settings().warehouse_url).begin() as conn:
+        with writing(get_settings().warehouse_url) as conn:
             batch_id = dismiss_quarantined(conn, quarantine_id, _steward(steward), reason)
     except ReviewError as exc:
         fail(str(exc))

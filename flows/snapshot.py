@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
 from pop.settings import get_settings
+from tasks.ops.alerts import ALERT_HOOKS
 from tasks.snapshot.prefect_tasks import make_snapshot
 
 
@@ -17,6 +18,7 @@ from tasks.snapshot.prefect_tasks import make_snapshot
     name="snapshot",
     description="Put the approved evidence of all five groups together: indicators, findings, "
     "disclosure control, and the snapshot's HTML, Markdown, CSV and JSON.",
+    **ALERT_HOOKS,  # a failed or crashed run posts to POP_ALERT_WEBHOOK_URL (tasks/ops/alerts.py)
 )
 def snapshot(as_of: str | None = None, out: str | None = None) -> State:
     """Make a snapshot of the approved evidence as of `as_of` (default: the settings' date, else today)."""

@@ -16,11 +16,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
 @dataclass(frozen=True)
 class IncomingFile:
-    """A file found in a source's inbox folder: where it is, its checksum and its size."""
+    """A file found in a source's inbox folder: where it is, its checksum and its size, and (when found by the inbox)
+    what it was on disk as it was hashed: (device, inode, size, mtime_ns), for landing to check it has not changed."""
 
     path: Path
     sha256: str
     size_bytes: int
+    fingerprint: tuple[int, int, int, int] | None = None
 
 
 # --- statuses -----------------------------------------------------------------------------------------------------
@@ -33,6 +35,9 @@ class BatchStatus(StrEnum):
     LOADED = "loaded"
     FAILED = "failed"
     DUPLICATE = "duplicate"
+    # its run stopped before the file's transaction committed: nothing of it is in the warehouse, and the file is
+    # read again when it is seen next
+    INTERRUPTED = "interrupted"
 
 
 class ReviewStatus(StrEnum):
@@ -57,6 +62,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    CRASHED = "crashed"  # its process stopped before it finished (closed by the next run that writes)
 
 
 class SourceStatus(StrEnum):
@@ -65,6 +71,14 @@ class SourceStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     NO_NEW_FILES = "no_new_files"
+
+
+class NotTaken(StrEnum):
+    """Why a file in a source's inbox folder was not taken in a run."""
+
+    IGNORED = "ignored"  # hidden, temporary, a lock or a completion marker: never data, never taken
+    WAITING = "waiting"  # still being written, or its completion marker not there yet: taken on a later run
+    REFUSED = "refused"  # not a regular file inside the inbox, or a name that cannot be kept: someone must fix it
 
 
 class DiscrepancyStatus(StrEnum):
@@ -145,8 +159,18 @@ class BatchSummary(Contract):
     failures: tuple[FailedCheck, ...]
 
 
+class IgnoredFile(Contract):
+    """A file (or folder, link, ...) in a source's inbox folder that was not taken: its name as shown (relative to the
+    inbox, odd characters escaped), whether it is ignored, waits or is refused, and why."""
+
+    name: str
+    verdict: NotTaken
+    reason: str
+
+
 class SourceOutcome(Contract):
-    """One source in one run: its status, why it failed, the batches of its new files and how many files it had."""
+    """One source in one run: its status, why it failed, the batches of its new files, how many files it had, and
+    the entries of its inbox folder it did not take (with why)."""
 
     source_id: str
     group: str
@@ -154,14 +178,23 @@ class SourceOutcome(Contract):
     message: str | None = None
     batches: tuple[BatchSummary, ...] = ()
     files_seen: int = 0
+    ignored: tuple[IgnoredFile, ...] = ()
 
     @classmethod
-    def of(cls, source_id: str, group: str, batches: Sequence[BatchSummary], files_seen: int = 0) -> SourceOutcome:
-        """The outcome its new batches give: failed when one failed (their messages joined), no_new_files when there
-        is none, else ok."""
-        failed = [b for b in batches if b.status == BatchStatus.FAILED]
-        if failed:
-            status, message = SourceStatus.FAILED, "; ".join(b.message or "" for b in failed)
+    def of(
+        cls,
+        source_id: str,
+        group: str,
+        batches: Sequence[BatchSummary],
+        files_seen: int = 0,
+        ignored: Sequence[IgnoredFile] = (),
+    ) -> SourceOutcome:
+        """The outcome its new batches give: failed when one failed or an entry was refused (their messages
+        joined), no_new_files when there is no new batch, else ok."""
+        problems = [b.message or "" for b in batches if b.status == BatchStatus.FAILED]
+        problems += [f"not taken: {f.name}: {f.reason}" for f in ignored if f.verdict == NotTaken.REFUSED]
+        if problems:
+            status, message = SourceStatus.FAILED, "; ".join(problems)
         else:
             status, message = (SourceStatus.OK if batches else SourceStatus.NO_NEW_FILES), None
         return cls(
@@ -171,6 +204,7 @@ class SourceOutcome(Contract):
             message=message,
             batches=tuple(batches),
             files_seen=files_seen,
+            ignored=tuple(ignored),
         )
 
     def failed_because(self, problem: str) -> SourceOutcome:
@@ -272,6 +306,8 @@ class RunSummary(Contract):
     totals: RunTotals = RunTotals()
     quality: QualityView | None = None
     discrepancies: int | None = None
+    # what runs that died had left and this run closed (tasks/ledger/lease.py): crashed runs, interrupted batches
+    recovered: tuple[str, ...] = ()
 
     def finished(
         self,
@@ -318,6 +354,24 @@ class ReportPaths(Contract):
     index: Path
     run_html: Path
     run_json: Path
+
+
+class RunFailedError(Exception):
+    """The data of a flow's Failed state: the failure as an exception, which Prefect raises where it expects one (a
+    deployment's process), holding what the run did (`result`) for those who read it (the CLI, tests)."""
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[type[RunFailedError], tuple[str, Any]]:
+        return type(self), (str(self), self.result)
+
+
+def what_it_did(outcome: object) -> object:
+    """What a flow run gave back (`state.result(raise_on_failure=False)`): a failed run's result as a completed
+    run's, any other failure as it is."""
+    return outcome.result if isinstance(outcome, RunFailedError) else outcome
 
 
 class RunResult(Contract):

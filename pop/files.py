@@ -4,7 +4,11 @@ for the same input, and spreadsheet cells that cannot run as formulas."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,3 +53,41 @@ def write_text(path: Path, text: str) -> Path:
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
     return path
+
+
+def _left_by_dead_process(folder: Path) -> bool:
+    """A hidden working folder (.<name>.partial-<pid> or .old-<pid>) whose process is gone."""
+    pid = folder.name.rsplit("-", 1)[-1]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@contextmanager
+def whole_folder(path: Path) -> Iterator[Path]:
+    """A folder written whole: its files go into a hidden sibling that takes the folder's place only once all are
+    written, so a reader, or a process killed half-way, never leaves half of it under its name. What killed
+    writers left is removed first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for left in [*path.parent.glob(f".{path.name}.partial-*"), *path.parent.glob(f".{path.name}.old-*")]:
+        if _left_by_dead_process(left):
+            shutil.rmtree(left, ignore_errors=True)
+    partial = path.parent / f".{path.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    old = path.parent / f".{path.name}.old-{os.getpid()}"
+    if path.exists():
+        path.rename(old)
+    partial.rename(path)
+    shutil.rmtree(old, ignore_errors=True)

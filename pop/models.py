@@ -160,6 +160,19 @@ class IngestRun(Base):
     summary_json: Mapped[str | None] = mapped_column(Text)
 
 
+class WriterLease(Base):
+    """Who writes to the warehouse now: one row while a run holds the writer lease (tasks/ledger/lease.py), with the
+    run, the process holding it and its last heartbeat; none when no run writes."""
+
+    __tablename__ = "writer_lease"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # one lease: "warehouse"
+    run_id: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(40))  # the flow holding it: ingest, correct
+    holder: Mapped[str] = mapped_column(String(200))  # host and process id
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Batch(Base):
     """One file of one source, as received: the unit that loads all or nothing."""
 

@@ -23,6 +23,8 @@ for _name, _value in {
     "POP_RECORD_KEY_SECRET": "pop-tests-record-key-secret-not-for-production",
     # no batch is a small addition waiting for a steward, but in the tests of that rule (tests/tasks/ledger)
     "POP_REVIEW_PATH": str(Path(__file__).parent / "data" / "review_no_small_additions.yaml"),
+    # tests write a file and ingest it at once; the settle interval is tested on its own (test_inbox.py)
+    "POP_INBOX_SETTLE_SECONDS": "0",
 }.items():
     os.environ[_name] = _value
 

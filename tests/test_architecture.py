@@ -1,6 +1,7 @@
 """The house's architecture, checked by walking every import (ast): the CLI on top, then flows, tasks, the plumbing
 and schemas, with pop.paths at the bottom; nothing below imports anything above, and the stage packages of tasks/
-import each other only downwards (reference < ledger < ingest < steward; quality and snapshot stand alone)."""
+import each other only downwards (reference < ledger < ingest < steward; quality and snapshot stand alone; ops, the
+operator's view, reads them all)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ STAGES = {
     "tasks.steward": 4,
     "tasks.quality": 4,
     "tasks.snapshot": 4,
+    "tasks.ops": 5,  # operator commands and alerts read every stage's records
 }
 
 

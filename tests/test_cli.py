@@ -16,6 +16,7 @@ from pop.db import get_engine
 from pop.models import QuarantineRow
 from pop.record_keys import SECRET_FILE
 from pop.settings import get_settings, reset_settings
+from tests.conftest import demo_settings, warehouse
 from tests.helpers import record_keys_stored_and_derived, remote_references
 
 runner = CliRunner()
@@ -190,3 +191,44 @@ def test_pop_ingest_does_not_print_the_database_password(pop_env: Path, database
     shown = "postgres:***@" if url.startswith("postgresql") else url  # its own URL, the password hidden
     assert f"Warehouse: {shown}" in " ".join(result.output.split()) or shown in result.output
     assert "s3cret-pw" not in result.output
+
+
+def test_no_output_holds_the_database_password(tmp_path: Path) -> None:
+    """The whole pipeline and the operator commands on a PostgreSQL warehouse whose URL holds a password: neither the
+    console, nor any file written under outputs/, nor the warehouse's own records hold it (issue 12, point 4)."""
+    with warehouse("postgresql", tmp_path) as plain:
+        url = plain.replace("postgres@", "postgres:s3cret-pw@", 1)
+        with demo_settings(tmp_path / "outputs", url) as outputs:
+            said = [
+                runner.invoke(app, args, env={"COLUMNS": "200"})
+                for args in (["run", "--demo", "--as-of", "2024-03-01"], ["status"], ["doctor"], ["batches"])
+            ]
+            assert said[0].exit_code == 0, said[0].output
+            assert "postgres:***@" in said[0].output
+            for result in said:
+                assert "s3cret-pw" not in result.output
+            written = [p for p in outputs.rglob("*") if p.is_file() and b"s3cret-pw" in p.read_bytes()]
+            assert written == []
+            with get_engine(url).connect() as conn:
+                tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+                rows_holding = 'SELECT count(*) FROM "{}" AS t WHERE t::text LIKE :p'  # any column of the row
+                holding = [
+                    t for t in tables.all() if conn.execute(text(rows_holding.format(t)), {"p": "%s3cret-pw%"}).scalar()
+                ]
+            assert holding == []
+
+
+def test_a_correction_refused_or_failed_exits_non_zero_with_its_reason_and_no_traceback(
+    pop_env: Path, tmp_path: Path
+) -> None:
+    pop("ingest", "--source", "helpline_ke")
+    wrong = tmp_path / "another_source.csv"
+    wrong.write_text("Country,Respondents\nKenya,12\n", encoding="utf-8")
+    missing = runner.invoke(app, ["batch", "correct", "999", str(wrong)], env={"COLUMNS": "200"})
+    assert missing.exit_code == 2 and "there is no batch 999; the newest is" in missing.output
+    batch_id = re.search(r"│\s*(\d+)\s*│\s*helpline_ke\s*│\s*2023_q1\.csv", pop("batches")).group(1)
+    failed = runner.invoke(app, ["batch", "correct", batch_id, str(wrong)], env={"COLUMNS": "200"})
+    assert failed.exit_code == 2, failed.output
+    assert "missing required column(s) 'Quarter'" in failed.output and "The correction failed" in failed.output
+    for result in (missing, failed):  # Prefect prints a flow's exception with its traceback: there is none
+        assert "Encountered exception during execution" not in result.output

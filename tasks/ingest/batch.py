@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, case, select, update
 
-from pop.contracts import BatchStatus, BatchSummary, IncomingFile, QuarantineStatus
-from pop.db import get_engine
+from pop.contracts import BatchStatus, BatchSummary, IncomingFile, NotTaken, QuarantineStatus
+from pop.db import get_engine, writing
 from pop.models import FACT_TABLES, Batch, ErratumApplication, FactChoice, ObservationScope, QuarantineRow
 from pop.record_keys import key_secret, record_keys
 from pop.registry import Source
@@ -32,12 +32,13 @@ from tasks.ingest.convert import (
 )
 from tasks.ingest.correction_links import CORRECTION_COLUMNS, open_originals, settle_originals, split_links
 from tasks.ingest.errata import Erratum, apply_errata
-from tasks.ingest.extract import ReadLimits, land, read_chunks
+from tasks.ingest.extract import ReadLimits, read_chunks
 from tasks.ingest.harmonise import harmonise
+from tasks.ingest.inbox import NotTakenError, land
 from tasks.ingest.issues import RowIssues, merge_summaries, summarise
 from tasks.ingest.load import bulk_insert
 from tasks.ingest.names import record_source_names
-from tasks.ingest.outsized import KEPT_CHARS, cut
+from tasks.ingest.outsized import KEPT_CHARS, MESSAGE_CHARS, cut
 from tasks.ingest.providers import split_provider
 from tasks.ingest.validate import SeenKeys, flag_duplicate_keys, validate_frame
 from tasks.ledger import batches
@@ -256,6 +257,28 @@ def keys_already_loaded(conn: Connection, source: Source) -> SeenKeys:
     return SeenKeys.loaded(existing, schema.natural_key_columns)
 
 
+def refuse_if_taken_by_another_source(conn: Connection, source: Source, incoming: IncomingFile) -> None:
+    """A file is loaded by one source only: the very file (same name and content) taken by another source is refused
+    (NotTakenError), never loaded twice. The registry refuses globs that can match one file; this holds regardless."""
+    batch = Batch.__table__
+    other = conn.execute(
+        select(batch.c.source_id, batch.c.batch_id)
+        .where(
+            batch.c.sha256 == incoming.sha256,
+            batch.c.original_name == incoming.path.name,
+            batch.c.source_id != source.id,
+        )
+        .limit(1)
+    ).first()
+    if other is not None:
+        raise NotTakenError(
+            NotTaken.REFUSED,
+            f"the very same file (same name and content) was taken by source {other.source_id!r} as batch "
+            f"{other.batch_id}, and a file is loaded by one source only: nothing loaded again. If it was put in both "
+            "sources' folders, take it out of the wrong one",
+        )
+
+
 def load_file(
     conn: Connection,
     path: Path,
@@ -303,6 +326,14 @@ def load_file(
     return rows_in, loaded, quarantined, merge_summaries(summaries)
 
 
+def failure_message(exc: Exception, name: str) -> str:
+    """What a failed batch records and the log says: the file's problem, or the error met; of bounded length
+    whatever the error quotes (a driver's error may quote a whole value)."""
+    if isinstance(exc, BadFileError):
+        return cut(str(exc), MESSAGE_CHARS)
+    return f"{name}: could not be ingested ({exc.__class__.__name__}: {cut(str(exc))}). Nothing was loaded."
+
+
 def ingest_file(
     source: Source,
     incoming: IncomingFile,
@@ -327,9 +358,15 @@ def ingest_file(
         corrects=corrects,
         added_names=additions_in(database_url),
     )
-    with engine.begin() as conn:
+    with writing(database_url) as conn:
+        refuse_if_taken_by_another_source(conn, source, incoming)
         seen = batches.find_seen(conn, source, incoming)
-        if seen and seen["status"] != BatchStatus.PROCESSING:
+        if seen and seen["status"] == BatchStatus.PROCESSING:  # a live run's: dead runs' are closed under the lease
+            raise RuntimeError(
+                f"{incoming.path.name} is being read by run {seen['run_id']} (batch {seen['batch_id']}); it is not "
+                "read twice at once"
+            )
+        if seen and seen["status"] != BatchStatus.INTERRUPTED:
             return None
         landed = str(land(incoming, source, landing_dir))
         if seen:
@@ -354,8 +391,9 @@ def ingest_file(
                 )
                 return batches.batch_summary(conn, batch_id)
             batch_id = batches.open_batch(conn, source, incoming, landed, run_id, corrects_batch_id=corrects)
+    failure: str | None = None
     try:
-        with engine.begin() as conn:
+        with writing(database_url) as conn:
             rows_in, loaded, quarantined, failures = load_file(
                 conn, Path(landed), source, incoming.path.name, batch_id, chunk_rows, context
             )
@@ -371,14 +409,12 @@ def ingest_file(
             )
             if auto_approve:
                 auto_approve_if_clean(conn, batch_id)
-    except Exception as exc:
-        message = (
-            str(exc)
-            if isinstance(exc, BadFileError)
-            else f"{incoming.path.name}: could not be ingested ({exc.__class__.__name__}: {exc}). Nothing was loaded."
-        )
+    except Exception as exc:  # MemoryError, OverflowError and the database's "string or blob too big" too
+        failure = failure_message(exc, incoming.path.name)
+    if failure is not None:  # past the except: what the failed load held (its traceback's frames) is let go first
+        message = failure
         log.warning("batch %s failed: %s", batch_id, message)
-        with engine.begin() as conn:
+        with writing(database_url) as conn:
             batches.close_batch(
                 conn,
                 batch_id,

@@ -81,7 +81,8 @@ def open_batch(
 
 
 def restart_batch(conn: Connection, batch_id: int, run_id: str | None) -> None:
-    """A batch left 'processing' by an interrupted run starts again (its rows were rolled back)."""
+    """An interrupted batch (its run died before the file's transaction committed: nothing of it was loaded) is read
+    again."""
     conn.execute(
         update(BATCH)
         .where(BATCH.c.batch_id == batch_id)

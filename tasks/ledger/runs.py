@@ -7,16 +7,22 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 
 from pop.contracts import QualityView, RunStatus, RunSummary, SourceOutcome
-from pop.db import get_engine, redact, utcnow
+from pop.db import get_engine, redact, utcnow, writing
 from pop.models import IngestRun
 
 RUNS = IngestRun.__table__
 
 
-def start_run(database_url: str, run_id: str, flow_run_name: str | None) -> RunSummary:
-    """Record that a run started."""
-    run = RunSummary(run_id=run_id, flow_run_name=flow_run_name, started_at=utcnow(), database=redact(database_url))
-    with get_engine(database_url).begin() as conn:
+def start_run(database_url: str, run_id: str, flow_run_name: str | None, recovered: Sequence[str] = ()) -> RunSummary:
+    """Record that a run started, with what it closed that dead runs had left (`recovered`)."""
+    run = RunSummary(
+        run_id=run_id,
+        flow_run_name=flow_run_name,
+        started_at=utcnow(),
+        database=redact(database_url),
+        recovered=tuple(recovered),
+    )
+    with writing(database_url) as conn:
         conn.execute(
             RUNS.insert().values(
                 run_id=run_id, flow_run_name=flow_run_name, started_at=run.started_at, status=RunStatus.RUNNING
@@ -34,7 +40,7 @@ def finish_run(
 ) -> RunSummary:
     """The run with its sources, totals and final status (see RunSummary.finished), stored."""
     run = run.finished(sources, utcnow(), quality, discrepancies)
-    with get_engine(database_url).begin() as conn:
+    with writing(database_url) as conn:
         conn.execute(
             update(RUNS)
             .where(RUNS.c.run_id == run.run_id)

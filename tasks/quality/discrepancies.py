@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select, text, update
 from pop import paths
 from pop.config import ConfigError, load_config
 from pop.contracts import Discrepancy, DiscrepancyStatus
-from pop.db import get_engine, utcnow
+from pop.db import get_engine, utcnow, writing
 from pop.models import DiscrepancyRecord
 from pop.sql_header import header_list, read_sql_file
 
@@ -266,7 +266,7 @@ def check_discrepancies(database_url: str, run_id: str, config_path: Path | None
     config = load_discrepancy_config(config_path, checks)
     now = utcnow()
     seen: set[tuple[str, str]] = set()
-    with get_engine(database_url).begin() as conn:
+    with writing(database_url) as conn:
         fill_declared(conn, config, {name for c in checks for name in c.declared})
         for check in checks:
             rows = run_check(conn, check, config.parameters(check))

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, func, select, text
 
 from pop import paths, views
 from pop.contracts import BatchStatus, FailedExpectation, QualityOutcome, SuiteOutcome
-from pop.db import get_engine
+from pop.db import get_engine, writing
 from pop.models import DimCompany, DimCountry, DimOrganisation, DimPeriod, DimPlatform, QualityResult, SourceRecord
 from pop.paths import OutputPaths
 from pop.settings import get_settings
@@ -603,7 +603,7 @@ def check_warehouse(database_url: str, outputs_dir: Path, run_id: str, as_of: dt
     validations = _run_checkpoints(database_url, outputs_dir, run_id, parameters, freshness, keep)
     outcomes = {v.suite_name: [outcome(r) for r in v.results] for v in validations}
     outcomes[FRESHNESS] = with_sources(outcomes[FRESHNESS], freshness)
-    with engine.begin() as conn:
+    with writing(database_url) as conn:
         with_row_counts(conn, outcomes)
         store_outcomes(conn, run_id, outcomes)
     suites = tuple(suite_summary(v.suite_name, outcomes[v.suite_name], bool(v.success)) for v in validations)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 
 from pop import paths, views
 from pop.contracts import BatchStatus
-from pop.db import get_engine
+from pop.db import reading
 from pop.models import Batch, DimCompany, DimCountry, DimPlatform, SourceRecord
 from pop.record_keys import key_secret
 from pop.settings import get_settings
@@ -446,7 +446,8 @@ def build_snapshot(
     indicators = load_indicators(indicators_dir)
     rules = load_disclosure_rules()
     finding_rules = load_finding_rules({i.id for i in indicators})
-    with get_engine(database_url).connect() as conn:
+    # one state of the warehouse for every read: a steward's approval committed meanwhile is in all of them or none
+    with reading(database_url) as conn:
         basis = evidence_basis(conn)
         pending = pending_batches(conn)
         results = compute_indicators(conn, indicators)

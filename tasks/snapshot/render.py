@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 
 from pop import paths
-from pop.files import safe_cell, to_json, write_text
+from pop.files import safe_cell, to_json, whole_folder, write_text
 from tasks.snapshot.build import read_history
 from tasks.snapshot.charts import bar_chart, chart_rows, format_value, parse_chart
 from tasks.snapshot.document import IndicatorTable, SnapshotDocument, SnapshotEntry, SnapshotFiles, stated_findings
@@ -160,20 +160,24 @@ def write_snapshot(doc: SnapshotDocument, snapshots_dir: Path, indicators_dir: P
     drawn = charts(doc, indicators_dir, label)
     context = {"doc": doc, "charts": drawn, "label": label, "fmt": format_value, "groups": GROUP_ORDER}
     env = environment()
-    written = {
-        "html": write_text(folder / "index.html", env.get_template("snapshot.html").render(**context)),
-        "markdown": write_text(folder / "snapshot.md", env.get_template("snapshot.md").render(**context)),
-        "snapshot_json": write_text(folder / "snapshot.json", to_json(doc)),
-        "changes": write_text(folder / "changes.md", env.get_template("changes.md").render(**context)),
-        "changes_json": write_text(folder / "changes.json", to_json(doc.changes)),
-        "datapackage": write_text(folder / "datapackage.json", to_json(data_package(doc))),
+    files = {
+        "html": ("index.html", env.get_template("snapshot.html").render(**context)),
+        "markdown": ("snapshot.md", env.get_template("snapshot.md").render(**context)),
+        "snapshot_json": ("snapshot.json", to_json(doc)),
+        "changes": ("changes.md", env.get_template("changes.md").render(**context)),
+        "changes_json": ("changes.json", to_json(doc.changes)),
+        "datapackage": ("datapackage.json", to_json(data_package(doc))),
     }
-    for table in doc.indicators:
-        write_text(folder / "indicators" / f"{table.id}.csv", indicator_csv(table))
-        write_text(
-            folder / "indicators" / f"{table.id}.json",
-            to_json(table.model_dump(include={"id", "metadata", "coverage", "rows"})),
-        )
+    with whole_folder(folder) as partial:  # the snapshot's folder appears whole or not at all
+        for name, content in files.values():
+            write_text(partial / name, content)
+        for table in doc.indicators:
+            write_text(partial / "indicators" / f"{table.id}.csv", indicator_csv(table))
+            write_text(
+                partial / "indicators" / f"{table.id}.json",
+                to_json(table.model_dump(include={"id", "metadata", "coverage", "rows"})),
+            )
+    written = {key: folder / name for key, (name, _) in files.items()}
     return SnapshotFiles(**written, index=update_index(snapshots_dir, doc))
 
 

@@ -9,16 +9,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from pop.contracts import BatchStatus, IncomingFile, QuarantineStatus, ReviewStatus, SourceOutcome
-from pop.db import get_engine
+from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus, SourceOutcome
+from pop.db import get_engine, writing
 from pop.models import Batch, QuarantineRow
 from pop.registry import Registry
 from tasks.ingest.batch import ingest_file
 from tasks.ingest.errata import Erratum
-from tasks.ingest.extract import sha256_of
+from tasks.ingest.inbox import NotARegularFileError, take_file
 from tasks.ingest.issues import check_texts
 from tasks.ledger import batches
-from tasks.ledger.review import loaded_batch, no_batch, record_action
+from tasks.ledger.review import ReviewError, loaded_batch, no_batch, record_action
 from tasks.steward.corrections import export_quarantined, reconcile
 from tasks.steward.outcomes import BatchDetails, CorrectionOutcome, QuarantinedRow
 
@@ -112,7 +112,7 @@ def batch_details(database_url: str, batch_id: int) -> BatchDetails:
 
 def export_batch(database_url: str, registry: Registry, batch_id: int, path: Path, actor: str) -> Path:
     """Write a batch's open quarantined rows for its sender, in their format and column names (audited)."""
-    with get_engine(database_url).begin() as conn:
+    with writing(database_url) as conn:
         batch = conn.execute(select(BATCH).where(BATCH.c.batch_id == batch_id)).mappings().first()
         if batch is None:
             raise no_batch(conn, batch_id)
@@ -129,6 +129,17 @@ def _original_source(database_url: str, batch_id: int) -> str:
             batch_id,
             "only a loaded batch with quarantined rows can be corrected (a failed file is sent again as a new file)",
         )["source_id"]
+
+
+def correction_refusal(database_url: str, batch_id: int, path: Path) -> str | None:
+    """Why batch `batch_id` cannot be corrected with the file at `path` (no such loaded batch; not a regular file),
+    or None: checked before a correction run starts, so a refusal is a message, not a failed run."""
+    try:
+        _original_source(database_url, batch_id)
+        take_file(Path(path))
+    except (ReviewError, NotARegularFileError) as refused:
+        return str(refused)
+    return None
 
 
 def submit_correction(
@@ -150,7 +161,7 @@ def submit_correction(
     correction as its source's outcome in the run."""
     source = registry.get(_original_source(database_url, batch_id))
     path = Path(path)
-    incoming = IncomingFile(path, sha256_of(path), path.stat().st_size)
+    incoming = take_file(path)  # the file itself: not a link, a folder, a pipe or a device
     correction = ingest_file(
         source,
         incoming,
@@ -162,7 +173,7 @@ def submit_correction(
         auto_approve=auto_approve,
         corrects=batch_id,
     )
-    with get_engine(database_url).begin() as conn:
+    with writing(database_url) as conn:
         if correction is not None:
             record_action(
                 conn,

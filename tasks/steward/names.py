@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, or_, select
 
 from pop.contracts import Contract, QuarantineStatus, ReviewStatus
-from pop.db import get_engine, utcnow
+from pop.db import get_engine, utcnow, writing
 from pop.models import Batch, QuarantineRow, SourceRecord
 from pop.registry import Registry
 from schemas.kinds import AMBIGUOUS
@@ -367,7 +367,7 @@ def reload_known(database_url: str, registry: Registry, reload: Reload, actor: s
 def decide_name(database_url: str, registry: Registry, decision: NameDecision, reload: Reload) -> NameOutcome:
     """Record a steward's decision on a name (a ReviewError says why it cannot be taken), then take again the rows
     waiting on names now known."""
-    with get_engine(database_url).begin() as conn:
+    with writing(database_url) as conn:
         vocab_name, code, merged = record_decision(conn, decision)
     reloaded = reload_known(database_url, registry, reload, decision.actor)
     return NameOutcome(vocabulary=vocab_name, name=decision.name.strip(), code=code, reloaded=reloaded, **merged)

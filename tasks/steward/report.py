@@ -23,6 +23,7 @@ from pop.contracts import (
     Contract,
     Discrepancy,
     FailedCheck,
+    NotTaken,
     QualityView,
     ReviewStatus,
     RunStatus,
@@ -46,9 +47,14 @@ STATUS_BADGES = {
     BatchStatus.DUPLICATE: ("neutral", "=", "Duplicate"),
     SourceStatus.NO_NEW_FILES: ("neutral", "–", "No new files"),  # noqa: RUF001 - the en dash is the symbol shown
     BatchStatus.PROCESSING: ("neutral", "…", "Processing"),
+    BatchStatus.INTERRUPTED: ("warn", "↺", "Interrupted"),
+    RunStatus.CRASHED: ("bad", "✗", "Crashed"),
     ReviewStatus.APPROVED: ("good", "✓", "Approved"),
     ReviewStatus.REJECTED: ("bad", "✗", "Rejected"),
     ReviewStatus.PENDING: ("neutral", "…", "Awaiting review"),
+    NotTaken.IGNORED: ("neutral", "·", "Ignored"),
+    NotTaken.WAITING: ("neutral", "…", "Waiting"),
+    NotTaken.REFUSED: ("bad", "✗", "Refused"),
 }
 TOP_CHECKS = 10
 EXAMPLE_CHARS = 80
@@ -301,6 +307,7 @@ def run_view(run: RunSummary) -> dict[str, Any]:
         "sources": [source_view(source) for source in run.sources],
         "failed_sources": [s for s in run.sources if s.status == SourceStatus.FAILED],
         "failed_batches": [b for b in batches if b["status"] == BatchStatus.FAILED],
+        "not_taken": [entry | {"source_id": s.source_id} for s in run.sources for entry in map(dict, s.ignored)],
         "top_checks": top_checks(run_batches(run)),
         "stem": safe_name(run.run_id),
         "href": run_href(run.run_id),

@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from pop import paths
+from pop.contracts import what_it_did
 from pop.db import get_engine
 from pop.models import FACT_TABLES
 from pop.registry import Registry, Source, load_registry
@@ -196,7 +197,7 @@ def test_the_plan_covers_every_seeded_defect() -> None:
 
 
 def test_the_demo_ingest_quarantines_the_seeded_rows_and_passes_its_checks(loop: dict[str, Any]) -> None:
-    run = loop["ingested"].result(raise_on_failure=False).run
+    run = what_it_did(loop["ingested"].result(raise_on_failure=False)).run
     assert run.totals.rows_in == 4308 and run.totals.rows_quarantined == 32
     assert {key for held in loop["held"].values() for key, _ in held.values()} == set(PLAN)
     assert run.quality.success is True and run.quality.failed == 0

@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import text
 
 from pop import paths
+from pop.contracts import what_it_did
 from pop.db import get_engine
 from pop.settings import reset_settings
 from tests.conftest import BACKENDS, DEMO_INBOX, DEMO_REGISTRY, warehouse
@@ -135,7 +136,7 @@ def test_the_run_fails_naming_the_failed_source_and_why(demo: dict) -> None:
     state = demo["first"]
     assert state.is_failed()
     assert "helpline_de" in state.message and "kontakte_2021.csv" in state.message and "Anzahl" in state.message
-    run = state.result(raise_on_failure=False).run
+    run = what_it_did(state.result(raise_on_failure=False)).run
     statuses = {s.source_id: s.status for s in run.sources}
     assert statuses["helpline_de"] == "failed"
     assert {k for k, v in statuses.items() if v == "ok"} >= {
@@ -152,7 +153,7 @@ def test_running_again_changes_nothing(demo: dict) -> None:
     with get_engine(demo["url"]).connect() as conn:
         after = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
     assert after == demo["before"]
-    run = demo["second"].result(raise_on_failure=False).run
+    run = what_it_did(demo["second"].result(raise_on_failure=False)).run
     assert run.totals.batches_new == 0
 
 

@@ -21,7 +21,8 @@ from pop.models import FACT_TABLES, QuarantineRow
 from pop.registry import Registry, Source
 from pop.settings import reset_settings
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.extract import ReadLimits, discover_files
+from tasks.ingest.extract import ReadLimits
+from tasks.ingest.inbox import discover_files
 from tasks.reference.dimensions import sync_dimensions
 from tests.helpers import HELPLINE_COLUMNS, helpline_source, workbook, write_file
 from tests.tasks.ingest.test_ingest_file import count

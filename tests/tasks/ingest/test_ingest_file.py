@@ -14,7 +14,7 @@ from pop.db import get_engine
 from pop.models import FACT_TABLES, Batch, QuarantineRow
 from pop.registry import Registry
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.extract import discover_files
+from tasks.ingest.inbox import discover_files
 from tasks.reference.dimensions import sync_dimensions
 from tests.helpers import HEADER, HELPLINE_COLUMNS, helpline_source, workbook, write_file
 

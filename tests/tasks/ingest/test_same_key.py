@@ -13,7 +13,7 @@ from pop.contracts import BatchStatus, QuarantineStatus, ReviewStatus
 from pop.db import get_engine
 from pop.registry import Registry
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.extract import discover_files
+from tasks.ingest.inbox import discover_files
 from tasks.reference.dimensions import sync_dimensions
 from tasks.steward.corrections import reconcile
 from tests.helpers import write_file

@@ -19,7 +19,7 @@ from pop.db import get_engine
 from pop.models import DiscrepancyRecord
 from pop.registry import Registry, Source, load_registry
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.extract import discover_files
+from tasks.ingest.inbox import discover_files
 from tasks.ledger.review import review_batch
 from tasks.quality import prefect_tasks
 from tasks.quality.discrepancies import (

@@ -25,7 +25,7 @@ from pop.registry import Registry
 from schemas.spec import GROUPS, load_schema
 from schemas.vocabulary import vocabulary
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.extract import discover_files
+from tasks.ingest.inbox import discover_files
 from tasks.quality import prefect_tasks
 from tasks.quality.expectations import check_warehouse, table_suite
 from tasks.reference.dimensions import sync_dimensions

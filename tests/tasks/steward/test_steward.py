@@ -203,7 +203,7 @@ def write_errata(tmp_path: Path, *entries: dict) -> Path:
 def test_errata_override_drop_and_flag(tmp_path: Path, database_url: str) -> None:
     """Errata see our field names with the registry's code mapping applied (TEL is already phone)."""
     from tasks.ingest.batch import ingest_file
-    from tasks.ingest.extract import discover_files
+    from tasks.ingest.inbox import discover_files
 
     source = helpline_source(tmp_path)
     registry = Registry(sources=[source])

@@ -22,7 +22,7 @@ from schemas.spec import GROUPS, load_schema
 from schemas.values import parse_number, parse_yes_no
 from schemas.vocabulary import vocabulary
 from tasks.ingest.batch import ingest_file
-from tasks.ingest.extract import discover_files
+from tasks.ingest.inbox import discover_files
 from tasks.reference.dimensions import sync_dimensions
 from tasks.steward.submission_template import (
     LISTS_SHEET,
